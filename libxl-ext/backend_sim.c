@@ -1,0 +1,424 @@
+/*
+ * The sim backend: simulated domains run by xlmig-simdom (sim_host.h).
+ * Memory is read and written through this process's own mapping of the
+ * domain's memory file; everything else goes over the control socket.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "sim_host.h"
+#include "sim_ipc.h"
+#include "sim_layout.h"
+#include "stream.h"
+
+struct xlmig_dom {
+    struct xlmig_dominfo info;
+    struct sim_config cfg;      /* restore: the config being restored */
+    int ramfd;
+    uint8_t *ram;
+    size_t ram_len;
+    uint8_t *written;           /* restore: pages this restore wrote */
+};
+
+static int sim_open(xlmig_ctx *ctx, void **priv)
+{
+    (void)ctx;
+    *priv = NULL;
+    return 0;
+}
+
+static void sim_close(xlmig_ctx *ctx, void *priv)
+{
+    (void)ctx;
+    (void)priv;
+}
+
+static int sim_list(xlmig_ctx *ctx, struct xlmig_dominfo **out, unsigned *n)
+{
+    return sim_dom_list(ctx, out, n);
+}
+
+static int sim_find(xlmig_ctx *ctx, const char *ident,
+                    struct xlmig_dominfo *out)
+{
+    return sim_dom_find(ctx, ident, out);
+}
+
+static void dom_free(struct xlmig_dom *d)
+{
+    if (!d)
+        return;
+    if (d->ram && d->ram != MAP_FAILED)
+        munmap(d->ram, d->ram_len);
+    if (d->ramfd >= 0)
+        close(d->ramfd);
+    free(d->written);
+    free(d);
+}
+
+static int map_ram(xlmig_ctx *ctx, struct xlmig_dom *d, int writable)
+{
+    char p[PATH_MAX];
+
+    sim_path(p, sizeof(p), d->info.name, "ram");
+    d->ram_len = d->info.nr_pages * XLMIG_PAGE_SIZE;
+    d->ramfd = open(p, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+    if (d->ramfd < 0) {
+        LOG_ERR(ctx, "cannot open memory file %s: %s", p, strerror(errno));
+        return xlmig_errno_rc(errno);
+    }
+    d->ram = mmap(NULL, d->ram_len, PROT_READ | (writable ? PROT_WRITE : 0),
+                  MAP_SHARED, d->ramfd, 0);
+    if (d->ram == MAP_FAILED) {
+        d->ram = NULL;
+        LOG_ERR(ctx, "cannot map memory file %s: %s", p, strerror(errno));
+        return xlmig_errno_rc(errno);
+    }
+    return 0;
+}
+
+static int sim_attach(xlmig_ctx *ctx, const struct xlmig_dominfo *info,
+                      struct xlmig_dom **out)
+{
+    struct xlmig_dom *d = calloc(1, sizeof(*d));
+    int rc;
+
+    if (!d)
+        return XLMIG_ERR_NOMEM;
+    d->ramfd = -1;
+    d->info = *info;
+    rc = map_ram(ctx, d, 0);
+    if (rc) {
+        dom_free(d);
+        return rc;
+    }
+    *out = d;
+    return 0;
+}
+
+static void sim_detach(xlmig_ctx *ctx, struct xlmig_dom *d)
+{
+    (void)ctx;
+    dom_free(d);
+}
+
+static int simple(xlmig_ctx *ctx, struct xlmig_dom *d, uint32_t type,
+                  const char *what)
+{
+    void *reply = NULL;
+    size_t rlen = 0;
+    int rc = sim_dom_call(ctx, d->info.name, type, NULL, 0, &reply, &rlen);
+
+    if (rc)
+        LOG_ERR(ctx, "%s domain %s: %s%s%.*s", what, d->info.name,
+                xlmig_strerror(rc), rlen ? ": " : "", (int)rlen,
+                (char *)reply);
+    free(reply);
+    return rc;
+}
+
+static int sim_suspend(xlmig_ctx *ctx, struct xlmig_dom *d)
+{
+    return simple(ctx, d, SIM_MSG_PAUSE, "suspending");
+}
+
+static int sim_unpause(xlmig_ctx *ctx, struct xlmig_dom *d)
+{
+    return simple(ctx, d, SIM_MSG_UNPAUSE, "unpausing");
+}
+
+static int sim_destroy(xlmig_ctx *ctx, struct xlmig_dom *d)
+{
+    char p[PATH_MAX];
+    int rc = simple(ctx, d, SIM_MSG_DESTROY, "destroying");
+
+    /* The domain process removes its directory as it exits: wait for it,
+     * so the name is free when we return. */
+    sim_path(p, sizeof(p), d->info.name, NULL);
+    for (int i = 0; i < 500 && access(p, F_OK) == 0; i++)
+        usleep(10000);
+    if (access(p, F_OK) == 0) {
+        LOG_WARN(ctx, "domain %s did not exit; removing its files",
+                 d->info.name);
+        sim_dom_cleanup(d->info.name);
+    }
+    return rc == XLMIG_ERR_NOTFOUND ? 0 : rc;
+}
+
+static int get_blob(xlmig_ctx *ctx, struct xlmig_dom *d, uint32_t type,
+                    const void *req, size_t rlen, void **out, size_t *len)
+{
+    int rc = sim_dom_call(ctx, d->info.name, type, req, rlen, out, len);
+
+    if (rc) {
+        LOG_ERR(ctx, "reading state of domain %s: %s", d->info.name,
+                xlmig_strerror(rc));
+        free(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+static int sim_save(xlmig_ctx *ctx, struct xlmig_dom *d,
+                    struct xlmig_stream_writer *w)
+{
+    char cfgtext[4096];
+    void *blob = NULL;
+    size_t blen = 0;
+    uint64_t pfn = 0, ds = 0, de = 0;
+    int rc, n;
+
+    rc = get_blob(ctx, d, SIM_MSG_INFO, NULL, 0, &blob, &blen);
+    if (rc)
+        return rc;
+    free(blob);
+    blob = NULL;
+    {
+        char p[PATH_MAX], why[160];
+        int fd;
+        ssize_t r;
+        sim_path(p, sizeof(p), d->info.name, "config");
+        fd = open(p, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            LOG_ERR(ctx, "cannot read %s: %s", p, strerror(errno));
+            return xlmig_errno_rc(errno);
+        }
+        r = read(fd, cfgtext, sizeof(cfgtext));
+        close(fd);
+        if (r < 0 || sim_config_parse(cfgtext, (size_t)r, &d->cfg, why,
+                                      sizeof(why))) {
+            LOG_ERR(ctx, "%s: %s", p, r < 0 ? strerror(errno) : why);
+            return XLMIG_ERR_BACKEND;
+        }
+        n = sim_config_format(&d->cfg, cfgtext, sizeof(cfgtext));
+    }
+    xlmig_write_config(w, XLMIG_CONFIG_SIM_KV, cfgtext, (size_t)n);
+
+    /* Memory: holes of the memory file are zero pages, sent as pfns. */
+    while (pfn < d->info.nr_pages && !w->err) {
+        if (pfn >= de) {
+            int r = sim_next_data(d->ramfd, pfn, d->info.nr_pages, &ds, &de);
+            if (r) {
+                LOG_ERR(ctx, "scanning memory file: %s", strerror(-r));
+                return xlmig_errno_rc(-r);
+            }
+        }
+        for (; pfn < ds; pfn++)
+            xlmig_write_zero_page(w, pfn);
+        for (; pfn < de && !w->err; pfn++)
+            xlmig_write_page(w, pfn, d->ram + pfn * XLMIG_PAGE_SIZE);
+    }
+    xlmig_write_flush_pages(w);
+
+    for (uint32_t i = 0; i < d->info.nr_vcpus && !w->err; i++) {
+        uint8_t id[4];
+        xlmig_put_u32(id, i);
+        rc = get_blob(ctx, d, SIM_MSG_GET_VCPU, id, 4, &blob, &blen);
+        if (rc)
+            return rc;
+        xlmig_write_vcpu(w, i, blob, blen);
+        free(blob);
+        blob = NULL;
+    }
+    rc = get_blob(ctx, d, SIM_MSG_GET_CLOCK, NULL, 0, &blob, &blen);
+    if (rc)
+        return rc;
+    xlmig_write_device(w, SIM_DEVICE_CLOCK, 0, blob, blen);
+    free(blob);
+    return w->err;
+}
+
+static void sim_describe(xlmig_ctx *ctx, struct xlmig_dom *d,
+                         struct xlmig_domain_desc *desc)
+{
+    (void)ctx;
+    memset(desc, 0, sizeof(*desc));
+    desc->backend_id = XLMIG_STREAM_BACKEND_SIM;
+    desc->page_shift = XLMIG_PAGE_SHIFT;
+    desc->nr_pages = d->info.nr_pages;
+    desc->nr_vcpus = d->info.nr_vcpus;
+    memcpy(desc->uuid, d->info.uuid, 16);
+    memcpy(desc->name, d->info.name, XLMIG_NAME_MAX);
+}
+
+static int sim_restore_create(xlmig_ctx *ctx,
+                              const struct xlmig_domain_desc *desc,
+                              uint32_t config_format, const void *config,
+                              size_t config_len, struct xlmig_dom **out)
+{
+    struct xlmig_dom *d = NULL;
+    char why[160];
+    int rc;
+
+    if (config_format != XLMIG_CONFIG_SIM_KV) {
+        LOG_ERR(ctx, "configuration format %u is not the sim backend's (%u)",
+                config_format, XLMIG_CONFIG_SIM_KV);
+        return XLMIG_ERR_STREAM;
+    }
+    d = calloc(1, sizeof(*d));
+    if (!d)
+        return XLMIG_ERR_NOMEM;
+    d->ramfd = -1;
+    rc = sim_config_parse(config, config_len, &d->cfg, why, sizeof(why));
+    if (rc) {
+        LOG_ERR(ctx, "stream's domain configuration: %s", why);
+        rc = XLMIG_ERR_STREAM;
+        goto fail;
+    }
+    if (d->cfg.nr_pages != desc->nr_pages ||
+        d->cfg.nr_vcpus != desc->nr_vcpus ||
+        memcmp(d->cfg.uuid, desc->uuid, 16)) {
+        LOG_ERR(ctx, "stream's configuration disagrees with DOMAIN_INFO "
+                "(pages %llu/%llu, vCPUs %u/%u, or UUID)",
+                (unsigned long long)d->cfg.nr_pages,
+                (unsigned long long)desc->nr_pages, d->cfg.nr_vcpus,
+                desc->nr_vcpus);
+        rc = XLMIG_ERR_STREAM;
+        goto fail;
+    }
+    /* A restore may rename; DOMAIN_INFO's name is the default. */
+    memcpy(d->cfg.name, desc->name, XLMIG_NAME_MAX);
+    rc = sim_dom_spawn(ctx, &d->cfg, SIM_BOOT_RESTORED, 1, &d->info.domid);
+    if (rc)
+        goto fail;
+    memcpy(d->info.name, d->cfg.name, XLMIG_NAME_MAX);
+    memcpy(d->info.uuid, d->cfg.uuid, 16);
+    d->info.nr_pages = d->cfg.nr_pages;
+    d->info.nr_vcpus = d->cfg.nr_vcpus;
+    d->info.page_shift = XLMIG_PAGE_SHIFT;
+    d->info.state = XLMIG_DOM_PAUSED;
+    rc = map_ram(ctx, d, 1);
+    if (!rc) {
+        d->written = calloc((d->info.nr_pages + 7) / 8, 1);
+        if (!d->written)
+            rc = XLMIG_ERR_NOMEM;
+    }
+    if (rc) {
+        (void)sim_destroy(ctx, d);
+        goto fail;
+    }
+    *out = d;
+    return 0;
+fail:
+    dom_free(d);
+    return rc;
+}
+
+static int sim_restore_record(xlmig_ctx *ctx, struct xlmig_dom *d,
+                              const struct xlmig_record *rec)
+{
+    switch (rec->type) {
+    case XLMIG_REC_PAGE_DATA: {
+        struct xlmig_rec_pages pg;
+        const uint8_t *data;
+
+        xlmig_rec_get_pages(rec, &pg);
+        data = pg.data;
+        for (uint32_t i = 0; i < pg.count; i++) {
+            uint64_t e = xlmig_get_u64(pg.pfns + 8 * i);
+            uint64_t pfn = e & XLMIG_PFN_MASK;
+            uint8_t *dst = d->ram + pfn * XLMIG_PAGE_SIZE;
+            uint8_t bit = (uint8_t)(1u << (pfn & 7));
+
+            if (e >> XLMIG_PFN_TYPE_SHIFT == XLMIG_PFN_NORMAL) {
+                memcpy(dst, data, XLMIG_PAGE_SIZE);
+                data += XLMIG_PAGE_SIZE;
+                d->written[pfn >> 3] |= bit;
+            } else if (d->written[pfn >> 3] & bit) {
+                /* Zero again after holding data: give the page back. */
+                if (fallocate(d->ramfd,
+                              FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                              (off_t)(pfn * XLMIG_PAGE_SIZE),
+                              XLMIG_PAGE_SIZE) < 0)
+                    memset(dst, 0, XLMIG_PAGE_SIZE);
+                d->written[pfn >> 3] &= (uint8_t)~bit;
+            }
+            /* else: never written here, the memory file's hole is zero */
+        }
+        return 0;
+    }
+    case XLMIG_REC_VCPU_STATE: {
+        struct xlmig_rec_blob b;
+        uint8_t req[4 + SIM_VCPU_STATE_SIZE];
+        int rc;
+
+        xlmig_rec_get_blob(rec, &b);
+        if (b.len != SIM_VCPU_STATE_SIZE) {
+            LOG_ERR(ctx, "vCPU %u state is %u bytes, expected %u", b.id,
+                    b.len, SIM_VCPU_STATE_SIZE);
+            return XLMIG_ERR_STREAM;
+        }
+        xlmig_put_u32(req, b.id);
+        memcpy(req + 4, b.data, b.len);
+        rc = sim_dom_call(ctx, d->info.name, SIM_MSG_SET_VCPU, req,
+                          sizeof(req), NULL, NULL);
+        if (rc)
+            LOG_ERR(ctx, "loading vCPU %u state: %s", b.id,
+                    xlmig_strerror(rc));
+        return rc;
+    }
+    case XLMIG_REC_DEVICE_STATE: {
+        struct xlmig_rec_blob b;
+        int rc;
+
+        xlmig_rec_get_blob(rec, &b);
+        if (b.id != SIM_DEVICE_CLOCK || b.instance != 0 || b.len != 8) {
+            LOG_ERR(ctx, "unknown device %u.%u (%u bytes) for a simulated "
+                    "domain", b.id, b.instance, b.len);
+            return XLMIG_ERR_STREAM;
+        }
+        rc = sim_dom_call(ctx, d->info.name, SIM_MSG_SET_CLOCK, b.data, 8,
+                          NULL, NULL);
+        if (rc)
+            LOG_ERR(ctx, "loading clock: %s", xlmig_strerror(rc));
+        return rc;
+    }
+    default:
+        return 0;
+    }
+}
+
+static int sim_restore_finish(xlmig_ctx *ctx, struct xlmig_dom *d)
+{
+    const struct sim_sb *sb = (const struct sim_sb *)d->ram;
+
+    /* The reader has checked that every page and vCPU arrived; a domain
+     * whose memory has no superblock would not "boot". */
+    if (sb->magic != SIM_SB_MAGIC || sb->nr_pages != d->info.nr_pages) {
+        LOG_ERR(ctx, "restored memory has no valid superblock");
+        return XLMIG_ERR_STREAM;
+    }
+    return 0;
+}
+
+static int sim_info(xlmig_ctx *ctx, struct xlmig_dom *d,
+                    struct xlmig_dominfo *out)
+{
+    return sim_dom_find(ctx, d->info.name, out);
+}
+
+const struct xlmig_backend_ops xlmig_backend_sim = {
+    .name = "sim",
+    .stream_id = XLMIG_STREAM_BACKEND_SIM,
+    .open = sim_open,
+    .close = sim_close,
+    .list = sim_list,
+    .find = sim_find,
+    .attach = sim_attach,
+    .detach = sim_detach,
+    .suspend = sim_suspend,
+    .resume = sim_unpause,
+    .unpause = sim_unpause,
+    .destroy = sim_destroy,
+    .save = sim_save,
+    .describe = sim_describe,
+    .restore_create = sim_restore_create,
+    .restore_record = sim_restore_record,
+    .restore_finish = sim_restore_finish,
+    .info = sim_info,
+};

@@ -1,0 +1,213 @@
+/*
+ * xlmig stream format v1: docs/specs/stream.md is the normative text; the
+ * constants and layouts here mirror it and the static asserts in stream.c
+ * pin their sizes.  All fields are little-endian.
+ */
+#ifndef XLMIG_STREAM_H
+#define XLMIG_STREAM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "cursor.h"
+#include "private.h"
+
+#define XLMIG_STREAM_MAGIC "XLMIGSTR"      /* 8 bytes, no NUL */
+#define XLMIG_STREAM_VERSION 1
+#define XLMIG_STREAM_HDR_SIZE 24
+#define XLMIG_REC_HDR_SIZE 16
+
+/* Record types.  Bit 31 set: optional, a reader may skip it. */
+#define XLMIG_REC_OPTIONAL 0x80000000u
+enum xlmig_rec_type {
+    XLMIG_REC_DOMAIN_INFO = 0x00000001,
+    XLMIG_REC_DOMAIN_CONFIG = 0x00000002,
+    XLMIG_REC_PAGE_DATA = 0x00000003,
+    XLMIG_REC_VCPU_STATE = 0x00000004,
+    XLMIG_REC_DEVICE_STATE = 0x00000005,
+    XLMIG_REC_END = 0x00000006,
+    XLMIG_REC_SOURCE_INFO = 0x80000001,
+};
+
+enum xlmig_stream_backend {
+    XLMIG_STREAM_BACKEND_SIM = 1,
+    XLMIG_STREAM_BACKEND_XEN = 2,
+};
+
+enum xlmig_config_format {
+    XLMIG_CONFIG_SIM_KV = 1,    /* "key=value\n" lines */
+    XLMIG_CONFIG_LIBXL_JSON = 2,
+};
+
+/* PAGE_DATA pfn entries: pfn in bits 0-51, type in bits 60-63. */
+#define XLMIG_PFN_MASK ((UINT64_C(1) << 52) - 1)
+#define XLMIG_PFN_TYPE_SHIFT 60
+#define XLMIG_PFN_RESERVED_MASK (UINT64_C(0xff) << 52)
+enum xlmig_pfn_type {
+    XLMIG_PFN_NORMAL = 0,       /* page contents follow */
+    XLMIG_PFN_ZERO = 1,         /* page is all zero; nothing follows */
+};
+
+/* Limits a reader enforces before it allocates or acts. */
+#define XLMIG_PAGE_BATCH_MAX 1024
+#define XLMIG_DOMAIN_INFO_SIZE 104
+#define XLMIG_CONFIG_MAX (1u << 20)
+#define XLMIG_VCPU_STATE_MAX (64u << 10)
+#define XLMIG_DEVICE_STATE_MAX (16u << 20)
+#define XLMIG_SOURCE_INFO_MAX 4096
+#define XLMIG_END_SIZE 24
+#define XLMIG_VCPUS_MAX 4096
+#define XLMIG_NR_PAGES_MAX (UINT64_C(1) << 32)   /* 16 TiB of 4 KiB pages */
+#define XLMIG_REC_BODY_MAX                                            \
+    (8 + XLMIG_PAGE_BATCH_MAX * (8 + XLMIG_PAGE_SIZE))
+
+const char *xlmig_rec_type_name(uint32_t type);
+const char *xlmig_stream_backend_name(uint32_t id);
+
+/*
+ * Byte sink and source.  The file implementations live in stream.c; the
+ * TLS transport adds its own.  writev returns 0 or an XLMIG_ERR_* code;
+ * read returns 0, XLMIG_ERR_TRUNCATED on a short read (with *got set), or
+ * another XLMIG_ERR_* code.
+ */
+struct xlmig_sink {
+    int (*writev)(void *opaque, const struct iovec *iov, int iovcnt);
+    void *opaque;
+};
+struct xlmig_source {
+    int (*read)(void *opaque, void *buf, size_t len, size_t *got);
+    void *opaque;
+};
+void xlmig_sink_fd(struct xlmig_sink *s, int *fd);
+void xlmig_source_fd(struct xlmig_source *s, int *fd);
+
+/* ---- writer ---- */
+
+struct xlmig_stream_writer {
+    xlmig_ctx *ctx;
+    struct xlmig_sink sink;
+    int err;                    /* sticky: first failure, then no-ops */
+    uint64_t offset;
+    uint32_t records;
+    uint64_t pages_data;
+    uint64_t pages_zero;
+    /* page batch being built */
+    uint64_t *pfns;
+    uint8_t *data;
+    unsigned nr;
+    unsigned nr_data;
+};
+
+int xlmig_writer_init(struct xlmig_stream_writer *w, xlmig_ctx *ctx,
+                      const struct xlmig_sink *sink) XLMIG_MUST_CHECK;
+void xlmig_writer_dispose(struct xlmig_stream_writer *w);
+void xlmig_write_header(struct xlmig_stream_writer *w);
+/* Write one record; errors latch in w->err. */
+void xlmig_write_record(struct xlmig_stream_writer *w, uint32_t type,
+                        const void *body, size_t len);
+/* Same, with a body given in pieces. */
+void xlmig_write_recordv(struct xlmig_stream_writer *w, uint32_t type,
+                         const struct iovec *iov, int iovcnt);
+void xlmig_write_domain_info(struct xlmig_stream_writer *w,
+                             const struct xlmig_domain_desc *d);
+void xlmig_write_config(struct xlmig_stream_writer *w, uint32_t format,
+                        const void *cfg, size_t len);
+void xlmig_write_vcpu(struct xlmig_stream_writer *w, uint32_t id,
+                      const void *state, size_t len);
+void xlmig_write_device(struct xlmig_stream_writer *w, uint32_t dtype,
+                        uint32_t instance, const void *state, size_t len);
+void xlmig_write_source_info(struct xlmig_stream_writer *w);
+/* Queue one page (copied now, so the source may change after); a full
+ * batch is written out.  All-zero contents are sent as a ZERO pfn. */
+void xlmig_write_page(struct xlmig_stream_writer *w, uint64_t pfn,
+                      const void *page);
+void xlmig_write_zero_page(struct xlmig_stream_writer *w, uint64_t pfn);
+void xlmig_write_flush_pages(struct xlmig_stream_writer *w);
+void xlmig_write_end(struct xlmig_stream_writer *w);
+
+bool xlmig_page_is_zero(const void *page);
+
+/* ---- reader ---- */
+
+struct xlmig_record {
+    uint32_t type;
+    uint32_t length;
+    uint64_t offset;            /* of the record header in the stream */
+    uint32_t index;             /* 0-based record number */
+    const uint8_t *body;        /* valid until the next read */
+};
+
+struct xlmig_rec_pages {
+    uint32_t count;
+    const uint8_t *pfns;        /* count little-endian u64 entries */
+    const uint8_t *data;        /* contents of the NORMAL entries, in order */
+    uint32_t nr_data;
+};
+
+struct xlmig_rec_blob {
+    uint32_t id;                /* vcpu id, or device type */
+    uint32_t instance;          /* device instance (0 for vcpus) */
+    const uint8_t *data;
+    uint32_t len;
+};
+
+struct xlmig_rec_end {
+    uint64_t pages_data;
+    uint64_t pages_zero;
+    uint32_t records;
+};
+
+enum xlmig_reader_phase {
+    XLMIG_RD_HEADER,            /* expecting the stream header */
+    XLMIG_RD_INFO,              /* expecting DOMAIN_INFO */
+    XLMIG_RD_CONFIG,            /* expecting DOMAIN_CONFIG */
+    XLMIG_RD_BODY,              /* state records */
+    XLMIG_RD_DONE,              /* END seen */
+};
+
+struct xlmig_stream_reader {
+    xlmig_ctx *ctx;
+    struct xlmig_source src;
+    enum xlmig_reader_phase phase;
+    uint32_t version;
+    uint64_t offset;
+    uint32_t index;
+    uint8_t *buf;               /* XLMIG_REC_BODY_MAX + padding */
+    struct xlmig_domain_desc desc;
+    uint64_t pages_data;
+    uint64_t pages_zero;
+    uint8_t *seen_pfn;          /* bitmap: pfn sent at least once */
+    uint8_t *seen_vcpu;         /* bitmap: vcpu state received */
+    /* set when the last error was found, for callers that report it */
+    char errmsg[256];
+};
+
+int xlmig_reader_init(struct xlmig_stream_reader *r, xlmig_ctx *ctx,
+                      const struct xlmig_source *src) XLMIG_MUST_CHECK;
+void xlmig_reader_dispose(struct xlmig_stream_reader *r);
+int xlmig_read_header(struct xlmig_stream_reader *r) XLMIG_MUST_CHECK;
+/*
+ * Read and validate the next record: framing, checksum, the record's own
+ * layout, its place in the stream and its values against DOMAIN_INFO.
+ * Unknown optional records are returned so a dumper can show them;
+ * consumers ignore them.  After END, *rec has type END and a further call
+ * checks that nothing follows.
+ */
+int xlmig_read_record(struct xlmig_stream_reader *r, struct xlmig_record *rec)
+    XLMIG_MUST_CHECK;
+/* After END: fail unless the source is at its end. */
+int xlmig_read_expect_eof(struct xlmig_stream_reader *r) XLMIG_MUST_CHECK;
+
+/* Decoders for a record already validated by xlmig_read_record(). */
+void xlmig_rec_get_pages(const struct xlmig_record *rec,
+                         struct xlmig_rec_pages *out);
+void xlmig_rec_get_blob(const struct xlmig_record *rec,
+                        struct xlmig_rec_blob *out);
+void xlmig_rec_get_end(const struct xlmig_record *rec,
+                       struct xlmig_rec_end *out);
+int xlmig_rec_get_domain_info(const struct xlmig_record *rec,
+                              struct xlmig_domain_desc *out, char *why,
+                              size_t whylen) XLMIG_MUST_CHECK;
+
+#endif

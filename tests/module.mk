@@ -1,0 +1,43 @@
+UNIT_TESTS := test_crc32c test_stream test_job test_simconfig test_simlayout
+UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/unit/%)
+
+$(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(LIBXLMIG_A)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka
+
+$(BUILD)/tests/integration/logdirty_check: \
+		$(BUILD)/tests/integration/logdirty_check.o $(LIBXLMIG_A)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+# libFuzzer targets, built with clang in their own tree.
+FUZZ_TARGETS := fuzz_stream fuzz_simconfig
+FUZZ_BUILD := build-fuzz
+FUZZ_CFLAGS := -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined \
+	-D_GNU_SOURCE -DXLMIG_VERSION='"$(VERSION)"' -Ilibxl-ext/include \
+	-Ilibxl-ext $(PKG_CFLAGS)
+FUZZ_LIB_SRCS := $(addprefix libxl-ext/, util.c crc32c.c stream.c \
+	sim_config.c sim_layout.c)
+
+$(FUZZ_BUILD)/%: tests/fuzz/%.c $(FUZZ_LIB_SRCS)
+	@mkdir -p $(FUZZ_BUILD)
+	clang $(FUZZ_CFLAGS) -o $@ $^ -lpthread
+
+fuzz: $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/%)
+
+TEST_BINS := $(UNIT_BINS) $(BUILD)/tests/integration/logdirty_check
+
+# The public targets install missing packages first, then build in a
+# fresh make (so pkg-config sees what was just installed).
+check demo bench: deps
+	@$(MAKE) --no-print-directory _$@
+
+_check: all $(TEST_BINS) fuzz
+	@BUILD=$(BUILD) FUZZ_BUILD=$(FUZZ_BUILD) SANITIZE=$(SANITIZE) \
+		sh tests/run.sh
+
+_demo: all
+	@BUILD=$(BUILD) sh tests/demo.sh
+
+_bench: all
+	@BUILD=$(BUILD) sh tests/bench/saverestore.sh
+
+.PHONY: fuzz _check _demo _bench

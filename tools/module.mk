@@ -1,0 +1,19 @@
+XLMIG := $(BUILD)/xlmig
+XLMIG_SIMDOM := $(BUILD)/xlmig-simdom
+
+tools: $(XLMIG) $(XLMIG_SIMDOM)
+
+$(XLMIG): $(BUILD)/tools/xlmig.o $(LIBXLMIG_A)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(XLMIG_SIMDOM): $(BUILD)/tools/xlmig-simdom.o $(LIBXLMIG_A)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/lib \
+		$(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 755 $(XLMIG) $(XLMIG_SIMDOM) $(DESTDIR)$(PREFIX)/sbin/
+	install -m 644 $(LIBXLMIG_SO) $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 libxl-ext/include/libxlmig.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 docs/man/xlmig.1 docs/man/xlmig-simdom.1 \
+		$(DESTDIR)$(PREFIX)/share/man/man1/
