@@ -121,6 +121,53 @@ void xlmig_source_fd(struct xlmig_source *s, int *fd)
     s->opaque = fd;
 }
 
+static int mem_writev(void *opaque, const struct iovec *iov, int iovcnt)
+{
+    struct xlmig_membuf *m = opaque;
+
+    for (int i = 0; i < iovcnt; i++) {
+        if (m->len + iov[i].iov_len > m->cap) {
+            size_t cap = m->cap ? m->cap : 4096;
+            uint8_t *np;
+            while (cap < m->len + iov[i].iov_len)
+                cap *= 2;
+            np = realloc(m->p, cap);
+            if (!np)
+                return XLMIG_ERR_NOMEM;
+            m->p = np;
+            m->cap = cap;
+        }
+        if (iov[i].iov_len)
+            memcpy(m->p + m->len, iov[i].iov_base, iov[i].iov_len);
+        m->len += iov[i].iov_len;
+    }
+    return 0;
+}
+
+static int mem_read(void *opaque, void *buf, size_t len, size_t *got)
+{
+    struct xlmig_membuf *m = opaque;
+    size_t n = m->len - m->pos < len ? m->len - m->pos : len;
+
+    if (n)
+        memcpy(buf, m->p + m->pos, n);
+    m->pos += n;
+    *got = n;
+    return n == len ? 0 : XLMIG_ERR_TRUNCATED;
+}
+
+void xlmig_sink_mem(struct xlmig_sink *s, struct xlmig_membuf *m)
+{
+    s->writev = mem_writev;
+    s->opaque = m;
+}
+
+void xlmig_source_mem(struct xlmig_source *s, struct xlmig_membuf *m)
+{
+    s->read = mem_read;
+    s->opaque = m;
+}
+
 /* ---- writer ---- */
 
 int xlmig_writer_init(struct xlmig_stream_writer *w, xlmig_ctx *ctx,

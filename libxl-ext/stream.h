@@ -82,6 +82,17 @@ struct xlmig_source {
 void xlmig_sink_fd(struct xlmig_sink *s, int *fd);
 void xlmig_source_fd(struct xlmig_source *s, int *fd);
 
+/* In-memory sink and source (tests, fuzzing).  The sink grows p with
+ * realloc (caller frees); the source reads p[pos..len). */
+struct xlmig_membuf {
+    uint8_t *p;
+    size_t len;
+    size_t cap;
+    size_t pos;
+};
+void xlmig_sink_mem(struct xlmig_sink *s, struct xlmig_membuf *m);
+void xlmig_source_mem(struct xlmig_source *s, struct xlmig_membuf *m);
+
 /* ---- writer ---- */
 
 struct xlmig_stream_writer {

@@ -1,0 +1,401 @@
+/*
+ * Stream v1: golden bytes for every record type, and the ways a stream can
+ * be wrong (truncated anywhere, any byte corrupted, wrong version, limits
+ * exceeded, out-of-order or missing records), each of which must fail.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "crc32c.h"
+#include "stream.h"
+
+/*
+ * Checksums of the golden records.  They were produced by the writer once
+ * and frozen: any change to the bytes a v1 writer emits shows up here.
+ */
+#define GOLDEN_HDR_CRC 0xeb, 0xf5, 0xae, 0x52
+#define GOLDEN_INFO_CRC 0xe1, 0x51, 0xb7, 0xd6
+#define GOLDEN_CONFIG_CRC 0x64, 0x7f, 0x6e, 0x5a
+#define GOLDEN_PAGES_CRC 0x2b, 0x1d, 0x82, 0x9b
+#define GOLDEN_VCPU_CRC 0xf7, 0x9f, 0xd4, 0x37
+#define GOLDEN_DEV_CRC 0x4d, 0xbf, 0x22, 0x08
+#define GOLDEN_END_CRC 0x30, 0xf2, 0xe7, 0xf6
+
+static xlmig_ctx *ctx;
+static FILE *devnull;
+
+/* A 4-page, 1-vCPU domain: pfn 0 data (0xab), pfns 1-3 zero. */
+static void build(struct xlmig_membuf *m)
+{
+    struct xlmig_stream_writer w;
+    struct xlmig_sink sink;
+    struct xlmig_domain_desc d = {
+        .backend_id = XLMIG_STREAM_BACKEND_SIM, .page_shift = 12,
+        .nr_pages = 4, .nr_vcpus = 1, .name = "g",
+    };
+    static uint8_t page[4096];
+    static const uint8_t zero[4096];
+    static const uint8_t vcpu[4] = { 1, 2, 3, 4 };
+    static const uint8_t dev[8] = { 9, 8, 7, 6, 5, 4, 3, 2 };
+
+    for (int i = 0; i < 16; i++)
+        d.uuid[i] = (uint8_t)i;
+    memset(page, 0xab, sizeof(page));
+    memset(m, 0, sizeof(*m));
+    xlmig_sink_mem(&sink, m);
+    assert_int_equal(xlmig_writer_init(&w, ctx, &sink), 0);
+    xlmig_write_header(&w);
+    xlmig_write_domain_info(&w, &d);
+    xlmig_write_config(&w, XLMIG_CONFIG_SIM_KV, "a=b\n", 4);
+    xlmig_write_page(&w, 0, page);
+    xlmig_write_page(&w, 1, zero);
+    xlmig_write_zero_page(&w, 2);
+    xlmig_write_zero_page(&w, 3);
+    xlmig_write_flush_pages(&w);
+    xlmig_write_vcpu(&w, 0, vcpu, sizeof(vcpu));
+    xlmig_write_device(&w, 1, 0, dev, sizeof(dev));
+    xlmig_write_end(&w);
+    assert_int_equal(w.err, 0);
+    xlmig_writer_dispose(&w);
+}
+
+/* Offsets of each record in the stream built above. */
+enum {
+    OFF_INFO = 24,
+    OFF_CONFIG = OFF_INFO + 16 + 104,
+    OFF_PAGES = OFF_CONFIG + 16 + 16,
+    OFF_VCPU = OFF_PAGES + 16 + 8 + 32 + 4096,
+    OFF_DEV = OFF_VCPU + 16 + 16,
+    OFF_END = OFF_DEV + 16 + 16,
+    STREAM_LEN = OFF_END + 16 + 24,
+};
+
+/* Read a whole stream; returns the first error or 0. */
+static int read_all(const uint8_t *p, size_t len, unsigned *records)
+{
+    struct xlmig_membuf m = { .p = (uint8_t *)p, .len = len };
+    struct xlmig_stream_reader r;
+    struct xlmig_source src;
+    struct xlmig_record rec;
+    int rc;
+
+    xlmig_source_mem(&src, &m);
+    assert_int_equal(xlmig_reader_init(&r, ctx, &src), 0);
+    rc = xlmig_read_header(&r);
+    while (!rc) {
+        rc = xlmig_read_record(&r, &rec);
+        if (!rc && rec.type == XLMIG_REC_END) {
+            rc = xlmig_read_expect_eof(&r);
+            break;
+        }
+    }
+    if (records)
+        *records = r.index;
+    xlmig_reader_dispose(&r);
+    return rc;
+}
+
+/* Recompute a record's checksum after a test edits it. */
+static void reseal(uint8_t *p, size_t off)
+{
+    uint32_t len = xlmig_get_u32(p + off + 4);
+    uint32_t crc;
+
+    xlmig_put_u32(p + off + 8, 0);
+    crc = xlmig_crc32c(xlmig_crc32c(0, p + off, 16), p + off + 16, len);
+    xlmig_put_u32(p + off + 8, crc);
+}
+
+static const uint8_t golden_header[24] = {
+    'X', 'L', 'M', 'I', 'G', 'S', 'T', 'R',
+    0x01, 0x00, 0x00, 0x00,     /* version 1 */
+    0x18, 0x00, 0x00, 0x00,     /* header size 24 */
+    0x00, 0x00, 0x00, 0x00,     /* flags */
+    GOLDEN_HDR_CRC
+};
+
+static const uint8_t golden_info[16 + 104] = {
+    0x01, 0x00, 0x00, 0x00,     /* DOMAIN_INFO */
+    0x68, 0x00, 0x00, 0x00,     /* 104 bytes */
+    GOLDEN_INFO_CRC,
+    0x00, 0x00, 0x00, 0x00,     /* reserved */
+    0x01, 0x00, 0x00, 0x00,     /* backend sim */
+    0x0c, 0x00, 0x00, 0x00,     /* page shift 12 */
+    0x04, 0, 0, 0, 0, 0, 0, 0,  /* 4 pages */
+    0x01, 0x00, 0x00, 0x00,     /* 1 vCPU */
+    0x00, 0x00, 0x00, 0x00,     /* reserved */
+    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
+    'g',                        /* name, NUL padded to 64 */
+};
+
+static const uint8_t golden_config[16 + 16] = {
+    0x02, 0x00, 0x00, 0x00, 0x0c, 0x00, 0x00, 0x00, GOLDEN_CONFIG_CRC,
+    0x00, 0x00, 0x00, 0x00,
+    0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,     /* format 1 */
+    'a', '=', 'b', '\n', 0, 0, 0, 0,                    /* + padding */
+};
+
+static const uint8_t golden_pages_head[16 + 8 + 32] = {
+    0x03, 0x00, 0x00, 0x00, 0x28, 0x10, 0x00, 0x00,     /* 4136 bytes */
+    GOLDEN_PAGES_CRC, 0x00, 0x00, 0x00, 0x00,
+    0x04, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,     /* 4 entries */
+    0, 0, 0, 0, 0, 0, 0, 0x00,                          /* pfn 0 data */
+    1, 0, 0, 0, 0, 0, 0, 0x10,                          /* pfn 1 zero */
+    2, 0, 0, 0, 0, 0, 0, 0x10,
+    3, 0, 0, 0, 0, 0, 0, 0x10,
+};
+
+static const uint8_t golden_vcpu[16 + 16] = {
+    0x04, 0x00, 0x00, 0x00, 0x0c, 0x00, 0x00, 0x00, GOLDEN_VCPU_CRC,
+    0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,     /* vCPU 0 */
+    1, 2, 3, 4, 0, 0, 0, 0,
+};
+
+static const uint8_t golden_dev[16 + 16] = {
+    0x05, 0x00, 0x00, 0x00, 0x10, 0x00, 0x00, 0x00, GOLDEN_DEV_CRC,
+    0x00, 0x00, 0x00, 0x00,
+    0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,     /* type 1 inst 0 */
+    9, 8, 7, 6, 5, 4, 3, 2,
+};
+
+static const uint8_t golden_end[16 + 24] = {
+    0x06, 0x00, 0x00, 0x00, 0x18, 0x00, 0x00, 0x00, GOLDEN_END_CRC,
+    0x00, 0x00, 0x00, 0x00,
+    1, 0, 0, 0, 0, 0, 0, 0,     /* 1 data page */
+    3, 0, 0, 0, 0, 0, 0, 0,     /* 3 zero pages */
+    5, 0, 0, 0, 0, 0, 0, 0,     /* 5 records before END */
+};
+
+static void test_golden(void **state)
+{
+    struct xlmig_membuf m;
+    uint8_t page[4096];
+
+    (void)state;
+    build(&m);
+    assert_int_equal(m.len, STREAM_LEN);
+    assert_memory_equal(m.p, golden_header, sizeof(golden_header));
+    assert_memory_equal(m.p + OFF_INFO, golden_info, sizeof(golden_info));
+    assert_memory_equal(m.p + OFF_CONFIG, golden_config,
+                        sizeof(golden_config));
+    assert_memory_equal(m.p + OFF_PAGES, golden_pages_head,
+                        sizeof(golden_pages_head));
+    memset(page, 0xab, sizeof(page));
+    assert_memory_equal(m.p + OFF_PAGES + sizeof(golden_pages_head), page,
+                        4096);
+    assert_memory_equal(m.p + OFF_VCPU, golden_vcpu, sizeof(golden_vcpu));
+    assert_memory_equal(m.p + OFF_DEV, golden_dev, sizeof(golden_dev));
+    assert_memory_equal(m.p + OFF_END, golden_end, sizeof(golden_end));
+    free(m.p);
+}
+
+static void test_roundtrip(void **state)
+{
+    struct xlmig_membuf m;
+    unsigned n = 0;
+
+    (void)state;
+    build(&m);
+    assert_int_equal(read_all(m.p, m.len, &n), 0);
+    assert_int_equal(n, 6);
+    free(m.p);
+}
+
+/* Every proper prefix of a valid stream is refused. */
+static void test_truncated_everywhere(void **state)
+{
+    struct xlmig_membuf m;
+
+    (void)state;
+    build(&m);
+    for (size_t cut = 0; cut < m.len; cut++) {
+        int rc = read_all(m.p, cut, NULL);
+        if (rc != XLMIG_ERR_TRUNCATED)
+            fail_msg("prefix of %zu bytes: rc %d, expected truncated", cut,
+                     rc);
+    }
+    free(m.p);
+}
+
+/* Flipping any bit of any byte that is not padding is detected. */
+static void test_corrupt_everywhere(void **state)
+{
+    struct xlmig_membuf m;
+
+    (void)state;
+    build(&m);
+    for (size_t i = 0; i < m.len; i++) {
+        /* record padding is not covered, by the spec: the config and
+         * vCPU bodies are 12 bytes, padded to 16 */
+        if ((i >= OFF_CONFIG + 16 + 12 && i < OFF_CONFIG + 16 + 16) ||
+            (i >= OFF_VCPU + 16 + 12 && i < OFF_VCPU + 16 + 16))
+            continue;
+        for (int bit = 0; bit < 8; bit += 3) {
+            m.p[i] ^= (uint8_t)(1u << bit);
+            if (read_all(m.p, m.len, NULL) == 0)
+                fail_msg("bit %d of byte %zu flipped: stream accepted", bit,
+                         i);
+            m.p[i] ^= (uint8_t)(1u << bit);
+        }
+    }
+    free(m.p);
+}
+
+static void test_wrong_version(void **state)
+{
+    struct xlmig_membuf m;
+
+    (void)state;
+    build(&m);
+    xlmig_put_u32(m.p + 8, 2);
+    xlmig_put_u32(m.p + 20, 0);
+    xlmig_put_u32(m.p + 20, xlmig_crc32c(0, m.p, 24));
+    assert_int_equal(read_all(m.p, m.len, NULL), XLMIG_ERR_VERSION);
+    free(m.p);
+}
+
+static void test_bad_magic(void **state)
+{
+    struct xlmig_membuf m;
+
+    (void)state;
+    build(&m);
+    m.p[0] = 'Q';
+    assert_int_equal(read_all(m.p, m.len, NULL), XLMIG_ERR_STREAM);
+    free(m.p);
+}
+
+static void test_oversized_length(void **state)
+{
+    struct xlmig_membuf m;
+
+    (void)state;
+    build(&m);
+    xlmig_put_u32(m.p + OFF_PAGES + 4, XLMIG_REC_BODY_MAX + 8);
+    assert_int_equal(read_all(m.p, m.len, NULL), XLMIG_ERR_STREAM);
+    xlmig_put_u32(m.p + OFF_PAGES + 4, 0xffffffffu);
+    assert_int_equal(read_all(m.p, m.len, NULL), XLMIG_ERR_STREAM);
+    free(m.p);
+}
+
+/* Edit a record's body, fix its checksum, and expect @want. */
+static void edit_expect(size_t off, size_t field, uint32_t v, int want)
+{
+    struct xlmig_membuf m;
+
+    build(&m);
+    xlmig_put_u32(m.p + off + 16 + field, v);
+    reseal(m.p, off);
+    assert_int_equal(read_all(m.p, m.len, NULL), want);
+    free(m.p);
+}
+
+static void test_semantic_checks(void **state)
+{
+    (void)state;
+    edit_expect(OFF_INFO, 0, 7, XLMIG_ERR_STREAM);       /* backend id */
+    edit_expect(OFF_INFO, 4, 13, XLMIG_ERR_STREAM);      /* page shift */
+    edit_expect(OFF_INFO, 8, 0, XLMIG_ERR_STREAM);       /* 0 pages */
+    edit_expect(OFF_INFO, 16, 0, XLMIG_ERR_STREAM);      /* 0 vCPUs */
+    edit_expect(OFF_INFO, 16, 2, XLMIG_ERR_STREAM);      /* vCPU 1 missing */
+    edit_expect(OFF_INFO, 8, 5, XLMIG_ERR_STREAM);       /* pfn 4 missing */
+    edit_expect(OFF_INFO, 40, 0x00002f2f, XLMIG_ERR_STREAM);  /* "//" */
+    edit_expect(OFF_CONFIG, 0, 9, XLMIG_ERR_STREAM);     /* format */
+    edit_expect(OFF_PAGES, 0, 0, XLMIG_ERR_STREAM);      /* count 0 */
+    edit_expect(OFF_PAGES, 0, 5, XLMIG_ERR_STREAM);      /* count > data */
+    edit_expect(OFF_PAGES, 0, 2000, XLMIG_ERR_STREAM);   /* over batch max */
+    edit_expect(OFF_PAGES, 8, 4, XLMIG_ERR_STREAM);      /* pfn >= pages */
+    edit_expect(OFF_PAGES, 12, 0x20000000, XLMIG_ERR_STREAM); /* type 2 */
+    edit_expect(OFF_PAGES, 12, 0x00100000, XLMIG_ERR_STREAM); /* reserved */
+    edit_expect(OFF_PAGES, 16, 0, XLMIG_ERR_STREAM);     /* zero->data */
+    edit_expect(OFF_VCPU, 0, 1, XLMIG_ERR_STREAM);       /* vCPU 1 of 1 */
+    edit_expect(OFF_END, 0, 2, XLMIG_ERR_STREAM);        /* page count */
+    edit_expect(OFF_END, 16, 4, XLMIG_ERR_STREAM);       /* record count */
+}
+
+static void edit_type(size_t off, uint32_t type, int want)
+{
+    struct xlmig_membuf m;
+
+    build(&m);
+    xlmig_put_u32(m.p + off, type);
+    reseal(m.p, off);
+    assert_int_equal(read_all(m.p, m.len, NULL), want);
+    free(m.p);
+}
+
+static void test_types_and_order(void **state)
+{
+    (void)state;
+    edit_type(OFF_VCPU, 0, XLMIG_ERR_STREAM);            /* type 0 */
+    edit_type(OFF_VCPU, 0x77, XLMIG_ERR_STREAM);         /* unknown mand. */
+    edit_type(OFF_INFO, XLMIG_REC_DOMAIN_CONFIG, XLMIG_ERR_STREAM);
+    edit_type(OFF_CONFIG, XLMIG_REC_DOMAIN_INFO, XLMIG_ERR_STREAM);
+    edit_type(OFF_DEV, XLMIG_REC_DOMAIN_INFO, XLMIG_ERR_STREAM);
+    edit_type(OFF_DEV, XLMIG_REC_VCPU_STATE, XLMIG_ERR_STREAM); /* twice */
+    /* An unknown optional record is skipped, but END's count must then
+     * agree, so the edit is caught there: */
+    edit_type(OFF_DEV, 0x80000077, 0);
+}
+
+static void test_trailing_data(void **state)
+{
+    struct xlmig_membuf m;
+
+    (void)state;
+    build(&m);
+    m.p = realloc(m.p, m.len + 1);
+    assert_non_null(m.p);
+    m.p[m.len] = 0;
+    assert_int_equal(read_all(m.p, m.len + 1, NULL), XLMIG_ERR_STREAM);
+    free(m.p);
+}
+
+static void test_zero_detection(void **state)
+{
+    uint8_t page[4096] = { 0 };
+
+    (void)state;
+    assert_true(xlmig_page_is_zero(page));
+    for (size_t i = 0; i < sizeof(page); i += 511) {
+        page[i] = 1;
+        assert_false(xlmig_page_is_zero(page));
+        page[i] = 0;
+    }
+    page[4095] = 0x80;
+    assert_false(xlmig_page_is_zero(page));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_golden),
+        cmocka_unit_test(test_roundtrip),
+        cmocka_unit_test(test_truncated_everywhere),
+        cmocka_unit_test(test_corrupt_everywhere),
+        cmocka_unit_test(test_wrong_version),
+        cmocka_unit_test(test_bad_magic),
+        cmocka_unit_test(test_oversized_length),
+        cmocka_unit_test(test_semantic_checks),
+        cmocka_unit_test(test_types_and_order),
+        cmocka_unit_test(test_trailing_data),
+        cmocka_unit_test(test_zero_detection),
+    };
+    int rc;
+
+    devnull = fopen("/dev/null", "w");
+    if (xlmig_ctx_alloc(&ctx, "sim", XLMIG_LOG_ERROR, devnull))
+        return 1;
+    rc = cmocka_run_group_tests_name("stream", tests, NULL, NULL);
+    xlmig_ctx_free(ctx);
+    fclose(devnull);
+    return rc;
+}
