@@ -490,6 +490,7 @@ int xlmig_read_header(struct xlmig_stream_reader *r)
     if (rc)
         return bad(r, rc, NULL, "reading stream header: %s",
                    xlmig_strerror(rc));
+    r->offset = 0;      /* errors below are about the header itself */
     if (memcmp(h, XLMIG_STREAM_MAGIC, 8))
         return bad(r, XLMIG_ERR_STREAM, NULL,
                    "not an xlmig stream: bad magic %02x%02x%02x%02x"
@@ -512,6 +513,7 @@ int xlmig_read_header(struct xlmig_stream_reader *r)
                    "header checksum: expected 0x%08x, got 0x%08x",
                    xlmig_crc32c(0, h, sizeof(h)), crc);
     r->version = version;
+    r->offset = XLMIG_STREAM_HDR_SIZE;
     r->phase = XLMIG_RD_INFO;
     return 0;
 }

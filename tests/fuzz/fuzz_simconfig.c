@@ -1,0 +1,24 @@
+/* libFuzzer target: the sim configuration parser (DOMAIN_CONFIG bodies). */
+#include <stdint.h>
+#include <string.h>
+
+#include "sim_config.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    struct sim_config c, c2;
+    char why[160], buf[1024];
+    int n;
+
+    if (sim_config_parse((const char *)data, size, &c, why, sizeof(why)))
+        return 0;
+    /* Whatever parses must format and parse back to the same thing. */
+    n = sim_config_format(&c, buf, sizeof(buf));
+    if (n < 0 ||
+        sim_config_parse(buf, (size_t)n, &c2, why, sizeof(why)) ||
+        memcmp(&c, &c2, sizeof(c)))
+        __builtin_trap();
+    return 0;
+}
