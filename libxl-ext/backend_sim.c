@@ -1,14 +1,13 @@
 /*
  * The sim backend: simulated domains run by xlmig-simdom (sim_host.h).
- * Memory is read and written through this process's own mapping of the
- * domain's memory file; everything else goes over the control socket.
+ * Memory is read and written with pread/pwrite on the domain's memory file
+ * (one copy, no page faults in this process); everything else goes over the control socket.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include "sim_host.h"
@@ -19,9 +18,7 @@
 struct xlmig_dom {
     struct xlmig_dominfo info;
     struct sim_config cfg;      /* restore: the config being restored */
-    int ramfd;
-    uint8_t *ram;
-    size_t ram_len;
+    int ramfd;                  /* the guest memory file */
     uint8_t *written;           /* restore: pages this restore wrote */
 };
 
@@ -53,30 +50,20 @@ static void dom_free(struct xlmig_dom *d)
 {
     if (!d)
         return;
-    if (d->ram && d->ram != MAP_FAILED)
-        munmap(d->ram, d->ram_len);
     if (d->ramfd >= 0)
         close(d->ramfd);
     free(d->written);
     free(d);
 }
 
-static int map_ram(xlmig_ctx *ctx, struct xlmig_dom *d, int writable)
+static int open_ram(xlmig_ctx *ctx, struct xlmig_dom *d, int writable)
 {
     char p[PATH_MAX];
 
     sim_path(p, sizeof(p), d->info.name, "ram");
-    d->ram_len = d->info.nr_pages * XLMIG_PAGE_SIZE;
     d->ramfd = open(p, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
     if (d->ramfd < 0) {
         LOG_ERR(ctx, "cannot open memory file %s: %s", p, strerror(errno));
-        return xlmig_errno_rc(errno);
-    }
-    d->ram = mmap(NULL, d->ram_len, PROT_READ | (writable ? PROT_WRITE : 0),
-                  MAP_SHARED, d->ramfd, 0);
-    if (d->ram == MAP_FAILED) {
-        d->ram = NULL;
-        LOG_ERR(ctx, "cannot map memory file %s: %s", p, strerror(errno));
         return xlmig_errno_rc(errno);
     }
     return 0;
@@ -92,7 +79,7 @@ static int sim_attach(xlmig_ctx *ctx, const struct xlmig_dominfo *info,
         return XLMIG_ERR_NOMEM;
     d->ramfd = -1;
     d->info = *info;
-    rc = map_ram(ctx, d, 0);
+    rc = open_ram(ctx, d, 0);
     if (rc) {
         dom_free(d);
         return rc;
@@ -210,8 +197,22 @@ static int sim_save(xlmig_ctx *ctx, struct xlmig_dom *d,
         }
         for (; pfn < ds; pfn++)
             xlmig_write_zero_page(w, pfn);
-        for (; pfn < de && !w->err; pfn++)
-            xlmig_write_page(w, pfn, d->ram + pfn * XLMIG_PAGE_SIZE);
+        while (pfn < de && !w->err) {
+            unsigned cnt = de - pfn > XLMIG_PAGE_BATCH_MAX ?
+                           XLMIG_PAGE_BATCH_MAX : (unsigned)(de - pfn);
+            uint8_t *buf = xlmig_write_pages_reserve(w, &cnt);
+            size_t len = (size_t)cnt * XLMIG_PAGE_SIZE;
+            ssize_t r = pread(d->ramfd, buf, len,
+                              (off_t)(pfn * XLMIG_PAGE_SIZE));
+            if (r != (ssize_t)len) {
+                LOG_ERR(ctx, "reading guest memory at pfn 0x%llx: %s",
+                        (unsigned long long)pfn,
+                        r < 0 ? strerror(errno) : "short read");
+                return XLMIG_ERR_IO;
+            }
+            xlmig_write_pages_commit(w, pfn, cnt);
+            pfn += cnt;
+        }
     }
     xlmig_write_flush_pages(w);
 
@@ -292,7 +293,7 @@ static int sim_restore_create(xlmig_ctx *ctx,
     d->info.nr_vcpus = d->cfg.nr_vcpus;
     d->info.page_shift = XLMIG_PAGE_SHIFT;
     d->info.state = XLMIG_DOM_PAUSED;
-    rc = map_ram(ctx, d, 1);
+    rc = open_ram(ctx, d, 1);
     if (!rc) {
         d->written = calloc((d->info.nr_pages + 7) / 8, 1);
         if (!d->written)
@@ -319,26 +320,51 @@ static int sim_restore_record(xlmig_ctx *ctx, struct xlmig_dom *d,
 
         xlmig_rec_get_pages(rec, &pg);
         data = pg.data;
-        for (uint32_t i = 0; i < pg.count; i++) {
+        for (uint32_t i = 0; i < pg.count;) {
             uint64_t e = xlmig_get_u64(pg.pfns + 8 * i);
             uint64_t pfn = e & XLMIG_PFN_MASK;
-            uint8_t *dst = d->ram + pfn * XLMIG_PAGE_SIZE;
-            uint8_t bit = (uint8_t)(1u << (pfn & 7));
+            uint32_t run = 1;
 
-            if (e >> XLMIG_PFN_TYPE_SHIFT == XLMIG_PFN_NORMAL) {
-                memcpy(dst, data, XLMIG_PAGE_SIZE);
-                data += XLMIG_PAGE_SIZE;
-                d->written[pfn >> 3] |= bit;
-            } else if (d->written[pfn >> 3] & bit) {
-                /* Zero again after holding data: give the page back. */
-                if (fallocate(d->ramfd,
+            if (e >> XLMIG_PFN_TYPE_SHIFT == XLMIG_PFN_ZERO) {
+                uint8_t bit = (uint8_t)(1u << (pfn & 7));
+                /* Never written here: the file's hole is already zero.
+                 * Zero again after holding data: give the page back. */
+                if ((d->written[pfn >> 3] & bit) &&
+                    fallocate(d->ramfd,
                               FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
                               (off_t)(pfn * XLMIG_PAGE_SIZE),
-                              XLMIG_PAGE_SIZE) < 0)
-                    memset(dst, 0, XLMIG_PAGE_SIZE);
+                              XLMIG_PAGE_SIZE) < 0) {
+                    LOG_ERR(ctx, "zeroing pfn 0x%llx: %s",
+                            (unsigned long long)pfn, strerror(errno));
+                    return XLMIG_ERR_IO;
+                }
                 d->written[pfn >> 3] &= (uint8_t)~bit;
+                i++;
+                continue;
             }
-            /* else: never written here, the memory file's hole is zero */
+            /* A run of data pages with consecutive pfns: one write. */
+            while (i + run < pg.count) {
+                uint64_t n = xlmig_get_u64(pg.pfns + 8 * (i + run));
+                if (n >> XLMIG_PFN_TYPE_SHIFT != XLMIG_PFN_NORMAL ||
+                    (n & XLMIG_PFN_MASK) != pfn + run)
+                    break;
+                run++;
+            }
+            {
+                size_t len = (size_t)run * XLMIG_PAGE_SIZE;
+                ssize_t r = pwrite(d->ramfd, data, len,
+                                   (off_t)(pfn * XLMIG_PAGE_SIZE));
+                if (r != (ssize_t)len) {
+                    LOG_ERR(ctx, "writing guest memory at pfn 0x%llx: %s",
+                            (unsigned long long)pfn,
+                            r < 0 ? strerror(errno) : "short write");
+                    return r < 0 ? xlmig_errno_rc(errno) : XLMIG_ERR_IO;
+                }
+            }
+            for (uint32_t k = 0; k < run; k++)
+                d->written[(pfn + k) >> 3] |= (uint8_t)(1u << ((pfn + k) & 7));
+            data += (size_t)run * XLMIG_PAGE_SIZE;
+            i += run;
         }
         return 0;
     }
@@ -385,11 +411,12 @@ static int sim_restore_record(xlmig_ctx *ctx, struct xlmig_dom *d,
 
 static int sim_restore_finish(xlmig_ctx *ctx, struct xlmig_dom *d)
 {
-    const struct sim_sb *sb = (const struct sim_sb *)d->ram;
+    struct sim_sb sb;
 
     /* The reader has checked that every page and vCPU arrived; a domain
      * whose memory has no superblock would not "boot". */
-    if (sb->magic != SIM_SB_MAGIC || sb->nr_pages != d->info.nr_pages) {
+    if (pread(d->ramfd, &sb, sizeof(sb), 0) != sizeof(sb) ||
+        sb.magic != SIM_SB_MAGIC || sb.nr_pages != d->info.nr_pages) {
         LOG_ERR(ctx, "restored memory has no valid superblock");
         return XLMIG_ERR_STREAM;
     }

@@ -404,6 +404,37 @@ void xlmig_write_page(struct xlmig_stream_writer *w, uint64_t pfn,
     queue_pfn(w, pfn, XLMIG_PFN_NORMAL);
 }
 
+uint8_t *xlmig_write_pages_reserve(struct xlmig_stream_writer *w,
+                                   unsigned *n)
+{
+    unsigned room = XLMIG_PAGE_BATCH_MAX - w->nr;
+
+    if (*n > room)
+        *n = room;
+    return w->data + (size_t)w->nr_data * XLMIG_PAGE_SIZE;
+}
+
+void xlmig_write_pages_commit(struct xlmig_stream_writer *w, uint64_t pfn,
+                              unsigned n)
+{
+    uint8_t *base = w->data + (size_t)w->nr_data * XLMIG_PAGE_SIZE;
+
+    for (unsigned i = 0; i < n; i++) {
+        uint8_t *src = base + (size_t)i * XLMIG_PAGE_SIZE;
+        uint8_t *dst = w->data + (size_t)w->nr_data * XLMIG_PAGE_SIZE;
+
+        if (xlmig_page_is_zero(src)) {
+            xlmig_write_zero_page(w, pfn + i);
+            continue;
+        }
+        if (src != dst)         /* close the gap a zero page left */
+            memmove(dst, src, XLMIG_PAGE_SIZE);
+        w->nr_data++;
+        w->pages_data++;
+        queue_pfn(w, pfn + i, XLMIG_PFN_NORMAL);
+    }
+}
+
 void xlmig_write_end(struct xlmig_stream_writer *w)
 {
     uint8_t b[XLMIG_END_SIZE] = { 0 };

@@ -134,6 +134,16 @@ void xlmig_write_source_info(struct xlmig_stream_writer *w);
 void xlmig_write_page(struct xlmig_stream_writer *w, uint64_t pfn,
                       const void *page);
 void xlmig_write_zero_page(struct xlmig_stream_writer *w, uint64_t pfn);
+/*
+ * Zero-copy variant for a run of consecutive pfns: reserve room for up to
+ * *n pages in the batch (*n is lowered to what fits), fill it (e.g. with
+ * pread), then commit the first *n pfns from @pfn.  Zero pages among them
+ * are sent as ZERO entries.
+ */
+uint8_t *xlmig_write_pages_reserve(struct xlmig_stream_writer *w,
+                                   unsigned *n);
+void xlmig_write_pages_commit(struct xlmig_stream_writer *w, uint64_t pfn,
+                              unsigned n);
 void xlmig_write_flush_pages(struct xlmig_stream_writer *w);
 void xlmig_write_end(struct xlmig_stream_writer *w);
 

@@ -582,8 +582,7 @@ static void handle(struct dom *d, int cfd, uint32_t type, const uint8_t *p,
         sim_ipc_reply(cfd, rc ? XLMIG_ERR_BACKEND : 0, NULL, 0);
         return;
     case SIM_MSG_DESTROY:
-        *destroy = true;
-        sim_ipc_reply(cfd, 0, NULL, 0);
+        *destroy = true;        /* replied to once the domain is gone */
         return;
     case SIM_MSG_GET_VCPU:
     case SIM_MSG_SET_VCPU: {
@@ -755,6 +754,24 @@ static void *fill_main(void *arg)
     for (uint64_t k = 0; k < v->share; k++)
         vcpu_write(v, k * v->d->cfg.nr_vcpus + v->id);
     return NULL;
+}
+
+static void dom_teardown(struct dom *d, int lfd)
+{
+    dom_log("destroying");
+    close(lfd);
+    pthread_mutex_lock(&d->lock);
+    d->quit = true;
+    pthread_cond_broadcast(&d->cond);
+    pthread_mutex_unlock(&d->lock);
+    if (d->started)
+        for (uint32_t i = 0; i < d->cfg.nr_vcpus; i++)
+            pthread_join(d->vcpus[i].thread, NULL);
+    ld_stop(d);
+    munmap(d->ram, d->ram_len);
+    close(d->ramfd);
+    free(d->vcpus);
+    sim_dom_cleanup(d->cfg.name);
 }
 
 static int cmd_run(int argc, char **argv)
@@ -936,25 +953,17 @@ static int cmd_run(int argc, char **argv)
             if (destroy)
                 break;
         }
+        if (destroy) {
+            /* Tear down first, so that when the caller hears back the
+             * domain and its name are gone. */
+            dom_teardown(d, lfd);
+            sim_ipc_reply(cfd, 0, NULL, 0);
+            close(cfd);
+            return 0;
+        }
         close(cfd);
-        if (destroy)
-            break;
     }
-
-    dom_log("destroying");
-    close(lfd);
-    pthread_mutex_lock(&d->lock);
-    d->quit = true;
-    pthread_cond_broadcast(&d->cond);
-    pthread_mutex_unlock(&d->lock);
-    if (d->started)
-        for (uint32_t i = 0; i < d->cfg.nr_vcpus; i++)
-            pthread_join(d->vcpus[i].thread, NULL);
-    ld_stop(d);
-    munmap(d->ram, d->ram_len);
-    close(d->ramfd);
-    free(d->vcpus);
-    sim_dom_cleanup(d->cfg.name);
+    dom_teardown(d, lfd);
     return 0;
 #undef FAIL
 }
