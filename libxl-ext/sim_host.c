@@ -391,7 +391,8 @@ int sim_dom_list(xlmig_ctx *ctx, struct xlmig_dominfo **out, unsigned *n)
         v[cnt++] = info;
     }
     closedir(d);
-    qsort(v, cnt, sizeof(*v), cmp_domid);
+    if (cnt)
+        qsort(v, cnt, sizeof(*v), cmp_domid);
     *out = v;
     *n = cnt;
     return 0;

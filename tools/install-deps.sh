@@ -4,7 +4,7 @@
 set -eu
 
 pkgs="gcc make pkg-config libxen-dev libyajl-dev libssl-dev libcmocka-dev
-clang libclang-rt-14-dev"
+clang libclang-rt-14-dev valgrind bc"
 
 missing=""
 for p in $pkgs; do

@@ -144,6 +144,10 @@ int main(int argc, char **argv)
         return 1;
     printf("%s: %" PRIu64 " missed, %" PRIu64 " reported but not written\n",
            total_missed ? "FAIL" : "ok", total_missed, total_extra);
+    free(l0);
+    free(l1);
+    munmap((void *)ram, info.nr_pages * XLMIG_PAGE_SIZE);
+    close(fd);
     xlmig_ctx_free(ctx);
     return total_missed ? 1 : 0;
 }

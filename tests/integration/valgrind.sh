@@ -1,0 +1,25 @@
+#!/bin/sh
+# The unit tests and a save / restore / dump-stream cycle under valgrind:
+# no invalid access, no uninitialised use, no leak.
+. "$(dirname "$0")/lib.sh"
+
+if [ "${SANITIZE:-0}" = 1 ]; then
+    skip "valgrind does not run sanitizer builds"; exit 0
+fi
+command -v valgrind >/dev/null || { skip "valgrind not installed"; exit 0; }
+VG="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite"
+
+for t in "$BUILD"/tests/unit/test_*; do
+    [ -x "$t" ] && [ "${t%.o}" = "$t" ] || continue
+    check "valgrind clean: $(basename "$t")" sh -c "$VG '$t' >'$T_WORK/vg.log' 2>&1"
+done
+host A
+$SIMDOM create -m 32M -c 2 -r 8M vg1 >/dev/null
+check "valgrind clean: xlmig save" sh -c "$VG $XLMIG save vg1 '$T_WORK/vg1.x' >/dev/null"
+check "valgrind clean: xlmig dump-stream" sh -c "$VG $BUILD/xlmig dump-stream '$T_WORK/vg1.x' >/dev/null"
+head -c 100000 "$T_WORK/vg1.x" >"$T_WORK/vg1.cut"
+check "valgrind clean: xlmig restore of a truncated stream (refused)" \
+    sh -c "$VG $XLMIG restore '$T_WORK/vg1.cut' >/dev/null 2>&1; [ \$? -eq 1 ]"
+check "valgrind clean: xlmig restore" sh -c "$VG $XLMIG restore '$T_WORK/vg1.x' >/dev/null"
+check "restored domain verifies" $SIMDOM verify vg1
+exit $T_FAILED
