@@ -27,6 +27,7 @@
 #define GOLDEN_VCPU_CRC 0xf7, 0x9f, 0xd4, 0x37
 #define GOLDEN_DEV_CRC 0x4d, 0xbf, 0x22, 0x08
 #define GOLDEN_END_CRC 0x30, 0xf2, 0xe7, 0xf6
+#define GOLDEN_SRCINFO_CRC 0x97, 0x48, 0x08, 0x4e
 
 static xlmig_ctx *ctx;
 static FILE *devnull;
@@ -194,6 +195,30 @@ static void test_golden(void **state)
     assert_memory_equal(m.p + OFF_VCPU, golden_vcpu, sizeof(golden_vcpu));
     assert_memory_equal(m.p + OFF_DEV, golden_dev, sizeof(golden_dev));
     assert_memory_equal(m.p + OFF_END, golden_end, sizeof(golden_end));
+    free(m.p);
+}
+
+/* SOURCE_INFO's framing (its usual body, host and time, varies). */
+static void test_golden_source_info(void **state)
+{
+    static const uint8_t golden[16 + 8] = {
+        0x01, 0x00, 0x00, 0x80,     /* SOURCE_INFO, optional bit */
+        0x06, 0x00, 0x00, 0x00,     /* 6 bytes */
+        GOLDEN_SRCINFO_CRC, 0x00, 0x00, 0x00, 0x00,
+        'h', 'o', 's', 't', '=', 'a', 0, 0,
+    };
+    struct xlmig_stream_writer w;
+    struct xlmig_membuf m = { 0 };
+    struct xlmig_sink sink;
+
+    (void)state;
+    xlmig_sink_mem(&sink, &m);
+    assert_int_equal(xlmig_writer_init(&w, ctx, &sink), 0);
+    xlmig_write_record(&w, XLMIG_REC_SOURCE_INFO, "host=a", 6);
+    assert_int_equal(w.err, 0);
+    assert_int_equal(m.len, sizeof(golden));
+    assert_memory_equal(m.p, golden, sizeof(golden));
+    xlmig_writer_dispose(&w);
     free(m.p);
 }
 
@@ -378,6 +403,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_golden),
+        cmocka_unit_test(test_golden_source_info),
         cmocka_unit_test(test_roundtrip),
         cmocka_unit_test(test_truncated_everywhere),
         cmocka_unit_test(test_corrupt_everywhere),
