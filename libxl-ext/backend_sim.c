@@ -238,13 +238,7 @@ static void sim_describe(xlmig_ctx *ctx, struct xlmig_dom *d,
                          struct xlmig_domain_desc *desc)
 {
     (void)ctx;
-    memset(desc, 0, sizeof(*desc));
-    desc->backend_id = XLMIG_STREAM_BACKEND_SIM;
-    desc->page_shift = XLMIG_PAGE_SHIFT;
-    desc->nr_pages = d->info.nr_pages;
-    desc->nr_vcpus = d->info.nr_vcpus;
-    memcpy(desc->uuid, d->info.uuid, 16);
-    memcpy(desc->name, d->info.name, XLMIG_NAME_MAX);
+    xlmig_desc_from_info(&d->info, XLMIG_STREAM_BACKEND_SIM, desc);
 }
 
 static int sim_restore_create(xlmig_ctx *ctx,

@@ -201,13 +201,7 @@ static void xen_describe(xlmig_ctx *ctx, struct xlmig_dom *d,
                          struct xlmig_domain_desc *desc)
 {
     (void)ctx;
-    memset(desc, 0, sizeof(*desc));
-    desc->backend_id = XLMIG_STREAM_BACKEND_XEN;
-    desc->page_shift = XLMIG_PAGE_SHIFT;
-    desc->nr_pages = d->info.nr_pages;
-    desc->nr_vcpus = d->info.nr_vcpus;
-    memcpy(desc->uuid, d->info.uuid, 16);
-    memcpy(desc->name, d->info.name, XLMIG_NAME_MAX);
+    xlmig_desc_from_info(&d->info, XLMIG_STREAM_BACKEND_XEN, desc);
 }
 
 static int xen_restore_create(xlmig_ctx *ctx,

@@ -57,22 +57,10 @@ int xlmig_stream_dump(xlmig_ctx *ctx, const char *path, FILE *out,
 {
     struct xlmig_stream_reader rd;
     struct xlmig_record rec;
-    struct xlmig_source src;
-    bool reader_ok = false;
     uint64_t page_records = 0;
-    int fd, rc;
+    int rc;
 
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        LOG_ERR(ctx, "cannot open %s: %s", path, strerror(errno));
-        return xlmig_errno_rc(errno);
-    }
-    xlmig_source_fd(&src, &fd);
-    rc = xlmig_reader_init(&rd, ctx, &src);
-    if (rc)
-        goto out;
-    reader_ok = true;
-    rc = xlmig_read_header(&rd);
+    rc = xlmig_reader_open_file(&rd, ctx, path);
     if (rc)
         goto out;
     fprintf(out, "%s: xlmig stream version %u\n", path, rd.version);
@@ -151,10 +139,8 @@ int xlmig_stream_dump(xlmig_ctx *ctx, const char *path, FILE *out,
     fprintf(out, "valid: %u records, %" PRIu64 " bytes, every page and "
             "vCPU present\n", rd.index, rd.offset);
 out:
-    if (rc && reader_ok && rd.errmsg[0])
+    if (rc && rd.errmsg[0])
         fprintf(out, "INVALID: %s\n", rd.errmsg);
-    if (reader_ok)
-        xlmig_reader_dispose(&rd);
-    close(fd);
+    xlmig_reader_dispose(&rd);
     return rc;
 }

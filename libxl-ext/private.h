@@ -64,6 +64,11 @@ struct xlmig_domain_desc {
     char name[XLMIG_NAME_MAX];
 };
 
+/* Fill @desc for a domain described by @info on backend @backend_id. */
+void xlmig_desc_from_info(const struct xlmig_dominfo *info,
+                          uint32_t backend_id,
+                          struct xlmig_domain_desc *desc);
+
 /*
  * One backend: everything the engine asks of a hypervisor goes through
  * this table (one file per backend, no backend tests in the engine).

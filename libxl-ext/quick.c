@@ -189,26 +189,15 @@ int xlmig_restore(xlmig_ctx *ctx, const char *path,
     struct xlmig_stream_reader rd;
     struct xlmig_record rec;
     struct xlmig_domain_desc desc;
-    struct xlmig_source src;
     struct xlmig_dom *dom = NULL;
-    bool reader_ok = false, done = false;
+    bool done = false;
     uint8_t *config = NULL;
     uint32_t config_fmt;
     size_t config_len;
     uint64_t t0 = xlmig_now_ns();
-    int fd = -1, rc;
+    int rc;
 
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        LOG_ERR(ctx, "cannot open %s: %s", path, strerror(errno));
-        return xlmig_errno_rc(errno);
-    }
-    xlmig_source_fd(&src, &fd);
-    rc = xlmig_reader_init(&rd, ctx, &src);
-    if (rc)
-        goto out;
-    reader_ok = true;
-    rc = xlmig_read_header(&rd);
+    rc = xlmig_reader_open_file(&rd, ctx, path);
     if (rc)
         goto out;
     do {                                        /* DOMAIN_INFO */
@@ -300,9 +289,6 @@ out:
     if (dom)
         ctx->ops->detach(ctx, dom);
     free(config);
-    if (reader_ok)
-        xlmig_reader_dispose(&rd);
-    if (fd >= 0)
-        close(fd);
+    xlmig_reader_dispose(&rd);
     return rc;
 }

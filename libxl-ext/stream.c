@@ -10,6 +10,7 @@
 #include "stream.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -454,6 +455,7 @@ int xlmig_reader_init(struct xlmig_stream_reader *r, xlmig_ctx *ctx,
     memset(r, 0, sizeof(*r));
     r->ctx = ctx;
     r->src = *src;
+    r->own_fd = -1;
     r->phase = XLMIG_RD_HEADER;
     r->buf = malloc(XLMIG_REC_BODY_MAX);
     if (!r->buf)
@@ -466,9 +468,31 @@ void xlmig_reader_dispose(struct xlmig_stream_reader *r)
     free(r->buf);
     free(r->seen_pfn);
     free(r->seen_vcpu);
+    if (r->own_fd >= 0)
+        close(r->own_fd);
+    r->own_fd = -1;
     r->buf = NULL;
     r->seen_pfn = NULL;
     r->seen_vcpu = NULL;
+}
+
+int xlmig_reader_open_file(struct xlmig_stream_reader *r, xlmig_ctx *ctx,
+                           const char *path)
+{
+    struct xlmig_source src;
+    int fd, rc;
+
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    xlmig_source_fd(&src, &r->own_fd);
+    rc = xlmig_reader_init(r, ctx, &src);
+    r->own_fd = fd;
+    if (fd < 0) {
+        LOG_ERR(ctx, "cannot open %s: %s", path, strerror(errno));
+        return xlmig_errno_rc(errno);
+    }
+    if (rc)
+        return rc;
+    return xlmig_read_header(r);
 }
 
 /* Record the failure, with where it was found, and log it. */

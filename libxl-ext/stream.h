@@ -200,6 +200,7 @@ struct xlmig_stream_reader {
     uint64_t pages_zero;
     uint8_t *seen_pfn;          /* bitmap: pfn sent at least once */
     uint8_t *seen_vcpu;         /* bitmap: vcpu state received */
+    int own_fd;                 /* xlmig_reader_open_file's, or -1 */
     /* set when the last error was found, for callers that report it */
     char errmsg[256];
 };
@@ -207,6 +208,12 @@ struct xlmig_stream_reader {
 int xlmig_reader_init(struct xlmig_stream_reader *r, xlmig_ctx *ctx,
                       const struct xlmig_source *src) XLMIG_MUST_CHECK;
 void xlmig_reader_dispose(struct xlmig_stream_reader *r);
+/*
+ * Open the stream file @path and read its header.  Whatever it returns,
+ * @r is initialised and must be disposed (which closes the file).
+ */
+int xlmig_reader_open_file(struct xlmig_stream_reader *r, xlmig_ctx *ctx,
+                           const char *path) XLMIG_MUST_CHECK;
 int xlmig_read_header(struct xlmig_stream_reader *r) XLMIG_MUST_CHECK;
 /*
  * Read and validate the next record: framing, checksum, the record's own

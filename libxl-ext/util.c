@@ -137,3 +137,15 @@ int xlmig_read_exact(int fd, void *buf, size_t len, size_t *got)
         *got = done;
     return done == len ? 0 : 1;
 }
+
+void xlmig_desc_from_info(const struct xlmig_dominfo *info,
+                          uint32_t backend_id, struct xlmig_domain_desc *desc)
+{
+    memset(desc, 0, sizeof(*desc));
+    desc->backend_id = backend_id;
+    desc->page_shift = info->page_shift;
+    desc->nr_pages = info->nr_pages;
+    desc->nr_vcpus = info->nr_vcpus;
+    memcpy(desc->uuid, info->uuid, 16);
+    memcpy(desc->name, info->name, XLMIG_NAME_MAX);
+}
