@@ -1,4 +1,5 @@
-UNIT_TESTS := test_crc32c test_stream test_job test_simconfig test_simlayout
+UNIT_TESTS := test_crc32c test_stream test_job test_simconfig test_simlayout \
+	test_policy
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/unit/%)
 
 $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(LIBXLMIG_A)
