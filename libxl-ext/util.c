@@ -29,6 +29,7 @@ static const struct {
     { XLMIG_ERR_STATE, "invalid state for this operation" },
     { XLMIG_ERR_PERM, "permission denied" },
     { XLMIG_ERR_UNAVAIL, "backend not available on this host" },
+    { XLMIG_ERR_AUTH, "peer authentication failed" },
 };
 
 const char *xlmig_strerror(int rc)

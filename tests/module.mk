@@ -5,6 +5,10 @@ UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/unit/%)
 $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(LIBXLMIG_A)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka
 
+$(BUILD)/tests/integration/tls_check: \
+		$(BUILD)/tests/integration/tls_check.o $(LIBXLMIG_A)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
 $(BUILD)/tests/integration/logdirty_check: \
 		$(BUILD)/tests/integration/logdirty_check.o $(LIBXLMIG_A)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
@@ -24,7 +28,8 @@ $(FUZZ_BUILD)/%: tests/fuzz/%.c $(FUZZ_LIB_SRCS)
 
 fuzz: $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/%)
 
-TEST_BINS := $(UNIT_BINS) $(BUILD)/tests/integration/logdirty_check
+TEST_BINS := $(UNIT_BINS) $(BUILD)/tests/integration/logdirty_check \
+	$(BUILD)/tests/integration/tls_check
 
 # The public targets install missing packages first, then build in a
 # fresh make (so pkg-config sees what was just installed).

@@ -49,6 +49,7 @@ enum {
     XLMIG_ERR_STATE = -14,      /* operation not valid in this state */
     XLMIG_ERR_PERM = -15,       /* permission denied */
     XLMIG_ERR_UNAVAIL = -16,    /* backend not available on this host */
+    XLMIG_ERR_AUTH = -17,       /* TLS peer authentication failed */
 };
 
 /* Static string for an error code; never NULL. */

@@ -1,0 +1,127 @@
+/*
+ * One TLS handshake between a server and a client in this process, over a
+ * socketpair, using xlmig's transport with real certificates; then a
+ * message each way.  Prints what each side concluded; exit 0 only if both
+ * authenticated each other and the data went through.
+ *
+ * tls_check SRV_CERT SRV_KEY SRV_CA ALLOWED CLI_CERT CLI_KEY CLI_CA DIAL
+ *   ALLOWED: comma-separated allowed client names; CLI_CERT "-": a client
+ *   that presents no certificate at all.
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <openssl/ssl.h>
+
+#include "tls.h"
+
+static xlmig_ctx ctx_srv = { .level = XLMIG_LOG_DEBUG, .log_prefix = "server: " };
+static xlmig_ctx ctx_cli = { .level = XLMIG_LOG_DEBUG, .log_prefix = "client: " };
+
+struct srv {
+    struct xlmig_tls *tls;
+    int fd;
+    const char *allowed[8];
+    unsigned nallowed;
+    int ok;
+};
+
+static void *server(void *arg)
+{
+    struct srv *s = arg;
+    struct xlmig_tls_conn *c;
+    char peer[256], buf[5];
+
+    if (xlmig_tls_accept(&ctx_srv, s->tls, s->fd, s->allowed, s->nallowed,
+                         peer, sizeof(peer), &c)) {
+        printf("server: refused\n");
+        return NULL;
+    }
+    if (xlmig_tls_read(c, buf, 5, NULL) == 0 && !memcmp(buf, "hello", 5) &&
+        xlmig_tls_write(c, "olleh", 5) == 0) {
+        printf("server: ok, peer %s, %s\n", peer, xlmig_tls_cipher(c));
+        s->ok = 1;
+    } else {
+        printf("server: data exchange failed\n");
+    }
+    xlmig_tls_close(c);
+    return NULL;
+}
+
+/* A client without a certificate, straight on OpenSSL. */
+static int bare_client(int fd, const char *ca, const char *dial)
+{
+    SSL_CTX *sc = SSL_CTX_new(TLS_method());
+    SSL *ssl;
+    char buf[5];
+    int ok = 0;
+
+    SSL_CTX_set_min_proto_version(sc, TLS1_3_VERSION);
+    SSL_CTX_load_verify_locations(sc, ca, NULL);
+    SSL_CTX_set_verify(sc, SSL_VERIFY_PEER, NULL);
+    ssl = SSL_new(sc);
+    SSL_set_fd(ssl, fd);
+    SSL_set1_host(ssl, dial);
+    if (SSL_connect(ssl) == 1 && SSL_write(ssl, "hello", 5) == 5 &&
+        SSL_read(ssl, buf, 5) == 5)
+        ok = 1;
+    printf("client (no certificate): %s\n", ok ? "ok" : "refused");
+    SSL_free(ssl);
+    SSL_CTX_free(sc);
+    close(fd);
+    return ok;
+}
+
+int main(int argc, char **argv)
+{
+    struct xlmig_tls_config scfg, ccfg;
+    struct xlmig_tls *ctls = NULL;
+    struct xlmig_tls_conn *c = NULL;
+    struct srv s = { 0 };
+    pthread_t th;
+    char *allowed, *tok, *save = NULL, buf[5];
+    int sv[2], cli_ok = 0;
+
+    if (argc != 9) {
+        fprintf(stderr, "usage: tls_check SRV_CERT SRV_KEY SRV_CA ALLOWED "
+                "CLI_CERT CLI_KEY CLI_CA DIAL\n");
+        return 2;
+    }
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    signal(SIGPIPE, SIG_IGN);
+    scfg = (struct xlmig_tls_config){ argv[1], argv[2], argv[3] };
+    ccfg = (struct xlmig_tls_config){ argv[5], argv[6], argv[7] };
+    allowed = strdup(argv[4]);
+    for (tok = strtok_r(allowed, ",", &save); tok && s.nallowed < 8;
+         tok = strtok_r(NULL, ",", &save))
+        s.allowed[s.nallowed++] = tok;
+    if (xlmig_tls_new(&ctx_srv, &scfg, &s.tls))
+        return 1;
+    if (strcmp(argv[5], "-") && xlmig_tls_new(&ctx_cli, &ccfg, &ctls))
+        return 1;
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+        return 1;
+    s.fd = sv[0];
+    pthread_create(&th, NULL, server, &s);
+    if (!ctls) {
+        cli_ok = bare_client(sv[1], argv[7], argv[8]);
+    } else if (xlmig_tls_connect(&ctx_cli, ctls, sv[1], argv[8], &c) == 0) {
+        if (xlmig_tls_write(c, "hello", 5) == 0 &&
+            xlmig_tls_read(c, buf, 5, NULL) == 0 && !memcmp(buf, "olleh", 5))
+            cli_ok = 1;
+        printf("client: %s\n", cli_ok ? "ok" : "refused after handshake");
+        xlmig_tls_close(c);
+    } else {
+        printf("client: refused\n");
+    }
+    pthread_join(th, NULL);
+    xlmig_tls_free(s.tls);
+    xlmig_tls_free(ctls);
+    free(allowed);
+    return cli_ok && s.ok ? 0 : 1;
+}
