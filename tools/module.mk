@@ -11,9 +11,12 @@ $(XLMIG_SIMDOM): $(BUILD)/tools/xlmig-simdom.o $(LIBXLMIG_A)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/lib \
-		$(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/share/man/man1
-	install -m 755 $(XLMIG) $(XLMIG_SIMDOM) $(DESTDIR)$(PREFIX)/sbin/
+		$(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/share/man/man1 \
+		$(DESTDIR)$(PREFIX)/share/man/man8
+	install -m 755 $(XLMIG) $(XLMIG_SIMDOM) dom0/xlmig-certs \
+		$(DESTDIR)$(PREFIX)/sbin/
 	install -m 644 $(LIBXLMIG_SO) $(DESTDIR)$(PREFIX)/lib/
 	install -m 644 libxl-ext/include/libxlmig.h $(DESTDIR)$(PREFIX)/include/
 	install -m 644 docs/man/xlmig.1 docs/man/xlmig-simdom.1 \
 		$(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 644 docs/man/xlmig-certs.8 $(DESTDIR)$(PREFIX)/share/man/man8/
