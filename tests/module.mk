@@ -1,5 +1,5 @@
 UNIT_TESTS := test_crc32c test_stream test_job test_simconfig test_simlayout \
-	test_policy
+	test_policy test_proto
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/unit/%)
 
 $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(LIBXLMIG_A)
@@ -14,12 +14,12 @@ $(BUILD)/tests/integration/logdirty_check: \
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 # libFuzzer targets, built with clang in their own tree.
-FUZZ_TARGETS := fuzz_stream fuzz_simconfig
+FUZZ_TARGETS := fuzz_stream fuzz_simconfig fuzz_proto
 FUZZ_BUILD := build-fuzz
 FUZZ_CFLAGS := -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined \
 	-D_GNU_SOURCE -DXLMIG_VERSION='"$(VERSION)"' -Ilibxl-ext/include \
 	-Ilibxl-ext $(PKG_CFLAGS)
-FUZZ_LIB_SRCS := $(addprefix libxl-ext/, util.c crc32c.c stream.c \
+FUZZ_LIB_SRCS := $(addprefix libxl-ext/, util.c crc32c.c stream.c proto.c \
 	sim_config.c sim_layout.c)
 
 $(FUZZ_BUILD)/%: tests/fuzz/%.c $(FUZZ_LIB_SRCS)

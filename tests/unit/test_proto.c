@@ -1,0 +1,208 @@
+/* Protocol frames: golden bytes, and every malformed frame refused. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "crc32c.h"
+#include "cursor.h"
+#include "proto.h"
+#include "stream.h"
+
+/* Frozen from the writer once: any change to v1 framing shows here. */
+#define GOLDEN_COMMIT_CRC 0xc8, 0xd5, 0x73, 0x70
+
+/* Frame bytes into @out: header + body + padding; returns total. */
+static size_t frame(uint8_t *out, uint32_t type, const void *body,
+                    size_t len)
+{
+    struct iovec iov = { (void *)body, len };
+    size_t padded = (len + 7) & ~(size_t)7;
+
+    xlmig_proto_header(out, XLMIG_PROTO_VERSION, type, &iov, 1);
+    memset(out + XLMIG_PROTO_HDR_SIZE, 0, padded);
+    memcpy(out + XLMIG_PROTO_HDR_SIZE, body, len);
+    return XLMIG_PROTO_HDR_SIZE + padded;
+}
+
+static int check(const uint8_t *f, char *why)
+{
+    struct xlmig_frame fr;
+    int rc = xlmig_proto_parse_header(f, XLMIG_PROTO_VERSION, &fr, why, 256);
+
+    if (rc)
+        return rc;
+    return xlmig_proto_check_body(f, &fr, f + XLMIG_PROTO_HDR_SIZE, why,
+                                  256);
+}
+
+/* Re-seal a frame after a test edits its header or body. */
+static void reseal(uint8_t *f)
+{
+    uint32_t len = xlmig_get_u32(f + 12);
+
+    xlmig_put_u32(f + 16, 0);
+    xlmig_put_u32(f + 16, xlmig_crc32c(xlmig_crc32c(0, f, 24), f + 24, len));
+}
+
+static void test_golden_commit(void **state)
+{
+    static const uint8_t golden[24 + 8] = {
+        'X', 'L', 'M', 'P', 0x01, 0x00, 0x00, 0x00,
+        0x08, 0x00, 0x00, 0x00,                 /* COMMIT */
+        0x08, 0x00, 0x00, 0x00,                 /* 8 bytes */
+        GOLDEN_COMMIT_CRC, 0x00, 0x00, 0x00, 0x00,
+        0x2a, 0, 0, 0, 0, 0, 0, 0,              /* job 42 */
+    };
+    uint8_t b[8], f[64];
+    char why[256];
+
+    (void)state;
+    xlmig_msg_put_u64(b, 42);
+    assert_int_equal(frame(f, XLMIG_MSG_COMMIT, b, 8), sizeof(golden));
+    assert_memory_equal(f, golden, sizeof(golden));
+    assert_int_equal(check(f, why), 0);
+}
+
+static void test_hello_roundtrip(void **state)
+{
+    struct xlmig_msg_hello h = { .min_version = 1, .max_version = 1,
+                                 .caps = 5, .host = "host-a",
+                                 .backend = "sim" }, g;
+    uint8_t b[XLMIG_MSG_HELLO_SIZE], f[256];
+    char why[256];
+
+    (void)state;
+    assert_int_equal(xlmig_msg_put_hello(b, &h), XLMIG_MSG_HELLO_SIZE);
+    frame(f, XLMIG_MSG_HELLO, b, sizeof(b));
+    assert_int_equal(check(f, why), 0);
+    xlmig_msg_get_hello(f + 24, &g);
+    assert_string_equal(g.host, "host-a");
+    assert_string_equal(g.backend, "sim");
+    assert_int_equal(g.caps, 5);
+    /* bad names and ranges */
+    memcpy(f + 24 + 16, "a/b", 3);
+    reseal(f);
+    assert_int_equal(check(f, why), XLMIG_ERR_STREAM);
+    assert_non_null(strstr(why, "host or backend name"));
+    frame(f, XLMIG_MSG_HELLO, b, sizeof(b));
+    xlmig_put_u32(f + 24, 2);                   /* min 2 > max 1 */
+    reseal(f);
+    assert_int_equal(check(f, why), XLMIG_ERR_STREAM);
+    assert_non_null(strstr(why, "bad version range 2..1"));
+}
+
+static void test_header_refusals(void **state)
+{
+    uint8_t b[8] = { 0 }, f[64];
+    char why[256];
+
+    (void)state;
+    frame(f, XLMIG_MSG_COMMIT, b, 8);
+    f[0] = 'Y';
+    assert_int_equal(check(f, why), XLMIG_ERR_STREAM);
+    assert_non_null(strstr(why, "out of step"));
+
+    frame(f, XLMIG_MSG_COMMIT, b, 8);
+    f[4] = 2;
+    reseal(f);
+    assert_int_equal(check(f, why), XLMIG_ERR_VERSION);
+
+    frame(f, XLMIG_MSG_COMMIT, b, 8);
+    xlmig_put_u32(f + 8, 0);
+    reseal(f);
+    assert_int_equal(check(f, why), XLMIG_ERR_STREAM);
+
+    frame(f, XLMIG_MSG_COMMIT, b, 8);
+    xlmig_put_u32(f + 12, XLMIG_PROTO_BODY_MAX + 1);
+    assert_int_equal(check(f, why), XLMIG_ERR_STREAM);
+    assert_non_null(strstr(why, "exceeds"));
+
+    frame(f, XLMIG_MSG_COMMIT, b, 8);
+    f[25] ^= 1;                                 /* body, not resealed */
+    assert_int_equal(check(f, why), XLMIG_ERR_STREAM);
+    assert_non_null(strstr(why, "checksum"));
+
+    frame(f, 0x55, b, 8);                       /* unknown mandatory */
+    assert_int_equal(check(f, why), XLMIG_ERR_STREAM);
+    frame(f, 0x80000055, b, 8);                 /* unknown optional */
+    assert_int_equal(check(f, why), 0);
+}
+
+static void test_size_rules(void **state)
+{
+    static uint8_t b[2048], f[4096];
+    char why[256];
+    size_t n;
+
+    (void)state;
+    memset(b, 0, sizeof(b));
+    frame(f, XLMIG_MSG_COMMIT, b, 7);
+    assert_int_equal(check(f, why), XLMIG_ERR_STREAM);
+    frame(f, XLMIG_MSG_JOB_STATE, b, 16);
+    assert_int_equal(check(f, why), 0);
+    xlmig_msg_put_job_state(b, 1, 9);
+    frame(f, XLMIG_MSG_JOB_STATE, b, 16);
+    assert_int_equal(check(f, why), XLMIG_ERR_STREAM);
+    frame(f, XLMIG_MSG_STREAM_DATA, b, 0);
+    assert_int_equal(check(f, why), XLMIG_ERR_STREAM);
+
+    n = xlmig_msg_put_result(b, sizeof(b), 0, "not enough memory");
+    frame(f, XLMIG_MSG_PREFLIGHT_RESULT, b, n);
+    assert_int_equal(check(f, why), 0);
+    xlmig_put_u32(b, 7);
+    frame(f, XLMIG_MSG_PREFLIGHT_RESULT, b, n);
+    assert_int_equal(check(f, why), XLMIG_ERR_STREAM);
+    n = xlmig_msg_put_abort(b, sizeof(b), 3, XLMIG_ERR_AUTH, "no");
+    b[16] = '\0';                               /* NUL in the text */
+    frame(f, XLMIG_MSG_ABORT, b, n);
+    assert_int_equal(check(f, why), XLMIG_ERR_STREAM);
+    memset(b + 16, 'x', 1100);                  /* text too long */
+    frame(f, XLMIG_MSG_ABORT, b, 16 + 1100);
+    assert_int_equal(check(f, why), XLMIG_ERR_STREAM);
+
+    /* PREPARE carries a DOMAIN_INFO checked as in a stream */
+    memset(b, 0, sizeof(b));
+    xlmig_put_u64(b, 9);
+    xlmig_put_u32(b + 8, 1);
+    xlmig_put_u32(b + 16, XLMIG_STREAM_BACKEND_SIM);
+    xlmig_put_u32(b + 20, 12);
+    xlmig_put_u64(b + 24, 4096);
+    xlmig_put_u32(b + 32, 2);
+    memcpy(b + 56, "web1", 4);
+    frame(f, XLMIG_MSG_PREPARE, b, XLMIG_MSG_PREPARE_SIZE);
+    assert_int_equal(check(f, why), 0);
+    xlmig_put_u32(b + 8, 0);                    /* no channels */
+    frame(f, XLMIG_MSG_PREPARE, b, XLMIG_MSG_PREPARE_SIZE);
+    assert_int_equal(check(f, why), XLMIG_ERR_STREAM);
+    xlmig_put_u32(b + 8, 1);
+    xlmig_put_u32(b + 32, 0);                   /* no vCPUs */
+    frame(f, XLMIG_MSG_PREPARE, b, XLMIG_MSG_PREPARE_SIZE);
+    assert_int_equal(check(f, why), XLMIG_ERR_STREAM);
+    assert_non_null(strstr(why, "vCPU count"));
+}
+
+static void test_negotiate(void **state)
+{
+    (void)state;
+    assert_int_equal(xlmig_proto_negotiate(1, 1, 1, 1), 1);
+    assert_int_equal(xlmig_proto_negotiate(1, 3, 2, 5), 3);
+    assert_int_equal(xlmig_proto_negotiate(1, 1, 2, 2), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_golden_commit),
+        cmocka_unit_test(test_hello_roundtrip),
+        cmocka_unit_test(test_header_refusals),
+        cmocka_unit_test(test_size_rules),
+        cmocka_unit_test(test_negotiate),
+    };
+
+    return cmocka_run_group_tests_name("proto", tests, NULL, NULL);
+}
