@@ -13,6 +13,7 @@
 #include "sim_host.h"
 #include "sim_ipc.h"
 #include "sim_layout.h"
+#include "live.h"
 #include "stream.h"
 
 struct xlmig_dom {
@@ -151,45 +152,90 @@ static int get_blob(xlmig_ctx *ctx, struct xlmig_dom *d, uint32_t type,
     return rc;
 }
 
-static int sim_save(xlmig_ctx *ctx, struct xlmig_dom *d,
-                    struct xlmig_stream_writer *w)
+static int sim_save_config(xlmig_ctx *ctx, struct xlmig_dom *d,
+                           struct xlmig_stream_writer *w)
 {
-    char cfgtext[4096];
-    void *blob = NULL;
-    size_t blen = 0;
-    uint64_t pfn = 0, ds = 0, de = 0;
-    int rc, n;
+    char p[PATH_MAX], why[160], cfgtext[4096];
+    ssize_t r;
+    int fd, n;
 
-    rc = get_blob(ctx, d, SIM_MSG_INFO, NULL, 0, &blob, &blen);
-    if (rc)
-        return rc;
-    free(blob);
-    blob = NULL;
-    {
-        char p[PATH_MAX], why[160];
-        int fd;
-        ssize_t r;
-        sim_path(p, sizeof(p), d->info.name, "config");
-        fd = open(p, O_RDONLY | O_CLOEXEC);
-        if (fd < 0) {
-            LOG_ERR(ctx, "cannot read %s: %s", p, strerror(errno));
-            return xlmig_errno_rc(errno);
-        }
-        r = read(fd, cfgtext, sizeof(cfgtext));
-        close(fd);
-        if (r < 0 || sim_config_parse(cfgtext, (size_t)r, &d->cfg, why,
-                                      sizeof(why))) {
-            LOG_ERR(ctx, "%s: %s", p, r < 0 ? strerror(errno) : why);
-            return XLMIG_ERR_BACKEND;
-        }
-        n = sim_config_format(&d->cfg, cfgtext, sizeof(cfgtext));
+    sim_path(p, sizeof(p), d->info.name, "config");
+    fd = open(p, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        LOG_ERR(ctx, "cannot read %s: %s", p, strerror(errno));
+        return xlmig_errno_rc(errno);
     }
+    r = read(fd, cfgtext, sizeof(cfgtext));
+    close(fd);
+    if (r < 0 ||
+        sim_config_parse(cfgtext, (size_t)r, &d->cfg, why, sizeof(why))) {
+        LOG_ERR(ctx, "%s: %s", p, r < 0 ? strerror(errno) : why);
+        return XLMIG_ERR_BACKEND;
+    }
+    n = sim_config_format(&d->cfg, cfgtext, sizeof(cfgtext));
     xlmig_write_config(w, XLMIG_CONFIG_SIM_KV, cfgtext, (size_t)n);
+    return w->err;
+}
 
-    /* Memory: holes of the memory file are zero pages, sent as pfns. */
-    while (pfn < d->info.nr_pages && !w->err) {
+/* Send pages [pfn, end) that may hold data (pread straight into the
+ * batch; zero pages among them go as ZERO entries). */
+static int send_run(xlmig_ctx *ctx, struct xlmig_dom *d,
+                    struct xlmig_stream_writer *w, uint64_t pfn, uint64_t end)
+{
+    while (pfn < end && !w->err) {
+        unsigned cnt = end - pfn > XLMIG_PAGE_BATCH_MAX ?
+                       XLMIG_PAGE_BATCH_MAX : (unsigned)(end - pfn);
+        uint8_t *buf = xlmig_write_pages_reserve(w, &cnt);
+        size_t len = (size_t)cnt * XLMIG_PAGE_SIZE;
+        ssize_t r = pread(d->ramfd, buf, len, (off_t)(pfn * XLMIG_PAGE_SIZE));
+
+        if (r != (ssize_t)len) {
+            LOG_ERR(ctx, "reading guest memory at pfn 0x%llx: %s",
+                    (unsigned long long)pfn,
+                    r < 0 ? strerror(errno) : "short read");
+            return XLMIG_ERR_IO;
+        }
+        xlmig_write_pages_commit(w, pfn, cnt);
+        pfn += cnt;
+    }
+    return w->err;
+}
+
+#define TESTBIT(bm, p) (((bm)[(p) >> 3] >> ((p) & 7)) & 1)
+
+static int sim_send_pages(xlmig_ctx *ctx, struct xlmig_dom *d,
+                          struct xlmig_stream_writer *w, const uint8_t *bm)
+{
+    uint64_t pfn = 0, ds = 0, de = 0, n = d->info.nr_pages;
+    int rc;
+
+    if (bm) {
+        /* Dirty pages: runs of set bits, each read in one go. */
+        while (pfn < n && !w->err) {
+            uint64_t end;
+            if (!bm[pfn >> 3] && !(pfn & 7)) {
+                pfn += 8;
+                continue;
+            }
+            if (!TESTBIT(bm, pfn)) {
+                pfn++;
+                continue;
+            }
+            for (end = pfn + 1; end < n && TESTBIT(bm, end); end++)
+                ;
+            rc = send_run(ctx, d, w, pfn, end);
+            if (rc)
+                return rc;
+            pfn = end;
+        }
+        xlmig_write_flush_pages(w);
+        return w->err;
+    }
+    /* Everything: holes of the memory file are zero pages, sent as pfns
+     * without being read. */
+    while (pfn < n && !w->err) {
         if (pfn >= de) {
-            int r = sim_next_data(d->ramfd, pfn, d->info.nr_pages, &ds, &de);
+            int r = sim_next_data(d->ramfd, pfn, n, &ds, &de);
             if (r) {
                 LOG_ERR(ctx, "scanning memory file: %s", strerror(-r));
                 return xlmig_errno_rc(-r);
@@ -197,24 +243,21 @@ static int sim_save(xlmig_ctx *ctx, struct xlmig_dom *d,
         }
         for (; pfn < ds; pfn++)
             xlmig_write_zero_page(w, pfn);
-        while (pfn < de && !w->err) {
-            unsigned cnt = de - pfn > XLMIG_PAGE_BATCH_MAX ?
-                           XLMIG_PAGE_BATCH_MAX : (unsigned)(de - pfn);
-            uint8_t *buf = xlmig_write_pages_reserve(w, &cnt);
-            size_t len = (size_t)cnt * XLMIG_PAGE_SIZE;
-            ssize_t r = pread(d->ramfd, buf, len,
-                              (off_t)(pfn * XLMIG_PAGE_SIZE));
-            if (r != (ssize_t)len) {
-                LOG_ERR(ctx, "reading guest memory at pfn 0x%llx: %s",
-                        (unsigned long long)pfn,
-                        r < 0 ? strerror(errno) : "short read");
-                return XLMIG_ERR_IO;
-            }
-            xlmig_write_pages_commit(w, pfn, cnt);
-            pfn += cnt;
-        }
+        rc = send_run(ctx, d, w, pfn, de);
+        if (rc)
+            return rc;
+        pfn = de > pfn ? de : pfn;
     }
     xlmig_write_flush_pages(w);
+    return w->err;
+}
+
+static int sim_send_state(xlmig_ctx *ctx, struct xlmig_dom *d,
+                          struct xlmig_stream_writer *w)
+{
+    void *blob = NULL;
+    size_t blen = 0;
+    int rc;
 
     for (uint32_t i = 0; i < d->info.nr_vcpus && !w->err; i++) {
         uint8_t id[4];
@@ -232,6 +275,83 @@ static int sim_save(xlmig_ctx *ctx, struct xlmig_dom *d,
     xlmig_write_device(w, SIM_DEVICE_CLOCK, 0, blob, blen);
     free(blob);
     return w->err;
+}
+
+static int sim_save(xlmig_ctx *ctx, struct xlmig_dom *d,
+                    struct xlmig_stream_writer *w)
+{
+    int rc = sim_save_config(ctx, d, w);
+
+    if (!rc)
+        rc = sim_send_pages(ctx, d, w, NULL);
+    if (!rc)
+        rc = sim_send_state(ctx, d, w);
+    return rc;
+}
+
+static int sim_logdirty(xlmig_ctx *ctx, struct xlmig_dom *d, uint32_t type,
+                        uint8_t *bm)
+{
+    void *reply = NULL;
+    size_t rlen = 0, want = (d->info.nr_pages + 7) / 8;
+    int rc = sim_dom_call(ctx, d->info.name, type, NULL, 0, &reply, &rlen);
+
+    if (rc) {
+        LOG_ERR(ctx, "log-dirty %s on %s: %s%s%.*s",
+                type == SIM_MSG_LOGDIRTY_START ? "start" :
+                type == SIM_MSG_LOGDIRTY_STOP ? "stop" : "read",
+                d->info.name, xlmig_strerror(rc), rlen ? ": " : "",
+                (int)rlen, (char *)reply);
+    } else if (type == SIM_MSG_LOGDIRTY_START) {
+        LOG_INFO(ctx, "log-dirty on for %s (%.*s mode)", d->info.name,
+                 (int)rlen, (char *)reply);
+    } else if (bm) {
+        if (rlen != want) {
+            LOG_ERR(ctx, "dirty bitmap of %zu bytes, expected %zu", rlen,
+                    want);
+            rc = XLMIG_ERR_BACKEND;
+        } else {
+            memcpy(bm, reply, want);
+        }
+    }
+    free(reply);
+    return rc;
+}
+
+static int sim_logdirty_start(xlmig_ctx *ctx, struct xlmig_dom *d)
+{
+    return sim_logdirty(ctx, d, SIM_MSG_LOGDIRTY_START, NULL);
+}
+
+static int sim_logdirty_peek(xlmig_ctx *ctx, struct xlmig_dom *d,
+                             uint8_t *bm)
+{
+    return sim_logdirty(ctx, d, SIM_MSG_LOGDIRTY_PEEK_CLEAR, bm);
+}
+
+static int sim_logdirty_stop(xlmig_ctx *ctx, struct xlmig_dom *d)
+{
+    return sim_logdirty(ctx, d, SIM_MSG_LOGDIRTY_STOP, NULL);
+}
+
+static const struct xlmig_precopy_ops sim_precopy_ops = {
+    .save_config = sim_save_config,
+    .send_pages = sim_send_pages,
+    .send_state = sim_send_state,
+    .logdirty_start = sim_logdirty_start,
+    .logdirty_peek = sim_logdirty_peek,
+    .logdirty_stop = sim_logdirty_stop,
+    .suspend = sim_suspend,
+    .resume = sim_unpause,
+};
+
+static int sim_live_save(xlmig_ctx *ctx, struct xlmig_dom *d,
+                         struct xlmig_stream_writer *w,
+                         const struct xlmig_limits *lim,
+                         struct xlmig_live_stats *st)
+{
+    return xlmig_precopy(ctx, d, d->info.nr_pages, w, &sim_precopy_ops, lim,
+                         st);
 }
 
 static void sim_describe(xlmig_ctx *ctx, struct xlmig_dom *d,
@@ -437,6 +557,7 @@ const struct xlmig_backend_ops xlmig_backend_sim = {
     .unpause = sim_unpause,
     .destroy = sim_destroy,
     .save = sim_save,
+    .live_save = sim_live_save,
     .describe = sim_describe,
     .restore_create = sim_restore_create,
     .restore_record = sim_restore_record,

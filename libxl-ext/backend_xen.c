@@ -197,6 +197,18 @@ static int xen_save(xlmig_ctx *ctx, struct xlmig_dom *d,
     return notimpl(ctx, "save");
 }
 
+static int xen_live_save(xlmig_ctx *ctx, struct xlmig_dom *d,
+                         struct xlmig_stream_writer *w,
+                         const struct xlmig_limits *lim,
+                         struct xlmig_live_stats *st)
+{
+    (void)d;
+    (void)w;
+    (void)lim;
+    (void)st;
+    return notimpl(ctx, "live save");
+}
+
 static void xen_describe(xlmig_ctx *ctx, struct xlmig_dom *d,
                          struct xlmig_domain_desc *desc)
 {
@@ -254,6 +266,7 @@ const struct xlmig_backend_ops xlmig_backend_xen = {
     .unpause = xen_unpause,
     .destroy = xen_destroy,
     .save = xen_save,
+    .live_save = xen_live_save,
     .describe = xen_describe,
     .restore_create = xen_restore_create,
     .restore_record = xen_restore_record,

@@ -28,6 +28,8 @@ struct xlmig_backend_ops;
 struct xlmig_dom;
 struct xlmig_stream_writer;
 struct xlmig_record;
+struct xlmig_limits;
+struct xlmig_live_stats;
 
 struct xlmig_ctx {
     const struct xlmig_backend_ops *ops;
@@ -105,6 +107,17 @@ struct xlmig_backend_ops {
                 struct xlmig_stream_writer *w);
     void (*describe)(xlmig_ctx *ctx, struct xlmig_dom *dom,
                      struct xlmig_domain_desc *desc);
+    /*
+     * Live: write config and memory while the guest runs, in log-dirty
+     * rounds the policy decides on within @lim, then suspend and write the
+     * rest and the vCPU and device state.  On return the domain is
+     * suspended (success) or running as before (failure).  The engine
+     * writes the header, DOMAIN_INFO and END.
+     */
+    int (*live_save)(xlmig_ctx *ctx, struct xlmig_dom *dom,
+                     struct xlmig_stream_writer *w,
+                     const struct xlmig_limits *lim,
+                     struct xlmig_live_stats *st);
 
     /*
      * Restore: create a paused, empty domain from the stream's identity

@@ -482,7 +482,9 @@ int xlmig_reader_open_file(struct xlmig_stream_reader *r, xlmig_ctx *ctx,
     struct xlmig_source src;
     int fd, rc;
 
-    fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* "-": standard input (a stream piped in) */
+    fd = strcmp(path, "-") ? open(path, O_RDONLY | O_CLOEXEC) :
+                             fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 0);
     xlmig_source_fd(&src, &r->own_fd);
     rc = xlmig_reader_init(r, ctx, &src);
     r->own_fd = fd;

@@ -30,6 +30,7 @@ static const struct {
     { XLMIG_ERR_PERM, "permission denied" },
     { XLMIG_ERR_UNAVAIL, "backend not available on this host" },
     { XLMIG_ERR_AUTH, "peer authentication failed" },
+    { XLMIG_ERR_TIMEOUT, "could not converge within the migration's limits" },
 };
 
 const char *xlmig_strerror(int rc)

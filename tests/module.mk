@@ -5,12 +5,11 @@ UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/unit/%)
 $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(LIBXLMIG_A)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka
 
-$(BUILD)/tests/integration/tls_check: \
-		$(BUILD)/tests/integration/tls_check.o $(LIBXLMIG_A)
-	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+# Helper programs the integration scripts drive.
+INTEG_HELPERS := logdirty_check tls_check live_send
+INTEG_BINS := $(INTEG_HELPERS:%=$(BUILD)/tests/integration/%)
 
-$(BUILD)/tests/integration/logdirty_check: \
-		$(BUILD)/tests/integration/logdirty_check.o $(LIBXLMIG_A)
+$(BUILD)/tests/integration/%: $(BUILD)/tests/integration/%.o $(LIBXLMIG_A)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 # libFuzzer targets, built with clang in their own tree.
@@ -28,8 +27,7 @@ $(FUZZ_BUILD)/%: tests/fuzz/%.c $(FUZZ_LIB_SRCS)
 
 fuzz: $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/%)
 
-TEST_BINS := $(UNIT_BINS) $(BUILD)/tests/integration/logdirty_check \
-	$(BUILD)/tests/integration/tls_check
+TEST_BINS := $(UNIT_BINS) $(INTEG_BINS)
 
 # The public targets install missing packages first, then build in a
 # fresh make (so pkg-config sees what was just installed).

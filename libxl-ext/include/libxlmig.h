@@ -50,6 +50,7 @@ enum {
     XLMIG_ERR_PERM = -15,       /* permission denied */
     XLMIG_ERR_UNAVAIL = -16,    /* backend not available on this host */
     XLMIG_ERR_AUTH = -17,       /* TLS peer authentication failed */
+    XLMIG_ERR_TIMEOUT = -18,    /* could not converge within the limits */
 };
 
 /* Static string for an error code; never NULL. */

@@ -1,0 +1,176 @@
+/*
+ * Live pre-copy (docs/policy.md).  Round 1 sends every page with log-dirty
+ * already on; each later round sends what the round before dirtied.  After
+ * every round the policy decides; on stop-and-copy the guest is suspended,
+ * the pages dirtied since the last round are read from the log and sent,
+ * then the vCPU and device state.  Every page written after it was last
+ * sent is in a later bitmap, so the final image is exactly the memory at
+ * suspend.
+ */
+#include "live.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static uint64_t popcount(const uint8_t *bm, size_t len)
+{
+    uint64_t n = 0;
+
+    for (size_t i = 0; i < len; i++)
+        n += (uint64_t)__builtin_popcount(bm[i]);
+    return n;
+}
+
+int xlmig_precopy(xlmig_ctx *ctx, struct xlmig_dom *dom, uint64_t nr_pages,
+                  struct xlmig_stream_writer *w,
+                  const struct xlmig_precopy_ops *ops,
+                  const struct xlmig_limits *lim, struct xlmig_live_stats *st)
+{
+    size_t bmlen = (nr_pages + 7) / 8;
+    uint8_t *bm = calloc(bmlen ? bmlen : 1, 1);
+    uint8_t *tail = calloc(bmlen ? bmlen : 1, 1);
+    bool logdirty = false, suspended = false;
+    uint64_t t0 = xlmig_now_ns(), ts;
+    uint32_t throttle = 0;
+    int rc;
+
+    memset(st, 0, sizeof(*st));
+    if (!bm || !tail) {
+        free(bm);
+        free(tail);
+        return XLMIG_ERR_NOMEM;
+    }
+    rc = ops->save_config(ctx, dom, w);
+    if (rc)
+        goto out;
+    rc = ops->logdirty_start(ctx, dom);
+    if (rc)
+        goto out;
+    logdirty = true;
+    rc = ops->logdirty_peek(ctx, dom, bm);      /* start from a clean log */
+    if (rc)
+        goto out;
+
+    for (uint32_t round = 1;; round++) {
+        uint64_t r0 = xlmig_now_ns(), off0 = w->offset;
+        uint64_t p0 = w->pages_data + w->pages_zero;
+        struct xlmig_round r;
+
+        rc = ops->send_pages(ctx, dom, w, round == 1 ? NULL : bm);
+        if (rc)
+            goto out;
+        rc = ops->logdirty_peek(ctx, dom, bm);
+        if (rc)
+            goto out;
+        memset(&r, 0, sizeof(r));
+        r.round = round;
+        r.pages_sent = w->pages_data + w->pages_zero - p0;
+        r.bytes_sent = w->offset - off0;
+        r.duration_ns = xlmig_now_ns() - r0;
+        r.pages_dirtied = popcount(bm, bmlen);
+        r.elapsed_ns = xlmig_now_ns() - t0;
+        r.throttle_pct = throttle;
+        xlmig_policy_decide(lim, &r, XLMIG_PAGE_SIZE + 8, &st->last);
+        st->rounds = round;
+        LOG_INFO(ctx, "round %u: sent %llu pages, %.1f MiB in %.1f ms "
+                 "(%.0f MiB/s); %llu dirtied (%.0f MiB/s); -> %s: %s",
+                 round, (unsigned long long)r.pages_sent,
+                 (double)r.bytes_sent / 1048576.0,
+                 (double)r.duration_ns / 1e6,
+                 (double)st->last.bandwidth / 1048576.0,
+                 (unsigned long long)r.pages_dirtied,
+                 (double)st->last.dirty_rate / 1048576.0,
+                 xlmig_decision_name(st->last.decision), st->last.reason);
+        if (st->last.decision == XLMIG_DECIDE_STOP)
+            break;
+        if (st->last.decision == XLMIG_DECIDE_ABORT) {
+            LOG_ERR(ctx, "pre-copy abandoned: %s", st->last.reason);
+            rc = XLMIG_ERR_TIMEOUT;
+            goto out;
+        }
+        if (st->last.decision == XLMIG_DECIDE_THROTTLE)
+            throttle = st->last.throttle_pct;   /* recorded; see below */
+    }
+
+    /* Stop-and-copy. */
+    ts = xlmig_now_ns();
+    st->precopy_ns = ts - t0;
+    rc = ops->suspend(ctx, dom);
+    if (rc)
+        goto out;
+    suspended = true;
+    st->suspended_at_ns = ts;
+    /* Still to send: what the last round dirtied (in bm) and whatever was
+     * written between that peek and the suspend. */
+    rc = ops->logdirty_peek(ctx, dom, tail);
+    if (rc)
+        goto out;
+    for (size_t i = 0; i < bmlen; i++)
+        bm[i] |= tail[i];
+    st->final_pages = popcount(bm, bmlen);
+    rc = ops->send_pages(ctx, dom, w, bm);
+    if (rc)
+        goto out;
+    rc = ops->send_state(ctx, dom, w);
+    if (rc)
+        goto out;
+    st->stopcopy_ns = xlmig_now_ns() - ts;
+    LOG_INFO(ctx, "stop-and-copy: %llu pages and the vCPU/device state in "
+             "%.1f ms (policy predicted %.1f ms)",
+             (unsigned long long)st->final_pages,
+             (double)st->stopcopy_ns / 1e6,
+             (double)st->last.predicted_downtime_ns / 1e6);
+    rc = 0;
+out:
+    if (logdirty && ops->logdirty_stop(ctx, dom) && !rc)
+        rc = XLMIG_ERR_BACKEND;
+    if (rc && suspended && ops->resume(ctx, dom))
+        LOG_ERR(ctx, "could not resume the domain after the failure");
+    st->pages_sent = w->pages_data + w->pages_zero;
+    st->bytes_sent = w->offset;
+    free(bm);
+    free(tail);
+    return rc;
+}
+
+static int rl_writev(void *opaque, const struct iovec *iov, int n)
+{
+    struct xlmig_ratelimit *rl = opaque;
+    size_t len = 0;
+    int rc;
+
+    for (int i = 0; i < n; i++)
+        len += iov[i].iov_len;
+    rc = rl->inner.writev(rl->inner.opaque, iov, n);
+    if (rc || !rl->rate)
+        return rc;
+    if (!rl->start_ns)
+        rl->start_ns = xlmig_now_ns();
+    rl->bytes += len;
+    {
+        /* When these bytes are due at the capped rate; sleep until then. */
+        uint64_t due = rl->start_ns +
+                       (uint64_t)((double)rl->bytes * 1e9 / (double)rl->rate);
+        uint64_t now = xlmig_now_ns();
+        if (due > now) {
+            struct timespec d = { (time_t)((due - now) / 1000000000u),
+                                  (long)((due - now) % 1000000000u) };
+            while (nanosleep(&d, &d) < 0 && errno == EINTR)
+                ;
+        }
+    }
+    return 0;
+}
+
+void xlmig_sink_ratelimit(struct xlmig_sink *s, struct xlmig_ratelimit *rl,
+                          const struct xlmig_sink *inner,
+                          uint64_t bytes_per_sec)
+{
+    memset(rl, 0, sizeof(*rl));
+    rl->inner = *inner;
+    rl->rate = bytes_per_sec;
+    s->writev = rl_writev;
+    s->opaque = rl;
+}
