@@ -90,8 +90,13 @@ int xlmig_precopy(xlmig_ctx *ctx, struct xlmig_dom *dom, uint64_t nr_pages,
             rc = XLMIG_ERR_TIMEOUT;
             goto out;
         }
-        if (st->last.decision == XLMIG_DECIDE_THROTTLE)
-            throttle = st->last.throttle_pct;   /* recorded; see below */
+        if (st->last.decision == XLMIG_DECIDE_THROTTLE) {
+            /* No backend can slow a guest yet: the level is recorded for
+             * the next verdict and the round goes on as CONTINUE.  The
+             * policy only throttles when the job allows it, which no
+             * caller does until a backend implements it. */
+            throttle = st->last.throttle_pct;
+        }
     }
 
     /* Stop-and-copy. */

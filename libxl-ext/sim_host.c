@@ -47,17 +47,26 @@ static int write_file(const char *path, const void *data, size_t len)
     return r;
 }
 
-void sim_dom_cleanup(const char *name)
+void sim_dom_cleanup_dir(const char *dir)
 {
     static const char *files[] = { "ctl", "ram", "config", "pid", "domid",
                                    "log" };
     char p[PATH_MAX];
 
-    for (size_t i = 0; i < ARRAY_SIZE(files); i++)
-        if (!sim_path(p, sizeof(p), name, files[i]))
+    for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+        int n = snprintf(p, sizeof(p), "%s/%s", dir, files[i]);
+        if (n > 0 && (size_t)n < sizeof(p))
             unlink(p);
+    }
+    rmdir(dir);
+}
+
+void sim_dom_cleanup(const char *name)
+{
+    char p[PATH_MAX];
+
     if (!sim_path(p, sizeof(p), name, NULL))
-        rmdir(p);
+        sim_dom_cleanup_dir(p);
 }
 
 /* The xlmig-simdom binary: $XLMIG_SIMDOM, else beside this program. */

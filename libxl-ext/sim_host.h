@@ -53,5 +53,7 @@ int sim_dom_find(xlmig_ctx *ctx, const char *ident,
 
 /* Remove what is left of a domain whose process is gone. */
 void sim_dom_cleanup(const char *name);
+/* The same, for the domain directory @dir itself. */
+void sim_dom_cleanup_dir(const char *dir);
 
 #endif

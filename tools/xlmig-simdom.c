@@ -771,7 +771,7 @@ static void dom_teardown(struct dom *d, int lfd)
     munmap(d->ram, d->ram_len);
     close(d->ramfd);
     free(d->vcpus);
-    sim_dom_cleanup(d->cfg.name);
+    sim_dom_cleanup_dir(d->dir);
 }
 
 static int cmd_run(int argc, char **argv)

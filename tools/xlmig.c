@@ -24,8 +24,9 @@ static void usage(FILE *f)
 "                             then destroy it (-c: keep it running,\n"
 "                             -p: keep it paused)\n"
 "  restore [-p] [-n NAME] FILE\n"
-"                             create a domain from FILE and run it\n"
-"                             (-p: leave it paused, -n: new name)\n"
+"                             create a domain from FILE (- for standard\n"
+"                             input) and run it (-p: leave it paused,\n"
+"                             -n: new name)\n"
 "  dump-stream [-v] FILE      explain and validate a saved stream\n"
 "  version                    print the version\n"
 "\n"
@@ -81,8 +82,9 @@ static void print_stats(const char *verb, const char *what,
 {
     double secs = (double)s->suspend_ns / 1e9;
 
-    printf("%s %s: %" PRIu64 " pages (%" PRIu64 " data, %" PRIu64
-           " zero), %.1f MiB stream in %.3f s (%.2f GB/s of memory)\n",
+    printf("%s %s: %" PRIu64 " pages of memory (%" PRIu64 " data and %"
+           PRIu64 " zero pages in the stream), %.1f MiB stream in %.3f s "
+           "(%.2f GB/s of memory)\n",
            verb, what, s->pages_total, s->pages_data, s->pages_zero,
            (double)s->bytes_written / 1048576.0, secs,
            secs > 0 ? (double)s->pages_total * 4096 / secs / 1e9 : 0.0);

@@ -144,7 +144,8 @@ struct xlmig_restore_opts {
 };
 
 /*
- * Quick migration, second half: create a domain from the stream at @path,
+ * Quick migration, second half: create a domain from the stream at @path
+ * ("-": standard input),
  * load it and (unless opts->paused) unpause it.  The stream is validated
  * as it is read; on any failure the partly created domain is destroyed.
  * On success *info (may be NULL) describes the new domain.

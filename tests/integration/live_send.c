@@ -2,8 +2,9 @@
  * Drives the live pre-copy engine on a simulated domain and writes the
  * stream to standard output (for "| xlmig restore -p -").  The domain is
  * left suspended, so its memory can be compared with the restored copy.
- * Prints the job's figures to standard error.  A test tool: the product's
- * live migration runs between daemons, with COMMIT (issue in progress).
+ * Prints the job's figures to standard error.  A test tool only: it has
+ * no COMMIT handshake, so it never destroys the source; the product's live
+ * migration runs between daemons (docs/specs/protocol.md).
  *
  * live_send DOMAIN [MAX_DOWNTIME_MS [MAX_ROUNDS [TIMEOUT_S [MIB_PER_S]]]]
  */

@@ -39,9 +39,11 @@ tls() {
 
 tls "both from the cluster CA, names allowed" ok "" \
     hosta hostb hostb "$P" hosta
-tls "TLS 1.3 only" ok "" hosta hostb hostb "$P" hosta
-grep -q "TLS_AES" "$T_WORK/out" && ok "cipher is a TLS 1.3 suite" ||
-    not_ok "cipher is not a TLS 1.3 suite"
+grep -q "TLSv1.3, TLS_AES" "$T_WORK/out" && ok "negotiated TLS 1.3 with a TLS 1.3 suite" ||
+    not_ok "did not negotiate TLS 1.3"
+TLS_CHECK_CLIENT_TLS12=1 tls "client offering only TLS 1.2 (valid certificate)" fail \
+    "server: .*(unsupported protocol|wrong version|no protocols available)" \
+    hosta hostb hostb "$P" hosta
 tls "client certificate from another CA" fail \
     "server: .*peer certificate: (unable to get local issuer|self-signed).*not issued by the cluster CA" \
     hosta hostb hostb "$R" hosta

@@ -6,7 +6,8 @@
  *
  * tls_check SRV_CERT SRV_KEY SRV_CA ALLOWED CLI_CERT CLI_KEY CLI_CA DIAL
  *   ALLOWED: comma-separated allowed client names; CLI_CERT "-": a client
- *   that presents no certificate at all.
+ *   that presents no certificate at all.  TLS_CHECK_CLIENT_TLS12=1 in the
+ *   environment: the client offers at most TLS 1.2.
  */
 #include <pthread.h>
 #include <signal.h>
@@ -55,15 +56,25 @@ static void *server(void *arg)
     return NULL;
 }
 
-/* A client without a certificate, straight on OpenSSL. */
-static int bare_client(int fd, const char *ca, const char *dial)
+/*
+ * A client straight on OpenSSL: without a certificate (@cert NULL), or with
+ * one but speaking at most TLS 1.2 (@tls12).
+ */
+static int bare_client(int fd, const char *ca, const char *dial,
+                       const char *cert, const char *key, int tls12)
 {
     SSL_CTX *sc = SSL_CTX_new(TLS_method());
     SSL *ssl;
     char buf[5];
     int ok = 0;
 
-    SSL_CTX_set_min_proto_version(sc, TLS1_3_VERSION);
+    if (tls12)
+        SSL_CTX_set_max_proto_version(sc, TLS1_2_VERSION);
+    else
+        SSL_CTX_set_min_proto_version(sc, TLS1_3_VERSION);
+    if (cert && (SSL_CTX_use_certificate_chain_file(sc, cert) != 1 ||
+                 SSL_CTX_use_PrivateKey_file(sc, key, SSL_FILETYPE_PEM) != 1))
+        return 0;
     SSL_CTX_load_verify_locations(sc, ca, NULL);
     SSL_CTX_set_verify(sc, SSL_VERIFY_PEER, NULL);
     ssl = SSL_new(sc);
@@ -72,7 +83,8 @@ static int bare_client(int fd, const char *ca, const char *dial)
     if (SSL_connect(ssl) == 1 && SSL_read(ssl, buf, 5) == 5 &&
         SSL_write(ssl, "hello", 5) == 5)
         ok = 1;
-    printf("client (no certificate): %s\n", ok ? "ok" : "refused");
+    printf("client (%s): %s\n", tls12 ? "TLS 1.2 only" : "no certificate",
+           ok ? "ok" : "refused");
     SSL_free(ssl);
     SSL_CTX_free(sc);
     close(fd);
@@ -87,7 +99,7 @@ int main(int argc, char **argv)
     struct srv s = { 0 };
     pthread_t th;
     char *allowed, *tok, *save = NULL, buf[5];
-    int sv[2], cli_ok = 0;
+    int sv[2], cli_ok = 0, tls12;
 
     if (argc != 9) {
         fprintf(stderr, "usage: tls_check SRV_CERT SRV_KEY SRV_CA ALLOWED "
@@ -104,14 +116,18 @@ int main(int argc, char **argv)
         s.allowed[s.nallowed++] = tok;
     if (xlmig_tls_new(&ctx_srv, &scfg, &s.tls))
         return 1;
-    if (strcmp(argv[5], "-") && xlmig_tls_new(&ctx_cli, &ccfg, &ctls))
+    tls12 = getenv("TLS_CHECK_CLIENT_TLS12") != NULL;
+    if (strcmp(argv[5], "-") && !tls12 &&
+        xlmig_tls_new(&ctx_cli, &ccfg, &ctls))
         return 1;
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
         return 1;
     s.fd = sv[0];
     pthread_create(&th, NULL, server, &s);
     if (!ctls) {
-        cli_ok = bare_client(sv[1], argv[7], argv[8]);
+        cli_ok = bare_client(sv[1], argv[7], argv[8],
+                             strcmp(argv[5], "-") ? argv[5] : NULL, argv[6],
+                             tls12);
     } else if (xlmig_tls_connect(&ctx_cli, ctls, sv[1], argv[8], &c) == 0) {
         if (xlmig_tls_read(c, buf, 5, NULL) == 0 &&
             !memcmp(buf, "olleh", 5) && xlmig_tls_write(c, "hello", 5) == 0)
