@@ -348,10 +348,11 @@ static const struct xlmig_precopy_ops sim_precopy_ops = {
 static int sim_live_save(xlmig_ctx *ctx, struct xlmig_dom *d,
                          struct xlmig_stream_writer *w,
                          const struct xlmig_limits *lim,
+                         const struct xlmig_live_hooks *hooks,
                          struct xlmig_live_stats *st)
 {
     return xlmig_precopy(ctx, d, d->info.nr_pages, w, &sim_precopy_ops, lim,
-                         st);
+                         hooks, st);
 }
 
 static void sim_describe(xlmig_ctx *ctx, struct xlmig_dom *d,

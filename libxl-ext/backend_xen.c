@@ -200,11 +200,13 @@ static int xen_save(xlmig_ctx *ctx, struct xlmig_dom *d,
 static int xen_live_save(xlmig_ctx *ctx, struct xlmig_dom *d,
                          struct xlmig_stream_writer *w,
                          const struct xlmig_limits *lim,
+                         const struct xlmig_live_hooks *hooks,
                          struct xlmig_live_stats *st)
 {
     (void)d;
     (void)w;
     (void)lim;
+    (void)hooks;
     (void)st;
     return notimpl(ctx, "live save");
 }

@@ -66,7 +66,12 @@ int xlmig_job_set_phase(struct xlmig_job *job, enum xlmig_phase to)
              job->domain, xlmig_phase_name(job->phase),
              xlmig_phase_name(to), (double)(now - job->phase_since_ns) / 1e6,
              xlmig_phase_name(job->phase));
-    job->phase = to;
-    job->phase_since_ns = now;
+    {
+        enum xlmig_phase from = job->phase;
+        job->phase = to;
+        job->phase_since_ns = now;
+        if (job->published)
+            job->published(job, from);
+    }
     return 0;
 }

@@ -38,6 +38,8 @@ struct xlmig_job {
     char domain[XLMIG_NAME_MAX];
     enum xlmig_phase phase;
     uint64_t phase_since_ns;
+    /* Told of every phase change, after it is made (may be NULL). */
+    void (*published)(struct xlmig_job *job, enum xlmig_phase from);
 };
 
 const char *xlmig_phase_name(enum xlmig_phase p);

@@ -26,7 +26,9 @@ static uint64_t popcount(const uint8_t *bm, size_t len)
 int xlmig_precopy(xlmig_ctx *ctx, struct xlmig_dom *dom, uint64_t nr_pages,
                   struct xlmig_stream_writer *w,
                   const struct xlmig_precopy_ops *ops,
-                  const struct xlmig_limits *lim, struct xlmig_live_stats *st)
+                  const struct xlmig_limits *lim,
+                  const struct xlmig_live_hooks *hooks,
+                  struct xlmig_live_stats *st)
 {
     size_t bmlen = (nr_pages + 7) / 8;
     uint8_t *bm = calloc(bmlen ? bmlen : 1, 1);
@@ -83,6 +85,14 @@ int xlmig_precopy(xlmig_ctx *ctx, struct xlmig_dom *dom, uint64_t nr_pages,
                  (unsigned long long)r.pages_dirtied,
                  (double)st->last.dirty_rate / 1048576.0,
                  xlmig_decision_name(st->last.decision), st->last.reason);
+        if (hooks && hooks->round) {
+            rc = hooks->round(hooks->opaque, &r, &st->last);
+            if (rc) {
+                LOG_ERR(ctx, "pre-copy abandoned after round %u: %s", round,
+                        xlmig_strerror(rc));
+                goto out;
+            }
+        }
         if (st->last.decision == XLMIG_DECIDE_STOP)
             break;
         if (st->last.decision == XLMIG_DECIDE_ABORT) {
@@ -102,6 +112,8 @@ int xlmig_precopy(xlmig_ctx *ctx, struct xlmig_dom *dom, uint64_t nr_pages,
     /* Stop-and-copy. */
     ts = xlmig_now_ns();
     st->precopy_ns = ts - t0;
+    if (hooks && hooks->suspending)
+        hooks->suspending(hooks->opaque);
     rc = ops->suspend(ctx, dom);
     if (rc)
         goto out;

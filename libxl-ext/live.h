@@ -22,6 +22,20 @@ struct xlmig_live_stats {
     struct xlmig_verdict last;  /* the verdict that ended pre-copy */
 };
 
+/*
+ * What the caller (a migration job) hears from the engine.  Every member
+ * may be NULL.
+ */
+struct xlmig_live_hooks {
+    void *opaque;
+    /* After each round's verdict.  Nonzero (an XLMIG_ERR_*, such as
+     * CANCELLED) abandons pre-copy: the domain runs on. */
+    int (*round)(void *opaque, const struct xlmig_round *r,
+                 const struct xlmig_verdict *v);
+    /* The guest is about to be suspended for stop-and-copy. */
+    void (*suspending)(void *opaque);
+};
+
 /* What the generic engine needs from a backend. */
 struct xlmig_precopy_ops {
     int (*save_config)(xlmig_ctx *ctx, struct xlmig_dom *dom,
@@ -49,8 +63,9 @@ struct xlmig_precopy_ops {
 int xlmig_precopy(xlmig_ctx *ctx, struct xlmig_dom *dom, uint64_t nr_pages,
                   struct xlmig_stream_writer *w,
                   const struct xlmig_precopy_ops *ops,
-                  const struct xlmig_limits *lim, struct xlmig_live_stats *st)
-    XLMIG_MUST_CHECK;
+                  const struct xlmig_limits *lim,
+                  const struct xlmig_live_hooks *hooks,
+                  struct xlmig_live_stats *st) XLMIG_MUST_CHECK;
 
 /*
  * Wrap @inner so that no more than @bytes_per_sec pass on average (0: no

@@ -30,6 +30,7 @@ struct xlmig_stream_writer;
 struct xlmig_record;
 struct xlmig_limits;
 struct xlmig_live_stats;
+struct xlmig_live_hooks;
 
 struct xlmig_ctx {
     const struct xlmig_backend_ops *ops;
@@ -117,6 +118,7 @@ struct xlmig_backend_ops {
     int (*live_save)(xlmig_ctx *ctx, struct xlmig_dom *dom,
                      struct xlmig_stream_writer *w,
                      const struct xlmig_limits *lim,
+                     const struct xlmig_live_hooks *hooks,
                      struct xlmig_live_stats *st);
 
     /*

@@ -39,6 +39,7 @@ static const struct {
     { XLMIG_MSG_ABORT, "ABORT" },
     { XLMIG_MSG_QUERY, "QUERY" },
     { XLMIG_MSG_JOB_STATE, "JOB_STATE" },
+    { XLMIG_MSG_RESTORE_FILE, "RESTORE_FILE" },
 };
 
 const char *xlmig_msg_name(uint32_t type)
@@ -182,6 +183,14 @@ int xlmig_proto_check_body(const uint8_t hdr[XLMIG_PROTO_HDR_SIZE],
                            xlmig_msg_name(f->type), w);
         return 0;
     }
+    case XLMIG_MSG_RESTORE_FILE:
+        if (f->length < 17 || f->length - 16 > XLMIG_PROTO_TEXT_MAX)
+            return why_set(why, whylen, "RESTORE_FILE: length %u, expected "
+                           "17 to %u", f->length, 16 + XLMIG_PROTO_TEXT_MAX);
+        if (memchr(body + 16, '\0', f->length - 16) || body[16] != '/')
+            return why_set(why, whylen, "RESTORE_FILE: the path must be "
+                           "absolute and contain no NUL");
+        return 0;
     case XLMIG_MSG_PREFLIGHT_RESULT:
     case XLMIG_MSG_ABORT: {
         uint32_t fixed = f->type == XLMIG_MSG_ABORT ? 16 : 8;
@@ -287,13 +296,19 @@ size_t xlmig_msg_put_abort(uint8_t *b, size_t cap, uint64_t job, int32_t code,
     return put_text(b, cap, 16, reason);
 }
 
+size_t xlmig_msg_put_restore_file(uint8_t *b, size_t cap, uint64_t job,
+                                  const char *path)
+{
+    return xlmig_msg_put_abort(b, cap, job, 0, path);
+}
+
 void xlmig_msg_get_text(uint32_t type, const uint8_t *b, uint32_t len,
                         struct xlmig_msg_text *m)
 {
-    uint32_t fixed = type == XLMIG_MSG_ABORT ? 16 : 8;
+    uint32_t fixed = type == XLMIG_MSG_PREFLIGHT_RESULT ? 8 : 16;
 
     memset(m, 0, sizeof(*m));
-    if (type == XLMIG_MSG_ABORT) {
+    if (type != XLMIG_MSG_PREFLIGHT_RESULT) {
         m->job_id = xlmig_get_u64(b);
         m->code = (int32_t)xlmig_get_u32(b + 8);
     } else {

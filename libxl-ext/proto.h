@@ -32,6 +32,7 @@ enum xlmig_msg_type {
     XLMIG_MSG_ABORT = 0x0a,
     XLMIG_MSG_QUERY = 0x0c,
     XLMIG_MSG_JOB_STATE = 0x0d,
+    XLMIG_MSG_RESTORE_FILE = 0x0e,
 };
 
 #define XLMIG_MSG_HELLO_SIZE 96
@@ -87,7 +88,7 @@ struct xlmig_msg_hello {
     char backend[16];
 };
 
-struct xlmig_msg_text {          /* PREFLIGHT_RESULT, ABORT */
+struct xlmig_msg_text {          /* PREFLIGHT_RESULT, ABORT, RESTORE_FILE */
     uint64_t job_id;             /* ABORT only */
     int32_t code;                /* ABORT: XLMIG_ERR_*; RESULT: verdict */
     char text[XLMIG_PROTO_TEXT_MAX + 1];
@@ -108,7 +109,10 @@ size_t xlmig_msg_put_result(uint8_t *b, size_t cap, int accepted,
                             const char *reason);
 size_t xlmig_msg_put_abort(uint8_t *b, size_t cap, uint64_t job, int32_t code,
                            const char *reason);
-/* Decode PREFLIGHT_RESULT or ABORT (by @type); text is NUL-terminated. */
+size_t xlmig_msg_put_restore_file(uint8_t *b, size_t cap, uint64_t job,
+                                  const char *path);
+/* Decode PREFLIGHT_RESULT, ABORT or RESTORE_FILE (by @type); text is
+ * NUL-terminated. */
 void xlmig_msg_get_text(uint32_t type, const uint8_t *b, uint32_t len,
                         struct xlmig_msg_text *m);
 size_t xlmig_msg_put_round(uint8_t *b, const struct xlmig_msg_round *m);

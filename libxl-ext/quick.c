@@ -182,11 +182,17 @@ out:
     return rc;
 }
 
-int xlmig_restore(xlmig_ctx *ctx, const char *path,
-                  const struct xlmig_restore_opts *opts,
-                  struct xlmig_dominfo *info, struct xlmig_save_stats *stats)
+/*
+ * Restore from a reader whose header was read.  On success *domp is the
+ * restored domain (paused unless opts says otherwise), still attached; on
+ * failure the partly restored domain is destroyed and *domp is NULL.
+ */
+int xlmig_restore_stream(xlmig_ctx *ctx, struct xlmig_stream_reader *rd,
+                         const char *what,
+                         const struct xlmig_restore_opts *opts,
+                         struct xlmig_dom **domp,
+                         struct xlmig_save_stats *stats)
 {
-    struct xlmig_stream_reader rd;
     struct xlmig_record rec;
     struct xlmig_domain_desc desc;
     struct xlmig_dom *dom = NULL;
@@ -197,18 +203,16 @@ int xlmig_restore(xlmig_ctx *ctx, const char *path,
     uint64_t t0 = xlmig_now_ns();
     int rc;
 
-    rc = xlmig_reader_open_file(&rd, ctx, path);
-    if (rc)
-        goto out;
+    *domp = NULL;
     do {                                        /* DOMAIN_INFO */
-        rc = xlmig_read_record(&rd, &rec);
+        rc = xlmig_read_record(rd, &rec);
         if (rc)
             goto out;
     } while (rec.type & XLMIG_REC_OPTIONAL);
-    desc = rd.desc;
+    desc = rd->desc;
     if (desc.backend_id != ctx->ops->stream_id) {
         LOG_ERR(ctx, "%s holds a %s domain; this host's backend is %s",
-                path, xlmig_stream_backend_name(desc.backend_id),
+                what, xlmig_stream_backend_name(desc.backend_id),
                 ctx->ops->name);
         rc = XLMIG_ERR_INVAL;
         goto out;
@@ -222,7 +226,7 @@ int xlmig_restore(xlmig_ctx *ctx, const char *path,
         snprintf(desc.name, sizeof(desc.name), "%s", opts->new_name);
     }
     do {                                        /* DOMAIN_CONFIG, after */
-        rc = xlmig_read_record(&rd, &rec);      /* optional records */
+        rc = xlmig_read_record(rd, &rec);       /* optional records */
         if (rc)
             goto out;
     } while (rec.type & XLMIG_REC_OPTIONAL);
@@ -240,10 +244,8 @@ int xlmig_restore(xlmig_ctx *ctx, const char *path,
                                   config_len, &dom);
     if (rc)
         goto out;
-    snprintf(ctx->log_prefix, sizeof(ctx->log_prefix), "dom %s: ",
-             desc.name);
     while (!done) {
-        rc = xlmig_read_record(&rd, &rec);
+        rc = xlmig_read_record(rd, &rec);
         if (rc)
             goto out;
         if (rec.type == XLMIG_REC_END) {
@@ -256,7 +258,7 @@ int xlmig_restore(xlmig_ctx *ctx, const char *path,
         if (rc)
             goto out;
     }
-    rc = xlmig_read_expect_eof(&rd);
+    rc = xlmig_read_expect_eof(rd);
     if (rc)
         goto out;
     rc = ctx->ops->restore_finish(ctx, dom);
@@ -267,28 +269,44 @@ int xlmig_restore(xlmig_ctx *ctx, const char *path,
         if (rc)
             goto out;
     }
-    if (info)
-        rc = ctx->ops->info(ctx, dom, info);
     if (stats) {
         memset(stats, 0, sizeof(*stats));
-        stats->pages_total = rd.desc.nr_pages;
-        stats->pages_data = rd.pages_data;
-        stats->pages_zero = rd.pages_zero;
-        stats->bytes_written = rd.offset;
+        stats->pages_total = rd->desc.nr_pages;
+        stats->pages_data = rd->pages_data;
+        stats->pages_zero = rd->pages_zero;
+        stats->bytes_written = rd->offset;
         stats->suspend_ns = xlmig_now_ns() - t0;
     }
+    *domp = dom;
+    dom = NULL;
     rc = 0;
 
 out:
-    if (rc && dom) {
+    if (dom) {
         LOG_ERR(ctx, "restore failed: destroying the partly restored "
-                "domain");
+                "domain %s", desc.name);
         (void)ctx->ops->destroy(ctx, dom);
+        ctx->ops->detach(ctx, dom);
     }
-    ctx->log_prefix[0] = '\0';
+    free(config);
+    return rc;
+}
+
+int xlmig_restore(xlmig_ctx *ctx, const char *path,
+                  const struct xlmig_restore_opts *opts,
+                  struct xlmig_dominfo *info, struct xlmig_save_stats *stats)
+{
+    struct xlmig_stream_reader rd;
+    struct xlmig_dom *dom = NULL;
+    int rc;
+
+    rc = xlmig_reader_open_file(&rd, ctx, path);
+    if (!rc)
+        rc = xlmig_restore_stream(ctx, &rd, path, opts, &dom, stats);
+    if (!rc && info)
+        rc = ctx->ops->info(ctx, dom, info);
     if (dom)
         ctx->ops->detach(ctx, dom);
-    free(config);
     xlmig_reader_dispose(&rd);
     return rc;
 }

@@ -238,4 +238,17 @@ int xlmig_rec_get_domain_info(const struct xlmig_record *rec,
                               struct xlmig_domain_desc *out, char *why,
                               size_t whylen) XLMIG_MUST_CHECK;
 
+/*
+ * Restore from @rd (header already read): create the domain, load every
+ * record, check END and the end of the stream.  On success *domp is the
+ * restored domain, attached (paused when opts->paused); on failure the
+ * partly restored domain is destroyed and *domp is NULL.  @what names the
+ * stream in messages.  quick.c.
+ */
+int xlmig_restore_stream(xlmig_ctx *ctx, struct xlmig_stream_reader *rd,
+                         const char *what,
+                         const struct xlmig_restore_opts *opts,
+                         struct xlmig_dom **domp,
+                         struct xlmig_save_stats *stats) XLMIG_MUST_CHECK;
+
 #endif

@@ -31,6 +31,11 @@ static const struct {
     { XLMIG_ERR_UNAVAIL, "backend not available on this host" },
     { XLMIG_ERR_AUTH, "peer authentication failed" },
     { XLMIG_ERR_TIMEOUT, "could not converge within the migration's limits" },
+    { XLMIG_ERR_CANCELLED, "cancelled" },
+    { XLMIG_ERR_REFUSED, "refused by the destination" },
+    { XLMIG_ERR_PEER, "aborted by the peer" },
+    { XLMIG_ERR_INDOUBT, "in doubt: COMMIT sent, no confirmation" },
+    { XLMIG_ERR_BUSY, "too many migrations in progress" },
 };
 
 const char *xlmig_strerror(int rc)

@@ -1,9 +1,13 @@
 XLMIG := $(BUILD)/xlmig
 XLMIG_SIMDOM := $(BUILD)/xlmig-simdom
+XLMIGD := $(BUILD)/xlmigd
 
-tools: $(XLMIG) $(XLMIG_SIMDOM)
+tools: $(XLMIG) $(XLMIG_SIMDOM) $(XLMIGD)
 
-$(XLMIG): $(BUILD)/tools/xlmig.o $(LIBXLMIG_A)
+$(XLMIGD): $(BUILD)/tools/xlmigd.o $(LIBXLMIG_A)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
+
+$(XLMIG): $(BUILD)/tools/xlmig.o $(BUILD)/tools/client.o $(LIBXLMIG_A)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(XLMIG_SIMDOM): $(BUILD)/tools/xlmig-simdom.o $(LIBXLMIG_A)
@@ -13,7 +17,7 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/lib \
 		$(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/share/man/man1 \
 		$(DESTDIR)$(PREFIX)/share/man/man8
-	install -m 755 $(XLMIG) $(XLMIG_SIMDOM) dom0/xlmig-certs \
+	install -m 755 $(XLMIG) $(XLMIG_SIMDOM) $(XLMIGD) dom0/xlmig-certs \
 		$(DESTDIR)$(PREFIX)/sbin/
 	install -m 644 $(LIBXLMIG_SO) $(DESTDIR)$(PREFIX)/lib/
 	install -m 644 libxl-ext/include/libxlmig.h $(DESTDIR)$(PREFIX)/include/

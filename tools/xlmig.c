@@ -1,6 +1,7 @@
 /*
  * xlmig: the administrator's command.  xl-like: "xlmig COMMAND [options]
- * ARGS".  Exit status 0 on success, 1 on failure, 2 on a usage error.
+ * ARGS".  Exit status 0 on success, 1 on failure, 2 on a usage error
+ * (migrate adds 3 refused, 4 in doubt, 5 cancelled: tools/client.c).
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -8,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "client.h"
 #include "libxlmig.h"
 
 static const char *backend;
@@ -28,12 +30,25 @@ static void usage(FILE *f)
 "                             input) and run it (-p: leave it paused,\n"
 "                             -n: new name)\n"
 "  dump-stream [-v] FILE      explain and validate a saved stream\n"
+"  migrate [OPTIONS] DOMAIN HOST\n"
+"                             live-migrate DOMAIN to HOST through xlmigd\n"
+"                             (--max-downtime MS, --bandwidth MIB/S,\n"
+"                             --max-rounds N, --timeout S, --quick,\n"
+"                             --via PATH, --channels N, --json)\n"
+"  status [--json]            migrations of this host's xlmigd\n"
+"  cancel JOB                 stop a migration before COMMIT; the domain\n"
+"                             stays on this host\n"
+"  recover [--json] [JOB]     settle jobs in doubt by asking the\n"
+"                             destination\n"
 "  version                    print the version\n"
 "\n"
 "Options:\n"
 "  -B, --backend NAME         sim or xen (default: xen on a Xen dom0,\n"
 "                             sim elsewhere; or $XLMIG_BACKEND)\n"
-"  -v, --verbose              more log output (repeatable)\n");
+"  -v, --verbose              more log output (repeatable)\n"
+"\n"
+"migrate, status, cancel and recover talk to xlmigd on $XLMIG_SOCKET\n"
+"(default /run/xlmig/xlmigd.sock).\n");
 }
 
 static xlmig_ctx *open_ctx(void)
@@ -223,6 +238,14 @@ int main(int argc, char **argv)
         return cmd_restore(argc, argv);
     if (!strcmp(cmd, "dump-stream"))
         return cmd_dump(argc, argv);
+    if (!strcmp(cmd, "migrate"))
+        return xlmig_cmd_migrate(argc, argv);
+    if (!strcmp(cmd, "status"))
+        return xlmig_cmd_status(argc, argv);
+    if (!strcmp(cmd, "cancel"))
+        return xlmig_cmd_cancel(argc, argv);
+    if (!strcmp(cmd, "recover"))
+        return xlmig_cmd_recover(argc, argv);
     if (!strcmp(cmd, "version")) {
         printf("xlmig %s (API 0x%08x)\n", XLMIG_VERSION, XLMIG_API_VERSION);
         return 0;

@@ -51,6 +51,11 @@ enum {
     XLMIG_ERR_UNAVAIL = -16,    /* backend not available on this host */
     XLMIG_ERR_AUTH = -17,       /* TLS peer authentication failed */
     XLMIG_ERR_TIMEOUT = -18,    /* could not converge within the limits */
+    XLMIG_ERR_CANCELLED = -19,  /* cancelled by the administrator */
+    XLMIG_ERR_REFUSED = -20,    /* the destination's preflight said no */
+    XLMIG_ERR_PEER = -21,       /* the peer aborted or broke the protocol */
+    XLMIG_ERR_INDOUBT = -22,    /* outcome unknown after COMMIT: recover */
+    XLMIG_ERR_BUSY = -23,       /* a concurrency limit was reached */
 };
 
 /* Static string for an error code; never NULL. */

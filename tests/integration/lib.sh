@@ -26,6 +26,7 @@ check() {       # check DESCRIPTION COMMAND...
 host() { export XLMIG_SIM_DIR="$T_ROOT/$1"; mkdir -p "$XLMIG_SIM_DIR"; }
 
 t_cleanup() {
+    command -v net_cleanup >/dev/null && net_cleanup
     for d in "$T_ROOT"/*/*/; do
         pid=$(cat "$d/pid" 2>/dev/null) && kill "$pid" 2>/dev/null
     done
@@ -40,3 +41,113 @@ info_field() {  # info_field DOMAIN KEY
 }
 domain_exists() { $SIMDOM info "$1" >/dev/null 2>&1; }
 is_root() { [ "$(id -u)" -eq 0 ]; }
+
+# ---- two hosts as network namespaces, each with its own xlmigd ----
+#
+# net_up: namespaces ${T_NS}a and ${T_NS}b joined by veth, 10.77.0.1 and
+# 10.77.0.2.  pki_up: a cluster CA and certificates for hosta, hostb.
+# daemon_start HOST [EXTRA_CONFIG_LINE...]: xlmigd for hosta or hostb in
+# its namespace, its sim domains in $T_ROOT/HOST, its control socket
+# $T_WORK/HOST.sock (use `on HOST xlmig ...`), its log $T_WORK/HOST.log.
+XLMIGD="$BUILD/xlmigd"
+T_NS=xlm$$
+T_PIDS=""
+PKI=$T_WORK/pki
+
+need_netns() {
+    is_root && ip netns add "${T_NS}probe" 2>/dev/null &&
+        ip netns del "${T_NS}probe"
+}
+
+net_up() {
+    ip netns add "${T_NS}a" && ip netns add "${T_NS}b" &&
+    ip link add "${T_NS}va" type veth peer name "${T_NS}vb" &&
+    ip link set "${T_NS}va" netns "${T_NS}a" &&
+    ip link set "${T_NS}vb" netns "${T_NS}b" &&
+    ip -n "${T_NS}a" addr add 10.77.0.1/24 dev "${T_NS}va" &&
+    ip -n "${T_NS}b" addr add 10.77.0.2/24 dev "${T_NS}vb" &&
+    ip -n "${T_NS}a" link set lo up && ip -n "${T_NS}b" link set lo up &&
+    ip -n "${T_NS}a" link set "${T_NS}va" up &&
+    ip -n "${T_NS}b" link set "${T_NS}vb" up
+}
+link_down() { ip -n "${T_NS}a" link set "${T_NS}va" down; }
+link_up() { ip -n "${T_NS}a" link set "${T_NS}va" up; }
+
+pki_up() {
+    dom0/xlmig-certs init-ca "$PKI" >/dev/null &&
+    dom0/xlmig-certs host "$PKI" hosta >/dev/null &&
+    dom0/xlmig-certs host "$PKI" hostb >/dev/null
+}
+
+ns_of() { case $1 in hosta) echo "${T_NS}a";; hostb) echo "${T_NS}b";; esac; }
+addr_of() { case $1 in hosta) echo 10.77.0.1;; hostb) echo 10.77.0.2;; esac; }
+
+# daemon_conf HOST [LINES...]: write $T_WORK/HOST.conf
+daemon_conf() {
+    h=$1; shift
+    {
+        echo "# xlmigd for $h (integration test)"
+        echo "host_name = \"$h\""
+        echo "listen = \"$(addr_of $h)\""
+        echo "certificate = \"$PKI/$h.crt\""
+        echo "key = \"$PKI/$h.key\""
+        echo "ca = \"$PKI/ca.crt\""
+        echo "peers = [ \"hosta@10.77.0.1\", \"hostb@10.77.0.2\" ]"
+        echo "socket = \"$T_WORK/$h.sock\""
+        echo "state_dir = \"$T_WORK/$h-state\""
+        echo "sim_dir = \"$T_ROOT/$h\""
+        echo "io_timeout = 3"
+        for l in "$@"; do echo "$l"; done
+    } >"$T_WORK/$h.conf"
+}
+
+# daemon_start HOST [ENV=VALUE...]: start xlmigd with $T_WORK/HOST.conf
+daemon_start() {
+    h=$1; shift
+    mkdir -p "$T_ROOT/$h"
+    [ -f "$T_WORK/$h.conf" ] || daemon_conf "$h"
+    ip netns exec "$(ns_of $h)" env "$@" "$XLMIGD" -f "$T_WORK/$h.conf" \
+        >>"$T_WORK/$h.log" 2>&1 &
+    echo $! >"$T_WORK/$h.pid"
+    T_PIDS="$T_PIDS $!"
+    for _ in $(seq 50); do
+        [ -S "$T_WORK/$h.sock" ] && return 0
+        kill -0 "$(cat "$T_WORK/$h.pid")" 2>/dev/null || break
+        sleep 0.1
+    done
+    echo "# xlmigd for $h did not start:"; sed 's/^/#   /' "$T_WORK/$h.log"
+    return 1
+}
+
+daemon_kill() {     # daemon_kill HOST [SIGNAL]
+    kill -"${2:-KILL}" "$(cat "$T_WORK/$1.pid")" 2>/dev/null
+    for _ in $(seq 50); do
+        kill -0 "$(cat "$T_WORK/$1.pid")" 2>/dev/null || break
+        sleep 0.1
+    done
+    rm -f "$T_WORK/$1.sock"
+}
+
+# on HOST CMD...: run a command against HOST (its sim dir and socket)
+on() {
+    h=$1; shift
+    XLMIG_SIM_DIR="$T_ROOT/$h" XLMIG_SOCKET="$T_WORK/$h.sock" "$@"
+}
+
+# Where does DOMAIN run?  Prints "hosta", "hostb", "none" or "both".
+runs_on() {
+    a=$(on hosta $SIMDOM info "$1" 2>/dev/null | sed -n 's/^state=//p')
+    b=$(on hostb $SIMDOM info "$1" 2>/dev/null | sed -n 's/^state=//p')
+    if [ "$a" = running ] && [ "$b" = running ]; then echo both
+    elif [ "$a" = running ]; then echo hosta
+    elif [ "$b" = running ]; then echo hostb
+    else echo none; fi
+}
+
+net_cleanup() {
+    for p in $T_PIDS; do kill "$p" 2>/dev/null; done
+    sleep 0.2
+    for p in $T_PIDS; do kill -9 "$p" 2>/dev/null; done
+    ip netns del "${T_NS}a" 2>/dev/null
+    ip netns del "${T_NS}b" 2>/dev/null
+}

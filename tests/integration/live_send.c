@@ -53,7 +53,7 @@ int main(int argc, char **argv)
     ctx->ops->describe(ctx, dom, &desc);
     xlmig_write_header(&w);
     xlmig_write_domain_info(&w, &desc);
-    rc = ctx->ops->live_save(ctx, dom, &w, &lim, &st);
+    rc = ctx->ops->live_save(ctx, dom, &w, &lim, NULL, &st);
     if (!rc) {
         xlmig_write_end(&w);
         rc = w.err;

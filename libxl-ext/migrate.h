@@ -1,0 +1,204 @@
+/*
+ * Live migration between hosts: the two ends of the conversation in
+ * docs/specs/protocol.md, over a mutually authenticated TLS connection.
+ * xlmigd runs each side in a worker thread of its own; this module knows
+ * nothing of the daemon beyond the job it is given and the callbacks in
+ * struct xlmig_in_env.
+ *
+ * Durable records (docs/specs/state.md) make the handover survive a
+ * daemon restart: the source writes one before it sends COMMIT, the
+ * destination one at PREPARE and again, durably, before it acts on
+ * COMMIT.
+ */
+#ifndef XLMIG_MIGRATE_H
+#define XLMIG_MIGRATE_H
+
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "conf.h"
+#include "job.h"
+#include "live.h"
+#include "proto.h"
+#include "tls.h"
+
+/* ---- framed messages over one TLS connection ---- */
+
+struct xlmig_conn {
+    xlmig_ctx *ctx;
+    struct xlmig_tls_conn *tls;
+    uint16_t version;           /* agreed by HELLO; 1 before */
+    char peer[XLMIG_NAME_MAX];  /* the authenticated name */
+    struct xlmig_frame f;       /* the frame last received */
+    uint8_t *body;              /* its body (XLMIG_PROTO_BODY_MAX + 8) */
+    uint64_t bytes_in, bytes_out;
+};
+
+int xlmig_conn_init(struct xlmig_conn *c, xlmig_ctx *ctx,
+                    struct xlmig_tls_conn *tls, const char *peer)
+    XLMIG_MUST_CHECK;
+/* Close the TLS connection and free the buffer. */
+void xlmig_conn_dispose(struct xlmig_conn *c);
+int xlmig_conn_sendv(struct xlmig_conn *c, uint32_t type,
+                     const struct iovec *iov, int n) XLMIG_MUST_CHECK;
+int xlmig_conn_send(struct xlmig_conn *c, uint32_t type, const void *body,
+                    size_t len) XLMIG_MUST_CHECK;
+/*
+ * Receive the next frame into c->f and c->body, checked against the spec.
+ * Unknown optional frames are skipped.  An ABORT is logged with its
+ * reason and returned as XLMIG_ERR_PEER.
+ */
+int xlmig_conn_recv(struct xlmig_conn *c) XLMIG_MUST_CHECK;
+/* The same, requiring @type. */
+int xlmig_conn_expect(struct xlmig_conn *c, uint32_t type) XLMIG_MUST_CHECK;
+
+/* ---- jobs ---- */
+
+enum xlmig_job_dir {
+    XLMIG_JOB_OUT = 0,          /* this host is the source */
+    XLMIG_JOB_IN = 1,           /* this host is the destination */
+};
+
+enum xlmig_job_event {
+    XLMIG_EV_PHASE = 1,
+    XLMIG_EV_ROUND = 2,         /* a pre-copy round ended: see last */
+    XLMIG_EV_PROGRESS = 3,      /* periodic, while data moves */
+    XLMIG_EV_DONE = 4,          /* the worker is finished: see rc */
+};
+
+struct xlmig_progress {
+    uint64_t started_ns;
+    uint64_t memory_bytes;      /* the domain's memory */
+    uint32_t round;             /* in progress (0 before pre-copy) */
+    uint64_t round_bytes;       /* sent in this round so far */
+    uint64_t round_target;      /* what this round has to send */
+    uint64_t bytes_sent;        /* on the wire, whole job */
+    uint64_t bandwidth;         /* bytes/s, recent */
+    uint64_t dirty_rate;        /* bytes/s, last round */
+    struct xlmig_round last;    /* the last finished round */
+    struct xlmig_verdict verdict;       /* and what the policy said */
+    uint64_t suspended_ns;      /* source: when suspended (monotonic) */
+    uint64_t downtime_ns;       /* suspend to the destination's confirm */
+    uint64_t total_ns;
+    uint32_t rounds;
+};
+
+struct xlmig_mjob {
+    struct xlmig_job job;       /* phases; job.id is this host's number */
+    enum xlmig_job_dir dir;
+    uint64_t wire_id;           /* the source's id for the job */
+    char peer[XLMIG_NAME_MAX];
+    char mode[16];              /* "live", "quick", "quick-via" */
+    uint64_t reserved_bytes;    /* destination: memory held for it */
+
+    pthread_mutex_t lock;       /* guards everything below */
+    bool cancel;                /* asked to stop before COMMIT */
+    bool in_doubt;              /* COMMIT sent, outcome not known */
+    bool done;                  /* worker finished */
+    int sock;                   /* shut down on cancel; -1 */
+    struct xlmig_progress prog;
+    int rc;
+    char error[256];
+
+    /* Called without the lock held. */
+    void (*notify)(struct xlmig_mjob *j, enum xlmig_job_event ev);
+    void *owner;
+};
+
+void xlmig_mjob_init(struct xlmig_mjob *j, xlmig_ctx *ctx, uint32_t id,
+                     enum xlmig_job_dir dir, const char *domain);
+void xlmig_mjob_dispose(struct xlmig_mjob *j);
+/* Record a failure reason for status and events (first one wins). */
+void xlmig_mjob_fail(struct xlmig_mjob *j, int rc, const char *fmt, ...)
+    XLMIG_PRINTF(3, 4);
+/*
+ * Ask the job to stop.  Allowed before the point of no return (COMMIT);
+ * returns XLMIG_ERR_STATE after it, naming the phase in @why.
+ */
+int xlmig_mjob_cancel(struct xlmig_mjob *j, char *why, size_t len);
+
+/* ---- the source ---- */
+
+struct xlmig_out_opts {
+    const char *domain;
+    struct xlmigd_peer dest;
+    struct xlmig_limits lim;
+    bool quick;                 /* suspend first, then send */
+    const char *via;            /* quick through this shared file */
+    unsigned channels;
+};
+
+/*
+ * Migrate a domain of this host to @o->dest.  Returns 0 when the
+ * destination confirmed it runs the domain (the source copy is gone),
+ * XLMIG_ERR_INDOUBT when COMMIT went out and no answer came (the source
+ * copy stays suspended and a record in the state directory says so), or
+ * another error after rolling back (the domain runs here as before).
+ */
+int xlmig_migrate_out(xlmig_ctx *ctx, struct xlmig_tls *tls,
+                      const struct xlmigd_config *cfg, struct xlmig_mjob *j,
+                      const struct xlmig_out_opts *o) XLMIG_MUST_CHECK;
+
+/* ---- the destination ---- */
+
+struct xlmig_in_env {
+    const struct xlmigd_config *cfg;
+    void *opaque;
+    /*
+     * Hold @bytes of memory for @j: 0, or XLMIG_ERR_* with the reason in
+     * @why.  Called at PREFLIGHT (with @j NULL: check only) and PREPARE.
+     */
+    int (*reserve)(void *opaque, struct xlmig_mjob *j, uint64_t bytes,
+                   char *why, size_t whylen);
+    /* A limit on incoming jobs: 0, or XLMIG_ERR_BUSY with the reason. */
+    int (*admit)(void *opaque, struct xlmig_mjob *j, char *why,
+                 size_t whylen);
+};
+
+/*
+ * Serve one authenticated connection: HELLO, then either a migration
+ * into @j (PREFLIGHT ... COMMITTED) or a QUERY about an earlier one.
+ */
+int xlmig_serve(xlmig_ctx *ctx, struct xlmig_tls_conn *tls, const char *peer,
+                const struct xlmig_in_env *env, struct xlmig_mjob *j);
+
+/* ---- durable records and recovery ---- */
+
+/* Job states a destination records, as JOB_STATE reports them. */
+int xlmig_state_in_read(const char *dir, const char *peer, uint64_t wire,
+                        char *domain, size_t len) XLMIG_MUST_CHECK;
+
+/*
+ * Destination, at start-up: finish what a dead daemon left.  Prepared
+ * copies are destroyed (their source rolled back or will, on QUERY);
+ * committed ones are unpaused.
+ */
+void xlmig_state_reconcile_in(xlmig_ctx *ctx, const char *dir);
+
+struct xlmig_indoubt {
+    uint32_t id;
+    uint64_t wire_id;
+    char domain[XLMIG_NAME_MAX];
+    struct xlmigd_peer dest;
+};
+
+/* Source: the jobs in doubt recorded in @dir (malloc'd array). */
+int xlmig_state_out_list(xlmig_ctx *ctx, const char *dir,
+                         struct xlmig_indoubt **out, unsigned *n)
+    XLMIG_MUST_CHECK;
+
+/*
+ * Settle a job in doubt by asking its destination: the source copy is
+ * destroyed if the domain runs there, resumed if it never will.  Returns
+ * 0 when settled (*outcome says how), XLMIG_ERR_INDOUBT while the
+ * destination cannot say yet, another error if it cannot be reached.
+ */
+int xlmig_recover(xlmig_ctx *ctx, struct xlmig_tls *tls,
+                  const struct xlmigd_config *cfg,
+                  const struct xlmig_indoubt *d, char *outcome,
+                  size_t len) XLMIG_MUST_CHECK;
+
+/* Job ids: persistent counter in the state directory. */
+uint32_t xlmig_state_next_id(const char *dir);
+
+#endif
