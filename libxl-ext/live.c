@@ -141,8 +141,11 @@ int xlmig_precopy(xlmig_ctx *ctx, struct xlmig_dom *dom, uint64_t nr_pages,
              (double)st->last.predicted_downtime_ns / 1e6);
     rc = 0;
 out:
-    if (logdirty && ops->logdirty_stop(ctx, dom) && !rc)
-        rc = XLMIG_ERR_BACKEND;
+    /* On success log-dirty stays on: turning it off costs time while the
+     * guest is suspended, and the domain is about to be destroyed, or
+     * resumed (which turns it off) if the handover fails. */
+    if (rc && logdirty && ops->logdirty_stop(ctx, dom))
+        LOG_ERR(ctx, "could not switch log-dirty off");
     if (rc && suspended && ops->resume(ctx, dom))
         LOG_ERR(ctx, "could not resume the domain after the failure");
     st->pages_sent = w->pages_data + w->pages_zero;

@@ -57,8 +57,10 @@ struct xlmig_precopy_ops {
 /*
  * Run pre-copy and stop-and-copy for @dom into @w (after the caller wrote
  * the header and DOMAIN_INFO; the caller writes END).  On success the
- * domain is suspended; on failure (including a policy abort, returned as
- * XLMIG_ERR_TIMEOUT) it runs as before and log-dirty is off.
+ * domain is suspended with log-dirty still on (resuming it turns
+ * log-dirty off; destroying it needs nothing); on failure (including a
+ * policy abort, returned as XLMIG_ERR_TIMEOUT, or a hook's error) it runs
+ * as before and log-dirty is off.
  */
 int xlmig_precopy(xlmig_ctx *ctx, struct xlmig_dom *dom, uint64_t nr_pages,
                   struct xlmig_stream_writer *w,

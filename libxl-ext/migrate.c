@@ -72,12 +72,27 @@ int xlmig_conn_sendv(struct xlmig_conn *c, uint32_t type,
         return XLMIG_ERR_INVAL;
     }
     xlmig_proto_header(hdr, c->version, type, iov, n);
-    rc = xlmig_tls_write(c->tls, hdr, sizeof(hdr));
-    for (int i = 0; !rc && i < n; i++)
-        if (iov[i].iov_len)
-            rc = xlmig_tls_write(c->tls, iov[i].iov_base, iov[i].iov_len);
-    if (!rc && (len & 7))
-        rc = xlmig_tls_write(c->tls, zero, 8 - (len & 7));
+    if (len <= 4096) {
+        /* A small frame goes out as one TLS record. */
+        uint8_t one[XLMIG_PROTO_HDR_SIZE + 4096 + 8];
+        size_t off = sizeof(hdr);
+        memcpy(one, hdr, sizeof(hdr));
+        for (int i = 0; i < n; i++) {
+            memcpy(one + off, iov[i].iov_base, iov[i].iov_len);
+            off += iov[i].iov_len;
+        }
+        memset(one + off, 0, (8 - (len & 7)) & 7);
+        off += (8 - (len & 7)) & 7;
+        rc = xlmig_tls_write(c->tls, one, off);
+    } else {
+        rc = xlmig_tls_write(c->tls, hdr, sizeof(hdr));
+        for (int i = 0; !rc && i < n; i++)
+            if (iov[i].iov_len)
+                rc = xlmig_tls_write(c->tls, iov[i].iov_base,
+                                     iov[i].iov_len);
+        if (!rc && (len & 7))
+            rc = xlmig_tls_write(c->tls, zero, 8 - (len & 7));
+    }
     if (rc) {
         LOG_ERR(c->ctx, "sending %s to %s: connection lost",
                 xlmig_msg_name(type), c->peer);
@@ -752,6 +767,29 @@ static void out_suspending(void *opaque)
         LOG_ERR(h->j->job.ctx, "internal: phase change refused");
 }
 
+/*
+ * Test hook: with $NAME set to a path, announce "PATH.ready" and wait (up
+ * to a minute) until PATH exists.  The integration tests hash both copies
+ * of a domain here, when the source is suspended and the destination
+ * holds its complete, paused copy.
+ */
+static void test_gate(xlmig_ctx *ctx, const char *name)
+{
+    const char *gate = getenv(name);
+    char ready[XLMIGD_PATH_MAX + 8];
+    int fd;
+
+    if (!gate || !*gate)
+        return;
+    snprintf(ready, sizeof(ready), "%s.ready", gate);
+    fd = open(ready, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    if (fd >= 0)
+        close(fd);
+    LOG_INFO(ctx, "%s: waiting for %s", name, gate);
+    for (int i = 0; i < 6000 && access(gate, F_OK); i++)
+        usleep(10000);
+}
+
 int xlmig_migrate_out(xlmig_ctx *ctx, struct xlmig_tls *tls,
                       const struct xlmigd_config *cfg, struct xlmig_mjob *j,
                       const struct xlmig_out_opts *o)
@@ -772,7 +810,9 @@ int xlmig_migrate_out(xlmig_ctx *ctx, struct xlmig_tls *tls,
     uint8_t b[XLMIG_MSG_PREPARE_SIZE + 16 + XLMIG_PROTO_TEXT_MAX];
     char host[XLMIG_NAME_MAX];
     bool conn_ok = false, writer_ok = false, suspended = false;
-    bool via_made = false, committed = false;
+    bool via_made = false, committed = false, recorded = false;
+    struct xlmig_limits lim;
+    uint64_t t_prep;
     int fd = -1, rc;
 
     memset(&c, 0, sizeof(c));
@@ -904,16 +944,36 @@ int xlmig_migrate_out(xlmig_ctx *ctx, struct xlmig_tls *tls,
     xlmig_put_u32(b + 8, 1);
     xlmig_put_u32(b + 12, 0);
     /* DOMAIN_INFO body is at b + 16 already. */
+    t_prep = xlmig_now_ns();
     rc = xlmig_conn_send(&c, XLMIG_MSG_PREPARE, b, XLMIG_MSG_PREPARE_SIZE);
     if (!rc)
         rc = xlmig_conn_expect(&c, XLMIG_MSG_READY);
     if (rc)
         goto out;
+    /* PREPARE -> READY costs what COMMIT -> COMMITTED will (a round trip
+     * and a durable record there): part of the downtime the policy must
+     * predict, beyond the pages. */
+    lim = o->lim;
+    if (lim.fixed_downtime_ns < xlmig_now_ns() - t_prep)
+        lim.fixed_downtime_ns = xlmig_now_ns() - t_prep;
     if (xlmig_msg_get_u64(c.body) != j->wire_id) {
         LOG_ERR(ctx, "%s answered READY for another job", o->dest.name);
         rc = XLMIG_ERR_PEER;
         goto out;
     }
+    /*
+     * The record that lets a restarted daemon settle the job: written
+     * now, outside the downtime, and removed on every outcome but "in
+     * doubt".  A record for a job that never sent COMMIT is harmless:
+     * recovery asks the destination, which answers rolled back.
+     */
+    rc = out_record(ctx, cfg, j, &o->dest);
+    if (rc) {
+        xlmig_mjob_fail(j, rc, "cannot record the job in %s",
+                        cfg->state_dir);
+        goto out;
+    }
+    recorded = true;
 
     os.c = &c;
     os.j = j;
@@ -995,7 +1055,7 @@ int xlmig_migrate_out(xlmig_ctx *ctx, struct xlmig_tls *tls,
         rc = w.err;
         if (rc)
             goto out;
-        rc = ctx->ops->live_save(ctx, dom, &w, &o->lim, &hooks, &st);
+        rc = ctx->ops->live_save(ctx, dom, &w, &lim, &hooks, &st);
         if (rc) {
             /* The engine resumed the domain and stopped log-dirty. */
             if (cancelled(j))
@@ -1012,6 +1072,8 @@ int xlmig_migrate_out(xlmig_ctx *ctx, struct xlmig_tls *tls,
         pthread_mutex_unlock(&j->lock);
     }
 
+    test_gate(ctx, "XLMIG_TEST_COMMIT_GATE");
+
     /* The point of no return: after this check, cancel is refused. */
     pthread_mutex_lock(&j->lock);
     if (j->cancel) {
@@ -1024,12 +1086,6 @@ int xlmig_migrate_out(xlmig_ctx *ctx, struct xlmig_tls *tls,
     if (rc)
         goto out;
     notify(j, XLMIG_EV_PHASE);
-    rc = out_record(ctx, cfg, j, &o->dest);
-    if (rc) {
-        /* Nothing was sent: still safe to roll back. */
-        xlmig_mjob_fail(j, rc, "cannot record the job before COMMIT");
-        goto out;
-    }
     committed = true;
     xlmig_put_u64(b, j->wire_id);
     rc = xlmig_conn_send(&c, XLMIG_MSG_COMMIT, b, 8);
@@ -1085,6 +1141,8 @@ out:
         xlmig_mjob_fail(j, rc, "%s", xlmig_strerror(rc));
         if (dom)
             LOG_INFO(ctx, "rolled back: %s runs on this host", info.name);
+        if (recorded)
+            out_record_remove(cfg, j->job.id);
     }
     pthread_mutex_lock(&j->lock);
     j->sock = -1;
@@ -1200,14 +1258,41 @@ static int get_desc(xlmig_ctx *ctx, const uint8_t *body,
     return 0;
 }
 
+/* Is a domain with this name or UUID here?  (Quietly: not an error.) */
+static int dom_present(xlmig_ctx *ctx, const struct xlmig_domain_desc *d,
+                       char *why, size_t len)
+{
+    struct xlmig_dominfo *all = NULL;
+    unsigned n = 0;
+    int rc = 0;
+
+    if (xlmig_domain_list(ctx, &all, &n)) {
+        snprintf(why, len, "cannot list the domains of this host");
+        return XLMIG_ERR_BACKEND;
+    }
+    for (unsigned i = 0; i < n && !rc; i++) {
+        char uuid[37];
+        if (!strcmp(all[i].name, d->name)) {
+            snprintf(why, len, "a domain named %s already exists here "
+                     "(domid %u)", d->name, all[i].domid);
+            rc = XLMIG_ERR_EXISTS;
+        } else if (!memcmp(all[i].uuid, d->uuid, 16)) {
+            xlmig_uuid_format(d->uuid, uuid);
+            snprintf(why, len, "domain %s here already has UUID %s",
+                     all[i].name, uuid);
+            rc = XLMIG_ERR_EXISTS;
+        }
+    }
+    free(all);
+    return rc;
+}
+
 /* The basic preflight: backend, identity, memory.  (Issue: full CPU and
  * resource checks come with `xlmig preflight`.)  0 = accepted. */
 static int preflight(xlmig_ctx *ctx, const struct xlmig_in_env *env,
                      struct xlmig_mjob *j, const struct xlmig_domain_desc *d,
                      uint64_t need, char *why, size_t len)
 {
-    struct xlmig_dominfo info;
-    char uuid[37];
     int rc;
 
     if (d->backend_id != ctx->ops->stream_id) {
@@ -1218,17 +1303,8 @@ static int preflight(xlmig_ctx *ctx, const struct xlmig_in_env *env,
     }
     if (env->admit && (rc = env->admit(env->opaque, j, why, len)))
         return rc;
-    if (!xlmig_domain_find(ctx, d->name, &info)) {
-        snprintf(why, len, "a domain named %s already exists here "
-                 "(domid %u)", d->name, info.domid);
-        return XLMIG_ERR_EXISTS;
-    }
-    xlmig_uuid_format(d->uuid, uuid);
-    if (!xlmig_domain_find(ctx, uuid, &info)) {
-        snprintf(why, len, "domain %s here already has UUID %s",
-                 info.name, uuid);
-        return XLMIG_ERR_EXISTS;
-    }
+    if ((rc = dom_present(ctx, d, why, len)))
+        return rc;
     if (env->reserve && (rc = env->reserve(env->opaque, NULL, need, why,
                                            len)))
         return rc;
