@@ -120,6 +120,18 @@ static int sim_unpause(xlmig_ctx *ctx, struct xlmig_dom *d)
     return simple(ctx, d, SIM_MSG_UNPAUSE, "unpausing");
 }
 
+/*
+ * Undo a suspend.  A domain resumed after a migration runs untracked, as
+ * Xen's own clean-up turns log-dirty off: a successful live save leaves
+ * it on, so that switching it off is not part of the downtime.
+ */
+static int sim_resume(xlmig_ctx *ctx, struct xlmig_dom *d)
+{
+    int rc = simple(ctx, d, SIM_MSG_LOGDIRTY_STOP, "stopping log-dirty on");
+
+    return rc ? rc : sim_unpause(ctx, d);
+}
+
 static int sim_destroy(xlmig_ctx *ctx, struct xlmig_dom *d)
 {
     char p[PATH_MAX];
@@ -554,7 +566,7 @@ const struct xlmig_backend_ops xlmig_backend_sim = {
     .attach = sim_attach,
     .detach = sim_detach,
     .suspend = sim_suspend,
-    .resume = sim_unpause,
+    .resume = sim_resume,
     .unpause = sim_unpause,
     .destroy = sim_destroy,
     .save = sim_save,

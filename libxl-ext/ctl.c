@@ -125,6 +125,11 @@ int xlmig_ctl_parse(const char *line, size_t len, struct xlmig_ctl_req *r,
         yajl_val v = root->u.object.values[i];
         bool mig = r->cmd == XLMIG_CTL_MIGRATE;
 
+        for (size_t p = 0; p < i; p++)
+            if (!strcmp(root->u.object.keys[p], k)) {
+                refuse(why, whylen, "\"%s\" given twice", k);
+                goto out;
+            }
         if (!strcmp(k, "cmd"))
             continue;
         if (!strcmp(k, "job") && (r->cmd == XLMIG_CTL_CANCEL ||

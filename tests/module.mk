@@ -13,17 +13,17 @@ $(BUILD)/tests/integration/%: $(BUILD)/tests/integration/%.o $(LIBXLMIG_A)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 # libFuzzer targets, built with clang in their own tree.
-FUZZ_TARGETS := fuzz_stream fuzz_simconfig fuzz_proto
+FUZZ_TARGETS := fuzz_stream fuzz_simconfig fuzz_proto fuzz_conf fuzz_ctl
 FUZZ_BUILD := build-fuzz
 FUZZ_CFLAGS := -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined \
 	-D_GNU_SOURCE -DXLMIG_VERSION='"$(VERSION)"' -Ilibxl-ext/include \
 	-Ilibxl-ext $(PKG_CFLAGS)
-FUZZ_LIB_SRCS := $(addprefix libxl-ext/, util.c crc32c.c stream.c proto.c \
+FUZZ_LIB_SRCS := $(addprefix libxl-ext/, util.c crc32c.c stream.c proto.c conf.c ctl.c \
 	sim_config.c sim_layout.c)
 
 $(FUZZ_BUILD)/%: tests/fuzz/%.c $(FUZZ_LIB_SRCS)
 	@mkdir -p $(FUZZ_BUILD)
-	clang $(FUZZ_CFLAGS) -o $@ $^ -lpthread
+	clang $(FUZZ_CFLAGS) -o $@ $^ -lpthread -lyajl
 
 fuzz: $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/%)
 

@@ -578,10 +578,6 @@ static void handle(struct dom *d, int cfd, uint32_t type, const uint8_t *p,
         sim_ipc_reply(cfd, 0, NULL, 0);
         return;
     case SIM_MSG_UNPAUSE:
-        /* A domain resumed after a migration runs untracked, as Xen's
-         * own clean-up turns log-dirty off; a successful migration
-         * leaves it on, out of the downtime, for the destroy. */
-        ld_stop(d);
         rc = dom_unpause(d);
         sim_ipc_reply(cfd, rc ? XLMIG_ERR_BACKEND : 0, NULL, 0);
         return;

@@ -27,6 +27,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 struct xlmig_msg_hello h;
                 xlmig_msg_get_hello(b, &h);
             } else if (f.type == XLMIG_MSG_ABORT ||
+                       f.type == XLMIG_MSG_RESTORE_FILE ||
                        f.type == XLMIG_MSG_PREFLIGHT_RESULT) {
                 static struct xlmig_msg_text t;
                 xlmig_msg_get_text(f.type, b, f.length, &t);
