@@ -1,5 +1,5 @@
 UNIT_TESTS := test_crc32c test_stream test_job test_simconfig test_simlayout \
-	test_policy test_proto
+	test_policy test_proto test_conf test_ctl
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/unit/%)
 
 $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(LIBXLMIG_A)
@@ -43,5 +43,7 @@ _demo: all
 
 _bench: all
 	@BUILD=$(BUILD) sh tests/bench/saverestore.sh
+	@echo
+	@BUILD=$(BUILD) sh tests/bench/migrate.sh
 
 .PHONY: fuzz _check _demo _bench

@@ -1,0 +1,117 @@
+/* Control requests: accepted forms round-trip; each refusal names why. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "ctl.h"
+
+static int parse(const char *line, struct xlmig_ctl_req *r, char *why)
+{
+    return xlmig_ctl_parse(line, strlen(line), r, why, 256);
+}
+
+static void test_migrate(void **state)
+{
+    struct xlmig_ctl_req r, r2;
+    char why[256], line[XLMIG_CTL_LINE_MAX + 2];
+    int n;
+
+    (void)state;
+    assert_int_equal(parse("{\"cmd\":\"migrate\",\"domain\":\"web1\","
+                           "\"host\":\"hostb@10.0.0.2:8003\","
+                           "\"max_downtime_ms\":20,\"bandwidth_mib\":100,"
+                           "\"max_rounds\":5,\"timeout_s\":60,"
+                           "\"channels\":1,\"quick\":false}\n", &r, why), 0);
+    assert_int_equal(r.cmd, XLMIG_CTL_MIGRATE);
+    assert_string_equal(r.domain, "web1");
+    assert_string_equal(r.host, "hostb@10.0.0.2:8003");
+    assert_int_equal(r.max_downtime_ms, 20);
+    assert_int_equal(r.bandwidth_mib, 100);
+    assert_int_equal(r.max_rounds, 5);
+    assert_int_equal(r.timeout_s, 60);
+    assert_false(r.quick);
+    n = xlmig_ctl_format(&r, line, sizeof(line));
+    assert_true(n > 0);
+    assert_int_equal(line[n - 1], '\n');
+    assert_int_equal(xlmig_ctl_parse(line, (size_t)n, &r2, why, sizeof(why)),
+                     0);
+    assert_memory_equal(&r, &r2, sizeof(r));
+}
+
+static void test_others(void **state)
+{
+    struct xlmig_ctl_req r;
+    char why[256];
+
+    (void)state;
+    assert_int_equal(parse("{\"cmd\":\"status\"}", &r, why), 0);
+    assert_int_equal(r.cmd, XLMIG_CTL_STATUS);
+    assert_int_equal(parse("{\"cmd\":\"cancel\",\"job\":7}", &r, why), 0);
+    assert_int_equal(r.job, 7);
+    assert_int_equal(parse("{\"cmd\":\"recover\"}", &r, why), 0);
+    assert_int_equal(r.job, 0);
+}
+
+static const struct {
+    const char *line;
+    const char *why;
+} bad[] = {
+    { "", "not JSON" },
+    { "[1,2]", "a request is a JSON object" },
+    { "{\"job\":1}", "no \"cmd\"" },
+    { "{\"cmd\":\"reboot\"}", "unknown command \"reboot\"" },
+    { "{\"cmd\":7}", "\"cmd\" must be a string" },
+    { "{\"cmd\":\"status\",\"job\":1}", "\"job\" is not a key of \"status\"" },
+    { "{\"cmd\":\"cancel\"}", "cancel needs a \"job\" number" },
+    { "{\"cmd\":\"cancel\",\"job\":-1}", "\"job\" must be an integer" },
+    { "{\"cmd\":\"cancel\",\"job\":1,\"job\":2}", "\"job\" given twice" },
+    { "{\"cmd\":\"migrate\",\"host\":\"hostb\"}", "\"domain\" is missing" },
+    { "{\"cmd\":\"migrate\",\"domain\":\"../x\",\"host\":\"hostb\"}",
+      "not a valid domain name" },
+    { "{\"cmd\":\"migrate\",\"domain\":\"web1\"}", "\"host\" is missing" },
+    { "{\"cmd\":\"migrate\",\"domain\":\"web1\",\"host\":\"b@1.2.3.4:x\"}",
+      "not NAME[@ADDRESS[:PORT]]" },
+    { "{\"cmd\":\"migrate\",\"domain\":\"web1\",\"host\":\"hostb\","
+      "\"max_downtime_ms\":1e3}", "must be an integer" },
+    { "{\"cmd\":\"migrate\",\"domain\":\"web1\",\"host\":\"hostb\","
+      "\"channels\":17}", "from 0 to 16" },
+    { "{\"cmd\":\"migrate\",\"domain\":\"web1\",\"host\":\"hostb\","
+      "\"quick\":1}", "true or false" },
+    { "{\"cmd\":\"migrate\",\"domain\":\"web1\",\"host\":\"hostb\","
+      "\"via\":\"/x\"}", "\"via\" needs \"quick\"" },
+    { "{\"cmd\":\"migrate\",\"domain\":\"web1\",\"host\":\"hostb\","
+      "\"quick\":true,\"via\":\"x\"}", "absolute path" },
+};
+
+static void test_refusals(void **state)
+{
+    struct xlmig_ctl_req r;
+    char why[256], big[XLMIG_CTL_LINE_MAX + 10];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        int rc = parse(bad[i].line, &r, why);
+        if (rc != XLMIG_ERR_INVAL || !strstr(why, bad[i].why))
+            fail_msg("case %zu (%s): rc %d, message \"%s\", wanted \"%s\"",
+                     i, bad[i].line, rc, why, bad[i].why);
+    }
+    memset(big, ' ', sizeof(big));
+    assert_int_equal(xlmig_ctl_parse(big, sizeof(big), &r, why, sizeof(why)),
+                     XLMIG_ERR_INVAL);
+    assert_non_null(strstr(why, "longer than"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_migrate),
+        cmocka_unit_test(test_others),
+        cmocka_unit_test(test_refusals),
+    };
+
+    return cmocka_run_group_tests_name("ctl", tests, NULL, NULL);
+}
