@@ -239,4 +239,17 @@ check "no copy left on hosta" nothing_on hosta web1
 on hosta "$XLMIG_BIN" recover >"$T_WORK/r" 2>&1
 check "nothing left in doubt" [ $? -eq 0 ]
 
+# A clean stop, and nothing the sanitizers (SANITIZE=1) or the daemons
+# themselves found wrong along the way.
+daemon_kill hosta TERM
+daemon_kill hostb TERM
+check "both daemons stopped on SIGTERM" \
+    grep -q "stopping; cancelling jobs before COMMIT" "$T_WORK/hostb.log"
+if grep -E "AddressSanitizer|LeakSanitizer|runtime error:|internal:" \
+    "$T_WORK/hosta.log" "$T_WORK/hostb.log" >"$T_WORK/san"; then
+    not_ok "daemon logs are clean"; sed 's/^/#   /' "$T_WORK/san"
+else
+    ok "daemon logs are clean (no sanitizer report, no internal error)"
+fi
+
 exit $T_FAILED
