@@ -862,7 +862,14 @@ static int cmd_run(int argc, char **argv)
     d->ledger = (uint64_t *)(d->ram + XLMIG_PAGE_SIZE);
     pthread_mutex_init(&d->lock, NULL);
     pthread_mutex_init(&d->ld_lock, NULL);
-    pthread_cond_init(&d->cond, NULL);
+    {
+        /* wait_until() takes monotonic deadlines. */
+        pthread_condattr_t ca;
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&d->cond, &ca);
+        pthread_condattr_destroy(&ca);
+    }
     pthread_cond_init(&d->parked_cond, NULL);
     d->uffd = -1;
     d->pagemap_fd = -1;

@@ -106,11 +106,12 @@ daemon_start() {
     h=$1; shift
     mkdir -p "$T_ROOT/$h"
     [ -f "$T_WORK/$h.conf" ] || daemon_conf "$h"
-    ip netns exec "$(ns_of $h)" env "$@" "$XLMIGD" -f "$T_WORK/$h.conf" \
+    # $XLMIGD unquoted: a test may prefix it with valgrind and options
+    ip netns exec "$(ns_of $h)" env "$@" $XLMIGD -f "$T_WORK/$h.conf" \
         >>"$T_WORK/$h.log" 2>&1 &
     echo $! >"$T_WORK/$h.pid"
     T_PIDS="$T_PIDS $!"
-    for _ in $(seq 50); do
+    for _ in $(seq 200); do
         [ -S "$T_WORK/$h.sock" ] && return 0
         kill -0 "$(cat "$T_WORK/$h.pid")" 2>/dev/null || break
         sleep 0.1

@@ -22,4 +22,27 @@ check "valgrind clean: xlmig restore of a truncated stream (refused)" \
     sh -c "$VG $XLMIG restore '$T_WORK/vg1.cut' >/dev/null 2>&1; [ \$? -eq 1 ]"
 check "valgrind clean: xlmig restore" sh -c "$VG $XLMIG restore '$T_WORK/vg1.x' >/dev/null"
 check "restored domain verifies" $SIMDOM verify vg1
+
+# Both daemons under valgrind: a live migration, a refused one, a clean
+# stop.  valgrind's verdict is each daemon's exit status.
+if need_netns && pki_up && net_up; then
+    XLMIGD="$VG $BUILD/xlmigd"
+    daemon_start hosta && daemon_start hostb
+    on hosta $SIMDOM create -m 32M -c 2 -r 8M vg2 >/dev/null
+    on hostb $SIMDOM create -m 16M -c 1 -r 0 vg3 >/dev/null
+    check "under valgrind: xlmig migrate vg2 hostb" \
+        on hosta "$BUILD/xlmig" migrate vg2 hostb
+    on hostb "$BUILD/xlmig" migrate vg3 hostb >/dev/null 2>&1
+    check "under valgrind: a refused migration (hostb to itself)" [ $? -eq 3 ]
+    on hosta "$BUILD/xlmig" status >/dev/null
+    for h in hosta hostb; do
+        pid=$(cat "$T_WORK/$h.pid")
+        kill -TERM "$pid"; wait "$pid"; st=$?
+        check "valgrind clean: xlmigd on $h (exit $st)" [ $st -eq 0 ]
+        [ $st -eq 0 ] || sed 's/^/#   /' "$T_WORK/$h.log" | tail -30
+    done
+    check "vg2 runs on hostb and verifies" on hostb $SIMDOM verify vg2
+else
+    skip "xlmigd under valgrind needs root (network namespaces)"
+fi
 exit $T_FAILED
