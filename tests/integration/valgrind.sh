@@ -28,7 +28,7 @@ check "restored domain verifies" $SIMDOM verify vg1
 if need_netns && pki_up && net_up; then
     XLMIGD="$VG $BUILD/xlmigd"
     daemon_start hosta && daemon_start hostb
-    on hosta $SIMDOM create -m 32M -c 2 -r 8M vg2 >/dev/null
+    on hosta $SIMDOM create -m 16M -c 2 -r 0 --fill vg2 >/dev/null
     on hostb $SIMDOM create -m 16M -c 1 -r 0 vg3 >/dev/null
     check "under valgrind: xlmig migrate vg2 hostb" \
         on hosta "$BUILD/xlmig" migrate vg2 hostb
