@@ -4,7 +4,7 @@
 set -eu
 
 pkgs="gcc make pkg-config libxen-dev libyajl-dev libssl-dev libcmocka-dev
-clang libclang-rt-14-dev valgrind bc openssl"
+clang libclang-rt-14-dev valgrind bc openssl iproute2"
 
 missing=""
 for p in $pkgs; do
