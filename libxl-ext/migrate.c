@@ -320,7 +320,7 @@ static int set_phase(struct xlmig_mjob *j, enum xlmig_phase to)
 /* ------------------------------------------------------------------ */
 /* Network                                                             */
 
-static void sock_timeouts(int fd, unsigned secs)
+void xlmig_sock_setup(int fd, unsigned secs)
 {
     struct timeval tv = { (time_t)secs, 0 };
     int one = 1, idle = (int)secs, cnt = 3;
@@ -377,7 +377,7 @@ static int dial(xlmig_ctx *ctx, const struct xlmigd_peer *p, unsigned secs)
             err = errno;
         if (r > 0 && !err) {
             fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-            sock_timeouts(fd, secs);
+            xlmig_sock_setup(fd, secs);
             break;
         }
         close(fd);
@@ -1603,7 +1603,8 @@ out:
 
 int xlmig_recover(xlmig_ctx *ctx, struct xlmig_tls *tls,
                   const struct xlmigd_config *cfg,
-                  const struct xlmig_indoubt *x, char *outcome, size_t len)
+                  const struct xlmig_indoubt *x, int *there, char *outcome,
+                  size_t len)
 {
     struct xlmig_conn c;
     struct xlmig_tls_conn *tc = NULL;
@@ -1642,6 +1643,7 @@ int xlmig_recover(xlmig_ctx *ctx, struct xlmig_tls *tls,
         rc = XLMIG_ERR_PEER;
     st = rc ? 0 : xlmig_get_u32(c.body + 8);
     xlmig_conn_dispose(&c);
+    *there = (int)st;
     if (rc) {
         snprintf(outcome, len, "%s did not answer; still in doubt",
                  x->dest.name);

@@ -190,13 +190,17 @@ int xlmig_state_out_list(xlmig_ctx *ctx, const char *dir,
 /*
  * Settle a job in doubt by asking its destination: the source copy is
  * destroyed if the domain runs there, resumed if it never will.  Returns
- * 0 when settled (*outcome says how), XLMIG_ERR_INDOUBT while the
+ * 0 when settled (*there is the destination's XLMIG_JOBSTATE_*, *outcome
+ * says what was done), XLMIG_ERR_INDOUBT while the
  * destination cannot say yet, another error if it cannot be reached.
  */
 int xlmig_recover(xlmig_ctx *ctx, struct xlmig_tls *tls,
                   const struct xlmigd_config *cfg,
-                  const struct xlmig_indoubt *d, char *outcome,
+                  const struct xlmig_indoubt *d, int *there, char *outcome,
                   size_t len) XLMIG_MUST_CHECK;
+
+/* Timeouts (@secs), keepalive and no Nagle delay on a peer socket. */
+void xlmig_sock_setup(int fd, unsigned secs);
 
 /* Job ids: persistent counter in the state directory. */
 uint32_t xlmig_state_next_id(const char *dir);

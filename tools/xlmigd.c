@@ -16,8 +16,6 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -107,25 +105,31 @@ static yajl_gen gen_open(const char *event)
     return g;
 }
 
-/* Close the object and send it, with a newline, to @cl. */
-static void gen_send(yajl_gen g, struct client *cl)
+/* Close the object and send it, as one line, to @n clients; free @g. */
+static void gen_send_to(yajl_gen g, struct client *const *cl, unsigned n)
 {
     const unsigned char *out;
-    size_t n;
+    size_t len;
 
     if (!g)
         return;
     yajl_gen_map_close(g);
-    if (yajl_gen_get_buf(g, &out, &n) == yajl_gen_status_ok) {
-        unsigned char *line = malloc(n + 1);
+    if (yajl_gen_get_buf(g, &out, &len) == yajl_gen_status_ok) {
+        unsigned char *line = malloc(len + 1);
         if (line) {
-            memcpy(line, out, n);
-            line[n] = '\n';
-            emit_raw(cl, line, n + 1);
+            memcpy(line, out, len);
+            line[len] = '\n';
+            for (unsigned i = 0; i < n; i++)
+                emit_raw(cl[i], line, len + 1);
             free(line);
         }
     }
     yajl_gen_free(g);
+}
+
+static void gen_send(yajl_gen g, struct client *cl)
+{
+    gen_send_to(g, &cl, 1);
 }
 
 static const char *dir_name(enum xlmig_job_dir d)
@@ -183,6 +187,12 @@ static void gen_job(yajl_gen g, const struct djob *dj)
         xlmig_json_str(g, "error", m->error);
 }
 
+/* To everyone watching @dj.  D.lock held. */
+static void send_to_watchers(yajl_gen g, struct djob *dj)
+{
+    gen_send_to(g, dj->subs, dj->nsubs);
+}
+
 static void publish(struct xlmig_mjob *m, enum xlmig_job_event ev)
 {
     struct djob *dj = (struct djob *)m;
@@ -229,23 +239,7 @@ static void publish(struct xlmig_mjob *m, enum xlmig_job_event ev)
         break;
     }
     pthread_mutex_unlock(&m->lock);
-    if (g) {
-        /* The same line to every watcher. */
-        const unsigned char *out;
-        size_t n;
-        yajl_gen_map_close(g);
-        if (yajl_gen_get_buf(g, &out, &n) == yajl_gen_status_ok) {
-            unsigned char *line = malloc(n + 1);
-            if (line) {
-                memcpy(line, out, n);
-                line[n] = '\n';
-                for (unsigned i = 0; i < dj->nsubs; i++)
-                    emit_raw(dj->subs[i], line, n + 1);
-                free(line);
-            }
-        }
-        yajl_gen_free(g);
-    }
+    send_to_watchers(g, dj);
     pthread_mutex_unlock(&D.lock);
 }
 
@@ -301,6 +295,10 @@ static void subscribe(struct djob *dj, struct client *cl)
         dj->subs[dj->nsubs++] = cl;
 }
 
+/*
+ * The worker's last touch of @dj: once D.workers drops and the job is
+ * marked done, the main loop may free it.
+ */
 static void job_finish(struct djob *dj, int rc)
 {
     pthread_mutex_lock(&dj->m.lock);
@@ -438,6 +436,7 @@ static void *incoming_worker(void *arg)
     dj->fd = -1;
     if (rc) {
         dj->hidden = true;              /* refused before any job began */
+        dj->m.job.ctx = NULL;
         job_finish(dj, rc);
     } else {
         pthread_mutex_lock(&dj->m.lock);
@@ -449,9 +448,9 @@ static void *incoming_worker(void *arg)
         pthread_mutex_lock(&D.lock);
         dj->m.reserved_bytes = 0;
         pthread_mutex_unlock(&D.lock);
+        dj->m.job.ctx = NULL;
         job_finish(dj, rc);
     }
-    dj->m.job.ctx = NULL;
     xlmig_ctx_free(ctx);
     return NULL;
 }
@@ -478,8 +477,8 @@ static void *outgoing_worker(void *arg)
                  (double)p->bytes_sent / 1048576.0,
                  (double)p->memory_bytes / 1048576.0);
     }
-    job_finish(dj, rc);
     dj->m.job.ctx = NULL;
+    job_finish(dj, rc);
     xlmig_ctx_free(ctx);
     return NULL;
 }
@@ -500,21 +499,21 @@ static void *recover_worker(void *arg)
     for (unsigned i = 0; !rc && i < n; i++) {
         char outcome[256];
         struct djob *orig;
-        int r;
+        int r, there = XLMIG_JOBSTATE_UNKNOWN;
         yajl_gen g;
 
         if (dj->recover_job && list[i].id != dj->recover_job)
             continue;
         found++;
-        r = xlmig_recover(ctx, D.tls, &D.cfg, &list[i], outcome,
+        r = xlmig_recover(ctx, D.tls, &D.cfg, &list[i], &there, outcome,
                           sizeof(outcome));
         pthread_mutex_lock(&D.lock);
         orig = job_find(list[i].id);
         if (orig && r == 0) {
             pthread_mutex_lock(&orig->m.lock);
             orig->m.in_doubt = false;
-            orig->m.rc = strstr(outcome, "resumed here") ?
-                             XLMIG_ERR_PEER : 0;
+            orig->m.rc = there == XLMIG_JOBSTATE_RUNNING ? 0 :
+                                                           XLMIG_ERR_PEER;
             if (xlmig_job_set_phase(&orig->m.job, orig->m.rc ?
                                     XLMIG_PHASE_ROLLEDBACK :
                                     XLMIG_PHASE_COMMITTED))
@@ -530,21 +529,8 @@ static void *recover_worker(void *arg)
             xlmig_json_str(g, "peer", list[i].dest.name);
             xlmig_json_bool(g, "settled", r == 0);
             xlmig_json_str(g, "outcome", outcome);
-            yajl_gen_map_close(g);
-            {
-                const unsigned char *out;
-                size_t len;
-                if (yajl_gen_get_buf(g, &out, &len) ==
-                    yajl_gen_status_ok) {
-                    for (unsigned s = 0; s < dj->nsubs; s++) {
-                        emit_raw(dj->subs[s], out, len);
-                        emit_raw(dj->subs[s], (const unsigned char *)"\n",
-                                 1);
-                    }
-                }
-            }
-            yajl_gen_free(g);
         }
+        send_to_watchers(g, dj);
         pthread_mutex_unlock(&D.lock);
         if (r == 0)
             settled++;
@@ -559,8 +545,8 @@ static void *recover_worker(void *arg)
     }
     LOG_INFO(ctx, "recover: %u of %u job(s) settled", settled, found);
     dj->hidden = true;
-    job_finish(dj, rc);
     dj->m.job.ctx = NULL;
+    job_finish(dj, rc);
     xlmig_ctx_free(ctx);
     return NULL;
 }
@@ -918,14 +904,7 @@ static void accept_peer(void)
         close(fd);
         return;
     }
-    {
-        struct timeval tv = { (time_t)D.cfg.io_timeout_s, 0 };
-        int one = 1;
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-        setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    }
+    xlmig_sock_setup(fd, D.cfg.io_timeout_s);
     dj = job_new(XLMIG_JOB_IN, "");
     if (!dj) {
         close(fd);

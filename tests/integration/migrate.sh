@@ -236,6 +236,9 @@ check "recover settles it (exit $rrc): runs on hostb, source destroyed" \
     grep -q "runs on hostb: source copy destroyed" "$T_WORK/r"
 check "web1 runs on hostb only, intact" intact hostb web1
 check "no copy left on hosta" nothing_on hosta web1
+on hosta "$XLMIG_BIN" status >"$T_WORK/st" 2>&1
+check "status now shows the job committed, result ok" \
+    grep -qE "out +web1 +hostb +live +committed +ok" "$T_WORK/st"
 on hosta "$XLMIG_BIN" recover >"$T_WORK/r" 2>&1
 check "nothing left in doubt" [ $? -eq 0 ]
 
