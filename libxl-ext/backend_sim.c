@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "sim_host.h"
@@ -21,6 +22,7 @@ struct xlmig_dom {
     struct sim_config cfg;      /* restore: the config being restored */
     int ramfd;                  /* the guest memory file */
     uint8_t *written;           /* restore: pages this restore wrote */
+    uint8_t *ram;               /* restore: the memory file, mapped */
 };
 
 static int sim_open(xlmig_ctx *ctx, void **priv)
@@ -51,6 +53,8 @@ static void dom_free(struct xlmig_dom *d)
 {
     if (!d)
         return;
+    if (d->ram)
+        munmap(d->ram, d->info.nr_pages << XLMIG_PAGE_SHIFT);
     if (d->ramfd >= 0)
         close(d->ramfd);
     free(d->written);
@@ -197,7 +201,7 @@ static int send_run(xlmig_ctx *ctx, struct xlmig_dom *d,
     while (pfn < end && !w->err) {
         unsigned cnt = end - pfn > XLMIG_PAGE_BATCH_MAX ?
                        XLMIG_PAGE_BATCH_MAX : (unsigned)(end - pfn);
-        uint8_t *buf = xlmig_write_pages_reserve(w, &cnt);
+        uint8_t *buf = xlmig_write_pages_reserve(w, pfn, &cnt);
         size_t len = (size_t)cnt * XLMIG_PAGE_SIZE;
         ssize_t r = pread(d->ramfd, buf, len, (off_t)(pfn * XLMIG_PAGE_SIZE));
 
@@ -422,6 +426,20 @@ static int sim_restore_create(xlmig_ctx *ctx,
     d->info.state = XLMIG_DOM_PAUSED;
     rc = open_ram(ctx, d, 1);
     if (!rc) {
+        /* Pages are copied in, not written with pwrite: data channels
+         * load disjoint pages at once, and the file's write lock would
+         * serialise them. */
+        void *m = mmap(NULL, d->info.nr_pages << XLMIG_PAGE_SHIFT,
+                       PROT_READ | PROT_WRITE, MAP_SHARED, d->ramfd, 0);
+        if (m == MAP_FAILED) {
+            LOG_ERR(ctx, "cannot map the memory of %s: %s", d->info.name,
+                    strerror(errno));
+            rc = xlmig_errno_rc(errno);
+        } else {
+            d->ram = m;
+        }
+    }
+    if (!rc) {
         d->written = calloc((d->info.nr_pages + 7) / 8, 1);
         if (!d->written)
             rc = XLMIG_ERR_NOMEM;
@@ -477,17 +495,8 @@ static int sim_restore_record(xlmig_ctx *ctx, struct xlmig_dom *d,
                     break;
                 run++;
             }
-            {
-                size_t len = (size_t)run * XLMIG_PAGE_SIZE;
-                ssize_t r = pwrite(d->ramfd, data, len,
-                                   (off_t)(pfn * XLMIG_PAGE_SIZE));
-                if (r != (ssize_t)len) {
-                    LOG_ERR(ctx, "writing guest memory at pfn 0x%llx: %s",
-                            (unsigned long long)pfn,
-                            r < 0 ? strerror(errno) : "short write");
-                    return r < 0 ? xlmig_errno_rc(errno) : XLMIG_ERR_IO;
-                }
-            }
+            memcpy(d->ram + (pfn << XLMIG_PAGE_SHIFT), data,
+                   (size_t)run * XLMIG_PAGE_SIZE);
             for (uint32_t k = 0; k < run; k++)
                 d->written[(pfn + k) >> 3] |= (uint8_t)(1u << ((pfn + k) & 7));
             data += (size_t)run * XLMIG_PAGE_SIZE;

@@ -61,6 +61,8 @@ int xlmig_precopy(xlmig_ctx *ctx, struct xlmig_dom *dom, uint64_t nr_pages,
         struct xlmig_round r;
 
         rc = ops->send_pages(ctx, dom, w, round == 1 ? NULL : bm);
+        if (!rc && hooks && hooks->sync)
+            rc = hooks->sync(hooks->opaque);
         if (rc)
             goto out;
         rc = ops->logdirty_peek(ctx, dom, bm);
@@ -127,6 +129,9 @@ int xlmig_precopy(xlmig_ctx *ctx, struct xlmig_dom *dom, uint64_t nr_pages,
     for (size_t i = 0; i < bmlen; i++)
         bm[i] |= tail[i];
     st->final_pages = popcount(bm, bmlen);
+    /* Smaller records while the guest is stopped: the receiver loads
+     * one while the next is on the wire, rather than waiting for 4 MiB. */
+    w->batch = XLMIG_PAGE_BATCH_MAX / 8;
     rc = ops->send_pages(ctx, dom, w, bm);
     if (rc)
         goto out;
@@ -155,6 +160,27 @@ out:
     return rc;
 }
 
+void xlmig_ratelimit_pace(struct xlmig_ratelimit *rl, size_t len)
+{
+    uint64_t due, now;
+
+    if (!rl->rate)
+        return;
+    if (!rl->start_ns)
+        rl->start_ns = xlmig_now_ns();
+    rl->bytes += len;
+    /* When these bytes are due at the capped rate; sleep until then. */
+    due = rl->start_ns + (uint64_t)((double)rl->bytes * 1e9 /
+                                    (double)rl->rate);
+    now = xlmig_now_ns();
+    if (due > now) {
+        struct timespec d = { (time_t)((due - now) / 1000000000u),
+                              (long)((due - now) % 1000000000u) };
+        while (nanosleep(&d, &d) < 0 && errno == EINTR)
+            ;
+    }
+}
+
 static int rl_writev(void *opaque, const struct iovec *iov, int n)
 {
     struct xlmig_ratelimit *rl = opaque;
@@ -164,24 +190,9 @@ static int rl_writev(void *opaque, const struct iovec *iov, int n)
     for (int i = 0; i < n; i++)
         len += iov[i].iov_len;
     rc = rl->inner.writev(rl->inner.opaque, iov, n);
-    if (rc || !rl->rate)
-        return rc;
-    if (!rl->start_ns)
-        rl->start_ns = xlmig_now_ns();
-    rl->bytes += len;
-    {
-        /* When these bytes are due at the capped rate; sleep until then. */
-        uint64_t due = rl->start_ns +
-                       (uint64_t)((double)rl->bytes * 1e9 / (double)rl->rate);
-        uint64_t now = xlmig_now_ns();
-        if (due > now) {
-            struct timespec d = { (time_t)((due - now) / 1000000000u),
-                                  (long)((due - now) % 1000000000u) };
-            while (nanosleep(&d, &d) < 0 && errno == EINTR)
-                ;
-        }
-    }
-    return 0;
+    if (!rc)
+        xlmig_ratelimit_pace(rl, len);
+    return rc;
 }
 
 void xlmig_sink_ratelimit(struct xlmig_sink *s, struct xlmig_ratelimit *rl,
@@ -192,5 +203,6 @@ void xlmig_sink_ratelimit(struct xlmig_sink *s, struct xlmig_ratelimit *rl,
     rl->inner = *inner;
     rl->rate = bytes_per_sec;
     s->writev = rl_writev;
+    s->drain = NULL;
     s->opaque = rl;
 }

@@ -32,6 +32,11 @@ struct xlmig_live_hooks {
      * CANCELLED) abandons pre-copy: the domain runs on. */
     int (*round)(void *opaque, const struct xlmig_round *r,
                  const struct xlmig_verdict *v);
+    /* After each pre-copy round's pages: return once the receiver has
+     * loaded everything written so far, so that the round's time and
+     * bandwidth are end to end and nothing is in flight when the guest
+     * is suspended.  Nonzero abandons pre-copy. */
+    int (*sync)(void *opaque);
     /* The guest is about to be suspended for stop-and-copy. */
     void (*suspending)(void *opaque);
 };
@@ -82,5 +87,8 @@ struct xlmig_ratelimit {
 void xlmig_sink_ratelimit(struct xlmig_sink *s, struct xlmig_ratelimit *rl,
                           const struct xlmig_sink *inner,
                           uint64_t bytes_per_sec);
+/* Count @len more bytes against @rl and sleep until they are due (one
+ * thread at a time). */
+void xlmig_ratelimit_pace(struct xlmig_ratelimit *rl, size_t len);
 
 #endif

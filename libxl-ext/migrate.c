@@ -27,6 +27,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "channel.h"
 #include "cursor.h"
 #include "stream.h"
 
@@ -172,7 +173,7 @@ int xlmig_conn_expect(struct xlmig_conn *c, uint32_t type)
     return 0;
 }
 
-static void send_abort(struct xlmig_conn *c, uint64_t job, int code,
+void xlmig_send_abort(struct xlmig_conn *c, uint64_t job, int code,
                        const char *why)
 {
     uint8_t b[16 + XLMIG_PROTO_TEXT_MAX];
@@ -182,9 +183,8 @@ static void send_abort(struct xlmig_conn *c, uint64_t job, int code,
         LOG_DEBUG(c->ctx, "could not tell %s about the abort", c->peer);
 }
 
-/* HELLO both ways (@first: we speak first, as the destination does). */
-static int hello(struct xlmig_conn *c, bool first, const char *host,
-                 const char *backend)
+int xlmig_hello(struct xlmig_conn *c, bool first, const char *host,
+                const char *backend)
 {
     struct xlmig_msg_hello me, them;
     uint8_t b[XLMIG_MSG_HELLO_SIZE];
@@ -214,7 +214,7 @@ static int hello(struct xlmig_conn *c, bool first, const char *host,
                  "%u..%u, %s speaks %u..%u", me.min_version, me.max_version,
                  c->peer, them.min_version, them.max_version);
         LOG_ERR(c->ctx, "%s", why);
-        send_abort(c, 0, XLMIG_ERR_VERSION, why);
+        xlmig_send_abort(c, 0, XLMIG_ERR_VERSION, why);
         return XLMIG_ERR_VERSION;
     }
     c->version = (uint16_t)v;
@@ -223,7 +223,7 @@ static int hello(struct xlmig_conn *c, bool first, const char *host,
         snprintf(why, sizeof(why), "backend mismatch: %s runs %s, %s runs "
                  "%s", host, backend, c->peer, them.backend);
         LOG_ERR(c->ctx, "%s", why);
-        send_abort(c, 0, XLMIG_ERR_INVAL, why);
+        xlmig_send_abort(c, 0, XLMIG_ERR_INVAL, why);
         return XLMIG_ERR_INVAL;
     }
     LOG_DEBUG(c->ctx, "%s: protocol v%u, backend %s, TLS %s", c->peer, v,
@@ -241,6 +241,8 @@ void xlmig_mjob_init(struct xlmig_mjob *j, xlmig_ctx *ctx, uint32_t id,
     xlmig_job_init(&j->job, ctx, id, domain);
     j->dir = dir;
     j->sock = -1;
+    for (unsigned i = 0; i < XLMIG_CHANNELS_MAX; i++)
+        j->chan_sock[i] = -1;
     snprintf(j->mode, sizeof(j->mode), "live");
     pthread_mutex_init(&j->lock, NULL);
     j->prog.started_ns = xlmig_now_ns();
@@ -266,7 +268,7 @@ void xlmig_mjob_fail(struct xlmig_mjob *j, int rc, const char *fmt, ...)
     pthread_mutex_unlock(&j->lock);
 }
 
-static void notify(struct xlmig_mjob *j, enum xlmig_job_event ev)
+void xlmig_mjob_notify(struct xlmig_mjob *j, enum xlmig_job_event ev)
 {
     if (j->notify)
         j->notify(j, ev);
@@ -290,12 +292,15 @@ int xlmig_mjob_cancel(struct xlmig_mjob *j, char *why, size_t len)
         /* Wake a worker blocked on the network. */
         if (j->sock >= 0)
             shutdown(j->sock, SHUT_RDWR);
+        for (unsigned i = 0; i < XLMIG_CHANNELS_MAX; i++)
+            if (j->chan_sock[i] >= 0)
+                shutdown(j->chan_sock[i], SHUT_RDWR);
     }
     pthread_mutex_unlock(&j->lock);
     return rc;
 }
 
-static bool cancelled(struct xlmig_mjob *j)
+bool xlmig_mjob_cancelled(struct xlmig_mjob *j)
 {
     bool c;
 
@@ -313,7 +318,7 @@ static int set_phase(struct xlmig_mjob *j, enum xlmig_phase to)
     rc = xlmig_job_set_phase(&j->job, to);
     pthread_mutex_unlock(&j->lock);
     if (!rc)
-        notify(j, XLMIG_EV_PHASE);
+        xlmig_mjob_notify(j, XLMIG_EV_PHASE);
     return rc;
 }
 
@@ -334,8 +339,7 @@ void xlmig_sock_setup(int fd, unsigned secs)
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
-/* Connect to @p within @secs; returns the socket or XLMIG_ERR_*. */
-static int dial(xlmig_ctx *ctx, const struct xlmigd_peer *p, unsigned secs)
+int xlmig_dial(xlmig_ctx *ctx, const struct xlmigd_peer *p, unsigned secs)
 {
     struct addrinfo hints, *res = NULL, *ai;
     const char *host = p->addr[0] ? p->addr : p->name;
@@ -700,11 +704,11 @@ static int out_writev(void *opaque, const struct iovec *iov, int n)
 
     for (int i = 0; i < n; i++)
         len += iov[i].iov_len;
-    if (cancelled(j))
+    if (xlmig_mjob_cancelled(j))
         return XLMIG_ERR_CANCELLED;
     rc = xlmig_conn_sendv(s->c, XLMIG_MSG_STREAM_DATA, iov, n);
     if (rc)
-        return cancelled(j) ? XLMIG_ERR_CANCELLED : rc;
+        return xlmig_mjob_cancelled(j) ? XLMIG_ERR_CANCELLED : rc;
     now = xlmig_now_ns();
     pthread_mutex_lock(&j->lock);
     j->prog.bytes_sent += len;
@@ -720,14 +724,40 @@ static int out_writev(void *opaque, const struct iovec *iov, int n)
     }
     pthread_mutex_unlock(&j->lock);
     if (tell)
-        notify(j, XLMIG_EV_PROGRESS);
+        xlmig_mjob_notify(j, XLMIG_EV_PROGRESS);
     return 0;
 }
 
 struct out_hooks {
     struct xlmig_mjob *j;
     struct xlmig_conn *c;
+    struct xlmig_chans_out *chans;
+    uint64_t sync_seq;
 };
+
+static int out_sync(void *opaque)
+{
+    struct out_hooks *h = opaque;
+    uint8_t b[XLMIG_MSG_SYNC_SIZE];
+    uint64_t seq = ++h->sync_seq;
+    int rc;
+
+    if (h->chans)
+        xlmig_chans_sync_start(h->chans, seq);
+    xlmig_put_u64(b, h->j->wire_id);
+    xlmig_put_u64(b + 8, seq);
+    rc = xlmig_conn_send(h->c, XLMIG_MSG_SYNC, b, sizeof(b));
+    if (!rc)
+        rc = xlmig_conn_expect(h->c, XLMIG_MSG_SYNC);
+    if (!rc && xlmig_get_u64(h->c->body + 8) != seq) {
+        LOG_ERR(h->c->ctx, "%s answered SYNC %" PRIu64 " as %" PRIu64,
+                h->c->peer, seq, xlmig_get_u64(h->c->body + 8));
+        rc = XLMIG_ERR_PEER;
+    }
+    if (!rc && h->chans)
+        rc = xlmig_chans_sync_wait(h->chans);
+    return rc && xlmig_mjob_cancelled(h->j) ? XLMIG_ERR_CANCELLED : rc;
+}
 
 static int out_round(void *opaque, const struct xlmig_round *r,
                      const struct xlmig_verdict *v)
@@ -748,12 +778,12 @@ static int out_round(void *opaque, const struct xlmig_round *r,
     j->prog.round_bytes = 0;
     j->prog.round_target = r->pages_dirtied * (XLMIG_PAGE_SIZE + 8);
     pthread_mutex_unlock(&j->lock);
-    notify(j, XLMIG_EV_ROUND);
-    if (cancelled(j))
+    xlmig_mjob_notify(j, XLMIG_EV_ROUND);
+    if (xlmig_mjob_cancelled(j))
         return XLMIG_ERR_CANCELLED;
     xlmig_msg_put_round(b, &m);
     rc = xlmig_conn_send(h->c, XLMIG_MSG_ROUND, b, sizeof(b));
-    return rc && cancelled(j) ? XLMIG_ERR_CANCELLED : rc;
+    return rc && xlmig_mjob_cancelled(j) ? XLMIG_ERR_CANCELLED : rc;
 }
 
 static void out_suspending(void *opaque)
@@ -790,6 +820,17 @@ static void test_gate(xlmig_ctx *ctx, const char *name)
         usleep(10000);
 }
 
+/* The last page is written: every data channel sends what it holds and
+ * its CHANNEL_END, before END goes on the control connection. */
+static int end_channels(struct xlmig_stream_writer *w,
+                        struct xlmig_chans_out *chans)
+{
+    xlmig_write_flush_pages(w);
+    if (w->err || !chans)
+        return w->err;
+    return xlmig_chans_finish(chans, w);
+}
+
 int xlmig_migrate_out(xlmig_ctx *ctx, struct xlmig_tls *tls,
                       const struct xlmigd_config *cfg, struct xlmig_mjob *j,
                       const struct xlmig_out_opts *o)
@@ -801,6 +842,8 @@ int xlmig_migrate_out(xlmig_ctx *ctx, struct xlmig_tls *tls,
     struct xlmig_dom *dom = NULL;
     struct xlmig_stream_writer w;
     struct xlmig_sink fsink, sink;
+    struct xlmig_sink lanes[XLMIG_CHANNELS_MAX];
+    struct xlmig_chans_out *chans = NULL;
     struct xlmig_ratelimit rl;
     struct out_sink os;
     struct out_hooks oh;
@@ -813,6 +856,7 @@ int xlmig_migrate_out(xlmig_ctx *ctx, struct xlmig_tls *tls,
     bool via_made = false, committed = false, recorded = false;
     struct xlmig_limits lim;
     uint64_t t_prep;
+    unsigned nchan;
     int fd = -1, rc;
 
     memset(&c, 0, sizeof(c));
@@ -829,11 +873,11 @@ int xlmig_migrate_out(xlmig_ctx *ctx, struct xlmig_tls *tls,
     } else if (o->quick) {
         snprintf(j->mode, sizeof(j->mode), "quick");
     }
-    if (o->channels > 1) {
-        xlmig_mjob_fail(j, XLMIG_ERR_NOTIMPL, "%u data channels asked for; "
-                        "this version moves data over the control "
-                        "connection only (--channels 1)", o->channels);
-        rc = XLMIG_ERR_NOTIMPL;
+    nchan = o->via || !o->channels ? 1 : o->channels;
+    if (nchan > XLMIG_CHANNELS_MAX) {
+        xlmig_mjob_fail(j, XLMIG_ERR_INVAL, "%u data channels asked for; "
+                        "at most %u", nchan, XLMIG_CHANNELS_MAX);
+        rc = XLMIG_ERR_INVAL;
         goto out;
     }
     rc = xlmig_domain_find(ctx, o->domain, &info);
@@ -859,7 +903,7 @@ int xlmig_migrate_out(xlmig_ctx *ctx, struct xlmig_tls *tls,
     }
 
     /* Connect and authenticate. */
-    fd = dial(ctx, &o->dest, cfg->io_timeout_s);
+    fd = xlmig_dial(ctx, &o->dest, cfg->io_timeout_s);
     if (fd < 0) {
         rc = fd;
         fd = -1;
@@ -887,7 +931,7 @@ int xlmig_migrate_out(xlmig_ctx *ctx, struct xlmig_tls *tls,
     if (rc)
         goto out;
     conn_ok = true;
-    rc = hello(&c, false, host, ctx->ops->name);
+    rc = xlmig_hello(&c, false, host, ctx->ops->name);
     if (rc) {
         xlmig_mjob_fail(j, rc, "%s refused the connection (see the log)",
                         o->dest.name);
@@ -941,7 +985,7 @@ int xlmig_migrate_out(xlmig_ctx *ctx, struct xlmig_tls *tls,
 
     /* Prepare. */
     xlmig_put_u64(b, j->wire_id);
-    xlmig_put_u32(b + 8, 1);
+    xlmig_put_u32(b + 8, nchan);
     xlmig_put_u32(b + 12, 0);
     /* DOMAIN_INFO body is at b + 16 already. */
     t_prep = xlmig_now_ns();
@@ -980,12 +1024,27 @@ int xlmig_migrate_out(xlmig_ctx *ctx, struct xlmig_tls *tls,
     os.last_ns = 0;
     os.last_bytes = 0;
     fsink.writev = out_writev;
+    fsink.drain = NULL;
     fsink.opaque = &os;
     xlmig_sink_ratelimit(&sink, &rl, &fsink, o->lim.bandwidth_cap);
     rc = xlmig_writer_init(&w, ctx, &sink);
     if (rc)
         goto out;
     writer_ok = true;
+    if (nchan > 1) {
+        rc = xlmig_chans_open(ctx, tls, cfg, j, &o->dest, nchan, &rl,
+                              &chans, lanes);
+        if (!rc)
+            rc = xlmig_writer_set_lanes(&w, nchan, lanes);
+        if (rc) {
+            if (xlmig_mjob_cancelled(j))
+                rc = XLMIG_ERR_CANCELLED;
+            else
+                xlmig_mjob_fail(j, rc, "cannot open %u data channels to "
+                                "%s (see the log)", nchan, o->dest.name);
+            goto out;
+        }
+    }
 
     if (o->via) {
         /* The source documents' quick migration: through shared storage. */
@@ -1028,6 +1087,8 @@ int xlmig_migrate_out(xlmig_ctx *ctx, struct xlmig_tls *tls,
         xlmig_write_header(&w);
         xlmig_write_domain_info(&w, &desc);
         rc = ctx->ops->save(ctx, dom, &w);
+        if (!rc)
+            rc = end_channels(&w, chans);
         if (rc)
             goto out;
         xlmig_write_end(&w);
@@ -1047,8 +1108,11 @@ int xlmig_migrate_out(xlmig_ctx *ctx, struct xlmig_tls *tls,
         pthread_mutex_unlock(&j->lock);
         oh.j = j;
         oh.c = &c;
+        oh.chans = chans;
+        oh.sync_seq = 0;
         hooks.opaque = &oh;
         hooks.round = out_round;
+        hooks.sync = out_sync;
         hooks.suspending = out_suspending;
         xlmig_write_header(&w);
         xlmig_write_domain_info(&w, &desc);
@@ -1058,11 +1122,17 @@ int xlmig_migrate_out(xlmig_ctx *ctx, struct xlmig_tls *tls,
         rc = ctx->ops->live_save(ctx, dom, &w, &lim, &hooks, &st);
         if (rc) {
             /* The engine resumed the domain and stopped log-dirty. */
-            if (cancelled(j))
+            if (xlmig_mjob_cancelled(j))
                 rc = XLMIG_ERR_CANCELLED;
             goto out;
         }
         suspended = true;
+        rc = end_channels(&w, chans);
+        if (rc) {
+            if (xlmig_mjob_cancelled(j))
+                rc = XLMIG_ERR_CANCELLED;
+            goto out;
+        }
         xlmig_write_end(&w);
         rc = w.err;
         if (rc)
@@ -1085,7 +1155,7 @@ int xlmig_migrate_out(xlmig_ctx *ctx, struct xlmig_tls *tls,
     pthread_mutex_unlock(&j->lock);
     if (rc)
         goto out;
-    notify(j, XLMIG_EV_PHASE);
+    xlmig_mjob_notify(j, XLMIG_EV_PHASE);
     committed = true;
     xlmig_put_u64(b, j->wire_id);
     rc = xlmig_conn_send(&c, XLMIG_MSG_COMMIT, b, 8);
@@ -1129,7 +1199,7 @@ out:
         snprintf(why, sizeof(why), "%s", j->error[0] ? j->error :
                  xlmig_strerror(rc));
         if (conn_ok && rc != XLMIG_ERR_PEER)
-            send_abort(&c, j->wire_id, rc, why);
+            xlmig_send_abort(&c, j->wire_id, rc, why);
         if (suspended && dom && ctx->ops->resume(ctx, dom))
             LOG_ERR(ctx, "could not resume %s after the failed migration",
                     info.name);
@@ -1150,6 +1220,7 @@ out:
     if (rc)
         j->rc = rc;
     pthread_mutex_unlock(&j->lock);
+    xlmig_chans_close(chans);
     if (writer_ok)
         xlmig_writer_dispose(&w);
     if (conn_ok)
@@ -1164,17 +1235,9 @@ out:
 /* ------------------------------------------------------------------ */
 /* The destination                                                     */
 
-struct in_source {
-    struct xlmig_conn *c;
-    struct xlmig_mjob *j;
-    const uint8_t *p;
-    size_t left;
-    bool stashed;               /* a non-data frame ended the stream */
-};
-
 static int in_read(void *opaque, void *buf, size_t len, size_t *got)
 {
-    struct in_source *s = opaque;
+    struct xlmig_in_source *s = opaque;
     uint8_t *out = buf;
     size_t done = 0;
     int rc;
@@ -1195,7 +1258,15 @@ static int in_read(void *opaque, void *buf, size_t len, size_t *got)
                 s->j->prog.bytes_sent += s->c->f.length;
                 s->j->prog.round_bytes += s->c->f.length;
                 pthread_mutex_unlock(&s->j->lock);
-            } else if (s->c->f.type == XLMIG_MSG_ROUND) {
+            } else if (s->c->f.type == XLMIG_MSG_SYNC) {
+                /* Everything before it is loaded: say so. */
+                rc = xlmig_conn_send(s->c, XLMIG_MSG_SYNC, s->c->body,
+                                     XLMIG_MSG_SYNC_SIZE);
+                if (rc) {
+                    *got = done;
+                    return rc;
+                }
+            } else if (s->c->f.type == XLMIG_MSG_ROUND && !s->channel) {
                 struct xlmig_msg_round m;
                 xlmig_msg_get_round(s->c->body, &m);
                 pthread_mutex_lock(&s->j->lock);
@@ -1205,7 +1276,7 @@ static int in_read(void *opaque, void *buf, size_t len, size_t *got)
                 pthread_mutex_unlock(&s->j->lock);
                 LOG_DEBUG(s->c->ctx, "source finished round %u: %" PRIu64
                           " pages", m.round, m.pages);
-                notify(s->j, XLMIG_EV_ROUND);
+                xlmig_mjob_notify(s->j, XLMIG_EV_ROUND);
             } else {
                 s->stashed = true;
             }
@@ -1222,6 +1293,18 @@ static int in_read(void *opaque, void *buf, size_t len, size_t *got)
     *got = done;
     /* The stream ends where a frame that is not data begins. */
     return done < len ? XLMIG_ERR_TRUNCATED : 0;
+}
+
+void xlmig_source_in(struct xlmig_source *src, struct xlmig_in_source *s,
+                     struct xlmig_conn *c, struct xlmig_mjob *j,
+                     bool channel)
+{
+    memset(s, 0, sizeof(*s));
+    s->c = c;
+    s->j = j;
+    s->channel = channel;
+    src->read = in_read;
+    src->opaque = s;
 }
 
 static void result(struct xlmig_conn *c, bool ok, const char *fmt, ...)
@@ -1352,9 +1435,10 @@ int xlmig_serve(xlmig_ctx *ctx, struct xlmig_tls_conn *tls, const char *peer,
     struct xlmig_domain_desc d, d2;
     struct xlmig_stream_reader rd;
     struct xlmig_source src;
-    struct in_source is;
+    struct xlmig_in_source is;
     struct xlmig_dom *dom = NULL;
     struct xlmig_restore_opts ro = { 1, NULL };
+    struct xlmig_chans_in *chans = NULL;
     char why[XLMIG_PROTO_TEXT_MAX];
     uint8_t b[16];
     bool reader_ok = false, prepared = false, committed = false;
@@ -1370,7 +1454,7 @@ int xlmig_serve(xlmig_ctx *ctx, struct xlmig_tls_conn *tls, const char *peer,
     pthread_mutex_lock(&j->lock);
     snprintf(j->peer, sizeof(j->peer), "%s", peer);
     pthread_mutex_unlock(&j->lock);
-    rc = hello(&c, true, cfg->host_name, ctx->ops->name);
+    rc = xlmig_hello(&c, true, cfg->host_name, ctx->ops->name);
     if (rc)
         goto out;
     rc = xlmig_conn_recv(&c);
@@ -1378,6 +1462,12 @@ int xlmig_serve(xlmig_ctx *ctx, struct xlmig_tls_conn *tls, const char *peer,
         goto out;
     if (c.f.type == XLMIG_MSG_QUERY) {
         rc = answer_query(ctx, &c, cfg);
+        j->wire_id = 0;
+        goto out;
+    }
+    if (c.f.type == XLMIG_MSG_ATTACH) {
+        /* Not a job of its own: a data channel of one. */
+        rc = xlmig_serve_channel(ctx, &c);
         j->wire_id = 0;
         goto out;
     }
@@ -1417,28 +1507,30 @@ int xlmig_serve(xlmig_ctx *ctx, struct xlmig_tls_conn *tls, const char *peer,
     if (memcmp(&d, &d2, sizeof(d))) {
         snprintf(why, sizeof(why), "PREPARE describes another domain than "
                  "PREFLIGHT");
-        send_abort(&c, j->wire_id, XLMIG_ERR_PEER, why);
+        xlmig_send_abort(&c, j->wire_id, XLMIG_ERR_PEER, why);
         rc = XLMIG_ERR_PEER;
         goto out;
     }
-    if (xlmig_get_u32(c.body + 8) != 1) {
-        snprintf(why, sizeof(why), "%u data channels asked for; this host "
-                 "takes data on the control connection only",
-                 xlmig_get_u32(c.body + 8));
-        send_abort(&c, j->wire_id, XLMIG_ERR_NOTIMPL, why);
-        rc = XLMIG_ERR_NOTIMPL;
-        goto out;
+    if (xlmig_get_u32(c.body + 8) > 1) {
+        rc = xlmig_chans_in_open(ctx, j, peer, j->wire_id,
+                                 xlmig_get_u32(c.body + 8), cfg->io_timeout_s,
+                                 &rd, &chans);
+        if (rc) {
+            xlmig_send_abort(&c, j->wire_id, rc, "cannot take data "
+                             "channels");
+            goto out;
+        }
     }
     if (env->reserve &&
         (rc = env->reserve(env->opaque, j, need, why, sizeof(why)))) {
-        send_abort(&c, j->wire_id, rc, why);
+        xlmig_send_abort(&c, j->wire_id, rc, why);
         xlmig_mjob_fail(j, rc, "%s", why);
         goto out;
     }
     rc = in_record(ctx, cfg, peer, j->wire_id, XLMIG_JOBSTATE_PREPARED,
                    d.name);
     if (rc) {
-        send_abort(&c, j->wire_id, rc, "the destination cannot record "
+        xlmig_send_abort(&c, j->wire_id, rc, "the destination cannot record "
                    "the job");
         goto out;
     }
@@ -1449,11 +1541,7 @@ int xlmig_serve(xlmig_ctx *ctx, struct xlmig_tls_conn *tls, const char *peer,
         goto out;
 
     /* The stream, or a file on shared storage; the domain stays paused. */
-    is.c = &c;
-    is.j = j;
-    is.p = NULL;
-    is.left = 0;
-    is.stashed = false;
+    xlmig_source_in(&src, &is, &c, j, false);
     rc = xlmig_conn_recv(&c);
     if (rc)
         goto out;
@@ -1487,10 +1575,10 @@ int xlmig_serve(xlmig_ctx *ctx, struct xlmig_tls_conn *tls, const char *peer,
         rc = set_phase(j, XLMIG_PHASE_PRECOPY);
         if (rc)
             goto out;
-        src.read = in_read;
-        src.opaque = &is;
         rc = xlmig_reader_init(&rd, ctx, &src);
         reader_ok = true;
+        if (chans)
+            rd.hooks = xlmig_chans_in_hooks(chans);
         if (!rc)
             rc = xlmig_read_header(&rd);
         if (!rc)
@@ -1532,7 +1620,7 @@ int xlmig_serve(xlmig_ctx *ctx, struct xlmig_tls_conn *tls, const char *peer,
     rc = in_record(ctx, cfg, peer, j->wire_id, XLMIG_JOBSTATE_RUNNING,
                    d.name);
     if (rc) {
-        send_abort(&c, j->wire_id, rc, "cannot record the COMMIT");
+        xlmig_send_abort(&c, j->wire_id, rc, "cannot record the COMMIT");
         aborted = true;
         goto out;
     }
@@ -1550,7 +1638,7 @@ int xlmig_serve(xlmig_ctx *ctx, struct xlmig_tls_conn *tls, const char *peer,
         if (in_record(ctx, cfg, peer, j->wire_id,
                       XLMIG_JOBSTATE_ROLLEDBACK, d.name) == 0) {
             committed = false;
-            send_abort(&c, j->wire_id, rc, "the destination could not "
+            xlmig_send_abort(&c, j->wire_id, rc, "the destination could not "
                        "start the domain");
             aborted = true;
         }
@@ -1564,6 +1652,8 @@ int xlmig_serve(xlmig_ctx *ctx, struct xlmig_tls_conn *tls, const char *peer,
     LOG_INFO(ctx, "%s from %s runs here", d.name, peer);
 
 out:
+    /* No data channel touches the domain after this. */
+    xlmig_chans_in_close(chans);
     if (rc && !committed) {
         if (dom) {
             LOG_INFO(ctx, "destroying the incomplete copy of %s", d.name);
@@ -1578,7 +1668,7 @@ out:
          * copy here is gone, the source may resume.  (Best effort: the
          * connection may be what failed.) */
         if (prepared && !aborted)
-            send_abort(&c, j->wire_id, rc, "the destination rolled back: "
+            xlmig_send_abort(&c, j->wire_id, rc, "the destination rolled back: "
                        "see its log");
         if (j->job.phase != XLMIG_PHASE_ROLLEDBACK &&
             xlmig_phase_transition_ok(j->job.phase, XLMIG_PHASE_ROLLEDBACK))
@@ -1615,7 +1705,7 @@ int xlmig_recover(xlmig_ctx *ctx, struct xlmig_tls *tls,
     int fd, rc;
 
     snprintf(outcome, len, "not settled");
-    fd = dial(ctx, &x->dest, cfg->io_timeout_s);
+    fd = xlmig_dial(ctx, &x->dest, cfg->io_timeout_s);
     if (fd < 0) {
         snprintf(outcome, len, "%s cannot be reached; still in doubt",
                  x->dest.name);
@@ -1632,7 +1722,7 @@ int xlmig_recover(xlmig_ctx *ctx, struct xlmig_tls *tls,
         xlmig_tls_close(tc);
         return rc;
     }
-    rc = hello(&c, false, cfg->host_name, ctx->ops->name);
+    rc = xlmig_hello(&c, false, cfg->host_name, ctx->ops->name);
     if (!rc) {
         xlmig_put_u64(b, x->wire_id);
         rc = xlmig_conn_send(&c, XLMIG_MSG_QUERY, b, 8);

@@ -20,6 +20,7 @@
 #include "job.h"
 #include "live.h"
 #include "proto.h"
+#include "stream.h"
 #include "tls.h"
 
 /* ---- framed messages over one TLS connection ---- */
@@ -96,6 +97,8 @@ struct xlmig_mjob {
     bool in_doubt;              /* COMMIT sent, outcome not known */
     bool done;                  /* worker finished */
     int sock;                   /* shut down on cancel; -1 */
+    int chan_sock[XLMIG_CHANNELS_MAX];  /* data channels' sockets, or -1;
+                                         * shut down on cancel too */
     struct xlmig_progress prog;
     int rc;
     char error[256];
@@ -116,6 +119,37 @@ void xlmig_mjob_fail(struct xlmig_mjob *j, int rc, const char *fmt, ...)
  * returns XLMIG_ERR_STATE after it, naming the phase in @why.
  */
 int xlmig_mjob_cancel(struct xlmig_mjob *j, char *why, size_t len);
+bool xlmig_mjob_cancelled(struct xlmig_mjob *j);
+/* Tell j->notify, if set. */
+void xlmig_mjob_notify(struct xlmig_mjob *j, enum xlmig_job_event ev);
+
+/* ---- pieces of the conversation, shared with channel.c ---- */
+
+/* Connect to @p within @secs; returns the socket or XLMIG_ERR_*. */
+int xlmig_dial(xlmig_ctx *ctx, const struct xlmigd_peer *p, unsigned secs);
+/* HELLO both ways (@first: we speak first, as the destination does). */
+int xlmig_hello(struct xlmig_conn *c, bool first, const char *host,
+                const char *backend) XLMIG_MUST_CHECK;
+/*
+ * The incoming stream as a byte source: the bodies of STREAM_DATA frames
+ * on @c, counted in @j's progress.  The stream ends (a short read) at the
+ * first other frame, which stays in c->f with stashed set; ROUND frames
+ * update the progress on the way, except on a data @channel.
+ */
+struct xlmig_in_source {
+    struct xlmig_conn *c;
+    struct xlmig_mjob *j;
+    const uint8_t *p;
+    size_t left;
+    bool stashed;
+    bool channel;
+};
+void xlmig_source_in(struct xlmig_source *src, struct xlmig_in_source *s,
+                     struct xlmig_conn *c, struct xlmig_mjob *j,
+                     bool channel);
+/* Best effort: tell the peer why the job ends. */
+void xlmig_send_abort(struct xlmig_conn *c, uint64_t job, int code,
+                      const char *why);
 
 /* ---- the source ---- */
 

@@ -21,6 +21,9 @@ BUILD_BUG_ON(XLMIG_MSG_PREFLIGHT_SIZE != XLMIG_DOMAIN_INFO_SIZE + 8);
 BUILD_BUG_ON(XLMIG_MSG_PREPARE_SIZE != 8 + 4 + 4 + XLMIG_DOMAIN_INFO_SIZE);
 BUILD_BUG_ON(XLMIG_MSG_ROUND_SIZE != 4 + 4 + 8 + 8 + 8);
 BUILD_BUG_ON(XLMIG_MSG_JOB_STATE_SIZE != 8 + 4 + 4);
+BUILD_BUG_ON(XLMIG_MSG_ATTACH_SIZE != 8 + 4 + 4);
+BUILD_BUG_ON(XLMIG_MSG_CHANNEL_END_SIZE != 8 + 4 + 4 + 8 + 8);
+BUILD_BUG_ON(XLMIG_CHANNELS_MAX != XLMIG_LANES_MAX);
 BUILD_BUG_ON(XLMIG_PROTO_BODY_MAX < XLMIG_REC_HDR_SIZE + XLMIG_REC_BODY_MAX);
 
 static const struct {
@@ -40,6 +43,9 @@ static const struct {
     { XLMIG_MSG_QUERY, "QUERY" },
     { XLMIG_MSG_JOB_STATE, "JOB_STATE" },
     { XLMIG_MSG_RESTORE_FILE, "RESTORE_FILE" },
+    { XLMIG_MSG_ATTACH, "ATTACH" },
+    { XLMIG_MSG_CHANNEL_END, "CHANNEL_END" },
+    { XLMIG_MSG_SYNC, "SYNC" },
 };
 
 const char *xlmig_msg_name(uint32_t type)
@@ -171,9 +177,11 @@ int xlmig_proto_check_body(const uint8_t hdr[XLMIG_PROTO_HDR_SIZE],
         if (rc)
             return rc;
         if (f->type == XLMIG_MSG_PREPARE &&
-            (xlmig_get_u32(body + 8) == 0 || xlmig_get_u32(body + 8) > 64))
+            (xlmig_get_u32(body + 8) == 0 ||
+             xlmig_get_u32(body + 8) > XLMIG_CHANNELS_MAX))
             return why_set(why, whylen, "PREPARE: %u data channels, "
-                           "expected 1 to 64", xlmig_get_u32(body + 8));
+                           "expected 1 to %u", xlmig_get_u32(body + 8),
+                           XLMIG_CHANNELS_MAX);
         memset(&rec, 0, sizeof(rec));
         rec.type = XLMIG_REC_DOMAIN_INFO;
         rec.length = XLMIG_DOMAIN_INFO_SIZE;
@@ -218,6 +226,35 @@ int xlmig_proto_check_body(const uint8_t hdr[XLMIG_PROTO_HDR_SIZE],
         return 0;
     case XLMIG_MSG_ROUND:
         return exact(f, XLMIG_MSG_ROUND_SIZE, why, whylen);
+    case XLMIG_MSG_SYNC:
+        return exact(f, XLMIG_MSG_SYNC_SIZE, why, whylen);
+    case XLMIG_MSG_ATTACH: {
+        struct xlmig_msg_attach m;
+        if ((rc = exact(f, XLMIG_MSG_ATTACH_SIZE, why, whylen)))
+            return rc;
+        xlmig_msg_get_attach(body, &m);
+        if (m.channels < 2 || m.channels > XLMIG_CHANNELS_MAX ||
+            m.channel == 0 || m.channel >= m.channels)
+            return why_set(why, whylen, "ATTACH: channel %u of %u, "
+                           "expected 1 to channels - 1, channels 2 to %u",
+                           m.channel, m.channels, XLMIG_CHANNELS_MAX);
+        return 0;
+    }
+    case XLMIG_MSG_CHANNEL_END: {
+        struct xlmig_msg_chan_end m;
+        if ((rc = exact(f, XLMIG_MSG_CHANNEL_END_SIZE, why, whylen)))
+            return rc;
+        xlmig_msg_get_chan_end(body, &m);
+        if (m.channel == 0 || m.channel >= XLMIG_CHANNELS_MAX)
+            return why_set(why, whylen, "CHANNEL_END: channel %u, "
+                           "expected 1 to %u", m.channel,
+                           XLMIG_CHANNELS_MAX - 1);
+        if (m.pages_data > XLMIG_NR_PAGES_MAX * 1024 ||
+            m.pages_zero > XLMIG_NR_PAGES_MAX * 1024)
+            return why_set(why, whylen, "CHANNEL_END: implausible page "
+                           "counts");
+        return 0;
+    }
     case XLMIG_MSG_JOB_STATE:
         if ((rc = exact(f, XLMIG_MSG_JOB_STATE_SIZE, why, whylen)))
             return rc;
@@ -341,6 +378,40 @@ size_t xlmig_msg_put_job_state(uint8_t *b, uint64_t job, uint32_t state)
     xlmig_put_u32(b + 8, state);
     xlmig_put_u32(b + 12, 0);
     return XLMIG_MSG_JOB_STATE_SIZE;
+}
+
+size_t xlmig_msg_put_attach(uint8_t *b, const struct xlmig_msg_attach *m)
+{
+    xlmig_put_u64(b, m->job_id);
+    xlmig_put_u32(b + 8, m->channel);
+    xlmig_put_u32(b + 12, m->channels);
+    return XLMIG_MSG_ATTACH_SIZE;
+}
+
+void xlmig_msg_get_attach(const uint8_t *b, struct xlmig_msg_attach *m)
+{
+    m->job_id = xlmig_get_u64(b);
+    m->channel = xlmig_get_u32(b + 8);
+    m->channels = xlmig_get_u32(b + 12);
+}
+
+size_t xlmig_msg_put_chan_end(uint8_t *b, const struct xlmig_msg_chan_end *m)
+{
+    xlmig_put_u64(b, m->job_id);
+    xlmig_put_u32(b + 8, m->channel);
+    xlmig_put_u32(b + 12, m->records);
+    xlmig_put_u64(b + 16, m->pages_data);
+    xlmig_put_u64(b + 24, m->pages_zero);
+    return XLMIG_MSG_CHANNEL_END_SIZE;
+}
+
+void xlmig_msg_get_chan_end(const uint8_t *b, struct xlmig_msg_chan_end *m)
+{
+    m->job_id = xlmig_get_u64(b);
+    m->channel = xlmig_get_u32(b + 8);
+    m->records = xlmig_get_u32(b + 12);
+    m->pages_data = xlmig_get_u64(b + 16);
+    m->pages_zero = xlmig_get_u64(b + 24);
 }
 
 uint32_t xlmig_proto_negotiate(uint32_t amin, uint32_t amax, uint32_t bmin,

@@ -33,6 +33,9 @@ enum xlmig_msg_type {
     XLMIG_MSG_QUERY = 0x0c,
     XLMIG_MSG_JOB_STATE = 0x0d,
     XLMIG_MSG_RESTORE_FILE = 0x0e,
+    XLMIG_MSG_ATTACH = 0x0f,
+    XLMIG_MSG_CHANNEL_END = 0x10,
+    XLMIG_MSG_SYNC = 0x11,
 };
 
 #define XLMIG_MSG_HELLO_SIZE 96
@@ -40,6 +43,10 @@ enum xlmig_msg_type {
 #define XLMIG_MSG_PREPARE_SIZE 120
 #define XLMIG_MSG_ROUND_SIZE 32
 #define XLMIG_MSG_JOB_STATE_SIZE 16
+#define XLMIG_MSG_ATTACH_SIZE 16
+#define XLMIG_MSG_CHANNEL_END_SIZE 32
+#define XLMIG_MSG_SYNC_SIZE 16
+#define XLMIG_CHANNELS_MAX 64
 
 enum xlmig_job_state {
     XLMIG_JOBSTATE_UNKNOWN = 0,
@@ -118,6 +125,25 @@ void xlmig_msg_get_text(uint32_t type, const uint8_t *b, uint32_t len,
 size_t xlmig_msg_put_round(uint8_t *b, const struct xlmig_msg_round *m);
 void xlmig_msg_get_round(const uint8_t *b, struct xlmig_msg_round *m);
 size_t xlmig_msg_put_job_state(uint8_t *b, uint64_t job, uint32_t state);
+
+struct xlmig_msg_attach {       /* ATTACH: a data channel joins a job */
+    uint64_t job_id;
+    uint32_t channel;            /* 1 .. channels - 1 */
+    uint32_t channels;
+};
+
+struct xlmig_msg_chan_end {     /* CHANNEL_END: what the channel carried */
+    uint64_t job_id;
+    uint32_t channel;
+    uint32_t records;
+    uint64_t pages_data;
+    uint64_t pages_zero;
+};
+
+size_t xlmig_msg_put_attach(uint8_t *b, const struct xlmig_msg_attach *m);
+void xlmig_msg_get_attach(const uint8_t *b, struct xlmig_msg_attach *m);
+size_t xlmig_msg_put_chan_end(uint8_t *b, const struct xlmig_msg_chan_end *m);
+void xlmig_msg_get_chan_end(const uint8_t *b, struct xlmig_msg_chan_end *m);
 
 /* Pick the highest version both ranges hold; 0 if none. */
 uint32_t xlmig_proto_negotiate(uint32_t amin, uint32_t amax, uint32_t bmin,

@@ -244,6 +244,8 @@ int xlmig_restore_stream(xlmig_ctx *ctx, struct xlmig_stream_reader *rd,
                                   config_len, &dom);
     if (rc)
         goto out;
+    if (rd->hooks && rd->hooks->created)
+        rd->hooks->created(rd->hooks->opaque, dom);
     while (!done) {
         rc = xlmig_read_record(rd, &rec);
         if (rc)
@@ -282,6 +284,8 @@ int xlmig_restore_stream(xlmig_ctx *ctx, struct xlmig_stream_reader *rd,
     rc = 0;
 
 out:
+    if (dom && rd->hooks && rd->hooks->stop)
+        rd->hooks->stop(rd->hooks->opaque);
     if (dom) {
         LOG_ERR(ctx, "restore failed: destroying the partly restored "
                 "domain %s", desc.name);

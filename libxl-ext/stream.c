@@ -113,6 +113,7 @@ static int fd_read(void *opaque, void *buf, size_t len, size_t *got)
 void xlmig_sink_fd(struct xlmig_sink *s, int *fd)
 {
     s->writev = fd_writev;
+    s->drain = NULL;
     s->opaque = fd;
 }
 
@@ -160,6 +161,7 @@ static int mem_read(void *opaque, void *buf, size_t len, size_t *got)
 void xlmig_sink_mem(struct xlmig_sink *s, struct xlmig_membuf *m)
 {
     s->writev = mem_writev;
+    s->drain = NULL;
     s->opaque = m;
 }
 
@@ -171,43 +173,78 @@ void xlmig_source_mem(struct xlmig_source *s, struct xlmig_membuf *m)
 
 /* ---- writer ---- */
 
+static int lane_alloc(struct xlmig_wlane *l, const struct xlmig_sink *sink)
+{
+    memset(l, 0, sizeof(*l));
+    l->sink = *sink;
+    l->pfns = malloc(XLMIG_PAGE_BATCH_MAX * sizeof(uint64_t));
+    l->data = malloc((size_t)XLMIG_PAGE_BATCH_MAX * XLMIG_PAGE_SIZE);
+    return l->pfns && l->data ? 0 : XLMIG_ERR_NOMEM;
+}
+
 int xlmig_writer_init(struct xlmig_stream_writer *w, xlmig_ctx *ctx,
                       const struct xlmig_sink *sink)
 {
     memset(w, 0, sizeof(*w));
     w->ctx = ctx;
     w->sink = *sink;
-    w->pfns = malloc(XLMIG_PAGE_BATCH_MAX * sizeof(uint64_t));
-    w->data = malloc((size_t)XLMIG_PAGE_BATCH_MAX * XLMIG_PAGE_SIZE);
-    if (!w->pfns || !w->data) {
+    w->batch = XLMIG_PAGE_BATCH_MAX;
+    w->nlanes = 1;
+    w->lane = calloc(1, sizeof(*w->lane));
+    if (!w->lane || lane_alloc(&w->lane[0], sink)) {
         xlmig_writer_dispose(w);
         return XLMIG_ERR_NOMEM;
     }
     return 0;
 }
 
-void xlmig_writer_dispose(struct xlmig_stream_writer *w)
+int xlmig_writer_set_lanes(struct xlmig_stream_writer *w, unsigned n,
+                           const struct xlmig_sink *sinks)
 {
-    free(w->pfns);
-    free(w->data);
-    w->pfns = NULL;
-    w->data = NULL;
+    struct xlmig_wlane *l;
+
+    if (n < 1 || n > XLMIG_LANES_MAX || w->nlanes != 1 || w->lane[0].nr)
+        return XLMIG_ERR_INVAL;
+    l = realloc(w->lane, n * sizeof(*l));
+    if (!l)
+        return XLMIG_ERR_NOMEM;
+    w->lane = l;
+    for (unsigned i = 1; i < n; i++) {
+        int rc = lane_alloc(&l[i], &sinks[i - 1]);
+        w->nlanes = i + 1;      /* so that dispose frees what is there */
+        if (rc)
+            return rc;
+    }
+    return 0;
 }
 
-static void writer_emit(struct xlmig_stream_writer *w,
+void xlmig_writer_dispose(struct xlmig_stream_writer *w)
+{
+    for (unsigned i = 0; w->lane && i < w->nlanes; i++) {
+        free(w->lane[i].pfns);
+        free(w->lane[i].data);
+    }
+    free(w->lane);
+    w->lane = NULL;
+    w->nlanes = 0;
+}
+
+static void writer_emit(struct xlmig_stream_writer *w, struct xlmig_wlane *l,
                         const struct iovec *iov, int iovcnt, size_t total)
 {
     int rc;
 
     if (w->err)
         return;
-    rc = w->sink.writev(w->sink.opaque, iov, iovcnt);
+    rc = l->sink.writev(l->sink.opaque, iov, iovcnt);
     if (rc) {
-        LOG_ERR(w->ctx, "writing stream at offset %llu: %s",
-                (unsigned long long)w->offset, xlmig_strerror(rc));
+        LOG_ERR(w->ctx, "writing stream at offset %llu%s: %s",
+                (unsigned long long)l->offset,
+                l == w->lane ? "" : " of a data lane", xlmig_strerror(rc));
         w->err = rc;
         return;
     }
+    l->offset += total;
     w->offset += total;
 }
 
@@ -221,11 +258,11 @@ void xlmig_write_header(struct xlmig_stream_writer *w)
     xlmig_put_u32(h + 12, XLMIG_STREAM_HDR_SIZE);
     xlmig_put_u32(h + 16, 0);                       /* flags: reserved */
     xlmig_put_u32(h + 20, xlmig_crc32c(0, h, sizeof(h)));
-    writer_emit(w, &iov, 1, sizeof(h));
+    writer_emit(w, &w->lane[0], &iov, 1, sizeof(h));
 }
 
-void xlmig_write_recordv(struct xlmig_stream_writer *w, uint32_t type,
-                         const struct iovec *iov, int iovcnt)
+static void lane_recordv(struct xlmig_stream_writer *w, struct xlmig_wlane *l,
+                         uint32_t type, const struct iovec *iov, int iovcnt)
 {
     static const uint8_t zeros[8];
     uint8_t h[XLMIG_REC_HDR_SIZE] = { 0 };
@@ -259,8 +296,16 @@ void xlmig_write_recordv(struct xlmig_stream_writer *w, uint32_t type,
     memcpy(&v[1], iov, iovcnt * sizeof(*iov));
     v[1 + iovcnt].iov_base = (void *)zeros;
     v[1 + iovcnt].iov_len = PAD8(len) - len;
-    writer_emit(w, v, iovcnt + 2, sizeof(h) + PAD8(len));
-    w->records++;
+    writer_emit(w, l, v, iovcnt + 2, sizeof(h) + PAD8(len));
+    l->records++;
+    if (l == w->lane)
+        w->records++;
+}
+
+void xlmig_write_recordv(struct xlmig_stream_writer *w, uint32_t type,
+                         const struct iovec *iov, int iovcnt)
+{
+    lane_recordv(w, &w->lane[0], type, iov, iovcnt);
 }
 
 void xlmig_write_record(struct xlmig_stream_writer *w, uint32_t type,
@@ -352,87 +397,121 @@ bool xlmig_page_is_zero(const void *page)
     return true;
 }
 
-void xlmig_write_flush_pages(struct xlmig_stream_writer *w)
+static void lane_flush(struct xlmig_stream_writer *w, struct xlmig_wlane *l)
 {
     uint8_t h[8] = { 0 };
     struct iovec iov[3];
 
-    if (!w->nr)
+    if (!l->nr)
         return;
-    xlmig_put_u32(h, w->nr);
+    xlmig_put_u32(h, l->nr);
     iov[0].iov_base = h;
     iov[0].iov_len = 8;
-    iov[1].iov_base = w->pfns;
-    iov[1].iov_len = (size_t)w->nr * 8;
-    iov[2].iov_base = w->data;
-    iov[2].iov_len = (size_t)w->nr_data * XLMIG_PAGE_SIZE;
-    xlmig_write_recordv(w, XLMIG_REC_PAGE_DATA, iov, 3);
-    w->nr = 0;
-    w->nr_data = 0;
+    iov[1].iov_base = l->pfns;
+    iov[1].iov_len = (size_t)l->nr * 8;
+    iov[2].iov_base = l->data;
+    iov[2].iov_len = (size_t)l->nr_data * XLMIG_PAGE_SIZE;
+    lane_recordv(w, l, XLMIG_REC_PAGE_DATA, iov, 3);
+    l->nr = 0;
+    l->nr_data = 0;
 }
 
-static void queue_pfn(struct xlmig_stream_writer *w, uint64_t pfn,
-                      enum xlmig_pfn_type t)
+void xlmig_write_flush_pages(struct xlmig_stream_writer *w)
 {
-    uint8_t *e = (uint8_t *)&w->pfns[w->nr++];
+    for (unsigned i = 0; i < w->nlanes; i++)
+        lane_flush(w, &w->lane[i]);
+    for (unsigned i = 0; i < w->nlanes && !w->err; i++) {
+        struct xlmig_sink *s = &w->lane[i].sink;
+        int rc = s->drain ? s->drain(s->opaque) : 0;
+        if (rc) {
+            LOG_ERR(w->ctx, "data lane %u failed: %s", i, xlmig_strerror(rc));
+            w->err = rc;
+        }
+    }
+}
+
+static struct xlmig_wlane *lane_for(struct xlmig_stream_writer *w,
+                                    uint64_t pfn)
+{
+    return &w->lane[xlmig_lane_of(w->nlanes, pfn)];
+}
+
+static void queue_pfn(struct xlmig_stream_writer *w, struct xlmig_wlane *l,
+                      uint64_t pfn, enum xlmig_pfn_type t)
+{
+    uint8_t *e = (uint8_t *)&l->pfns[l->nr++];
 
     xlmig_put_u64(e, (pfn & XLMIG_PFN_MASK) |
                      (uint64_t)t << XLMIG_PFN_TYPE_SHIFT);
-    if (w->nr == XLMIG_PAGE_BATCH_MAX)
-        xlmig_write_flush_pages(w);
+    if (t == XLMIG_PFN_ZERO) {
+        w->pages_zero++;
+        l->pages_zero++;
+    } else {
+        w->pages_data++;
+        l->pages_data++;
+    }
+    if (l->nr >= w->batch)
+        lane_flush(w, l);
 }
 
 void xlmig_write_zero_page(struct xlmig_stream_writer *w, uint64_t pfn)
 {
-    w->pages_zero++;
-    queue_pfn(w, pfn, XLMIG_PFN_ZERO);
+    queue_pfn(w, lane_for(w, pfn), pfn, XLMIG_PFN_ZERO);
 }
 
 void xlmig_write_page(struct xlmig_stream_writer *w, uint64_t pfn,
                       const void *page)
 {
-    uint8_t *dst = w->data + (size_t)w->nr_data * XLMIG_PAGE_SIZE;
+    struct xlmig_wlane *l = lane_for(w, pfn);
+    uint8_t *dst = l->data + (size_t)l->nr_data * XLMIG_PAGE_SIZE;
 
     /* Copy first, test the copy: the guest may write the source under us
      * (live migration), and what we checksum must be what we send. */
     memcpy(dst, page, XLMIG_PAGE_SIZE);
     if (xlmig_page_is_zero(dst)) {
-        xlmig_write_zero_page(w, pfn);
+        queue_pfn(w, l, pfn, XLMIG_PFN_ZERO);
         return;
     }
-    w->nr_data++;
-    w->pages_data++;
-    queue_pfn(w, pfn, XLMIG_PFN_NORMAL);
+    l->nr_data++;
+    queue_pfn(w, l, pfn, XLMIG_PFN_NORMAL);
 }
 
 uint8_t *xlmig_write_pages_reserve(struct xlmig_stream_writer *w,
-                                   unsigned *n)
+                                   uint64_t pfn, unsigned *n)
 {
-    unsigned room = XLMIG_PAGE_BATCH_MAX - w->nr;
+    struct xlmig_wlane *l = lane_for(w, pfn);
+    unsigned room = w->batch > l->nr ? w->batch - l->nr : 1;
 
+    if (w->nlanes > 1) {
+        unsigned left = XLMIG_LANE_CHUNK - (unsigned)(pfn &
+                                                      (XLMIG_LANE_CHUNK - 1));
+        if (room > left)
+            room = left;
+    }
     if (*n > room)
         *n = room;
-    return w->data + (size_t)w->nr_data * XLMIG_PAGE_SIZE;
+    return l->data + (size_t)l->nr_data * XLMIG_PAGE_SIZE;
 }
 
 void xlmig_write_pages_commit(struct xlmig_stream_writer *w, uint64_t pfn,
                               unsigned n)
 {
-    uint8_t *base = w->data + (size_t)w->nr_data * XLMIG_PAGE_SIZE;
+    struct xlmig_wlane *l = lane_for(w, pfn);
+    uint8_t *base = l->data + (size_t)l->nr_data * XLMIG_PAGE_SIZE;
 
+    /* The batch cannot fill before the last page: reserve capped n. */
     for (unsigned i = 0; i < n; i++) {
         uint8_t *src = base + (size_t)i * XLMIG_PAGE_SIZE;
-        uint8_t *dst = w->data + (size_t)w->nr_data * XLMIG_PAGE_SIZE;
+        uint8_t *dst = l->data + (size_t)l->nr_data * XLMIG_PAGE_SIZE;
 
         if (xlmig_page_is_zero(src)) {
-            xlmig_write_zero_page(w, pfn + i);
+            queue_pfn(w, l, pfn + i, XLMIG_PFN_ZERO);
             continue;
         }
         if (src != dst)         /* close the gap a zero page left */
             memmove(dst, src, XLMIG_PAGE_SIZE);
-        w->nr_data++;
-        w->pages_data++;
-        queue_pfn(w, pfn + i, XLMIG_PFN_NORMAL);
+        l->nr_data++;
+        queue_pfn(w, l, pfn + i, XLMIG_PFN_NORMAL);
     }
 }
 
@@ -463,10 +542,30 @@ int xlmig_reader_init(struct xlmig_stream_reader *r, xlmig_ctx *ctx,
     return 0;
 }
 
+int xlmig_reader_init_channel(struct xlmig_stream_reader *r, xlmig_ctx *ctx,
+                              const struct xlmig_source *src,
+                              const struct xlmig_stream_reader *main)
+{
+    int rc = xlmig_reader_init(r, ctx, src);
+
+    if (rc)
+        return rc;
+    if (!main->seen_pfn)
+        return XLMIG_ERR_STATE;
+    r->channel = true;
+    r->seen_borrowed = true;
+    r->seen_pfn = main->seen_pfn;
+    r->desc = main->desc;
+    r->version = main->version;
+    r->phase = XLMIG_RD_BODY;
+    return 0;
+}
+
 void xlmig_reader_dispose(struct xlmig_stream_reader *r)
 {
     free(r->buf);
-    free(r->seen_pfn);
+    if (!r->seen_borrowed)
+        free(r->seen_pfn);
     free(r->seen_vcpu);
     if (r->own_fd >= 0)
         close(r->own_fd);
@@ -800,6 +899,9 @@ static int check_record(struct xlmig_stream_reader *r,
         return bad(r, XLMIG_ERR_STATE, rec, "header not read yet");
     }
 
+    if (r->channel && rec->type != XLMIG_REC_PAGE_DATA)
+        return bad(r, XLMIG_ERR_STREAM, rec, "a data channel carries "
+                   "PAGE_DATA records only");
     switch (rec->type) {
     case XLMIG_REC_PAGE_DATA:
         return check_pages(r, rec);
@@ -833,6 +935,10 @@ static int check_record(struct xlmig_stream_reader *r,
                        rec->length - 8, XLMIG_DEVICE_STATE_MAX);
         return 0;
     case XLMIG_REC_END:
+        if (r->hooks && r->hooks->before_end &&
+            (rc = r->hooks->before_end(r->hooks->opaque, r)))
+            return bad(r, rc, rec, "a data channel failed: %s",
+                       xlmig_strerror(rc));
         rc = check_end(r, rec);
         if (!rc)
             r->phase = XLMIG_RD_DONE;
@@ -862,6 +968,10 @@ int xlmig_read_record(struct xlmig_stream_reader *r, struct xlmig_record *rec)
         return bad(r, XLMIG_ERR_STATE, NULL, "END already read");
 
     rc = src_read(r, h, sizeof(h), &got);
+    if (rc == XLMIG_ERR_TRUNCATED && got == 0 && r->channel) {
+        r->phase = XLMIG_RD_DONE;       /* the channel's clean end */
+        return 0;
+    }
     if (rc == XLMIG_ERR_TRUNCATED && got == 0)
         return bad(r, rc, NULL,
                    "stream ends after %u records without an END record",

@@ -73,6 +73,9 @@ const char *xlmig_stream_backend_name(uint32_t id);
  */
 struct xlmig_sink {
     int (*writev)(void *opaque, const struct iovec *iov, int iovcnt);
+    /* Optional: return once everything written has left (a sink that
+     * queues for another thread); 0 or the first error. */
+    int (*drain)(void *opaque);
     void *opaque;
 };
 struct xlmig_source {
@@ -95,11 +98,20 @@ void xlmig_source_mem(struct xlmig_source *s, struct xlmig_membuf *m);
 
 /* ---- writer ---- */
 
-struct xlmig_stream_writer {
-    xlmig_ctx *ctx;
+/*
+ * Data lanes (docs/specs/protocol.md, "Data channels"): with more than one,
+ * PAGE_DATA records are spread over them by pfn in chunks of
+ * XLMIG_LANE_CHUNK pages, so every version of a page travels, in order, on
+ * the same lane.  Lane 0 is the writer's own sink, which also carries
+ * every other record.
+ */
+#define XLMIG_LANES_MAX 64
+#define XLMIG_LANE_CHUNK_SHIFT 9        /* 512 pages: 2 MiB */
+#define XLMIG_LANE_CHUNK (1u << XLMIG_LANE_CHUNK_SHIFT)
+
+struct xlmig_wlane {
     struct xlmig_sink sink;
-    int err;                    /* sticky: first failure, then no-ops */
-    uint64_t offset;
+    uint64_t offset;            /* bytes written on this lane */
     uint32_t records;
     uint64_t pages_data;
     uint64_t pages_zero;
@@ -110,9 +122,35 @@ struct xlmig_stream_writer {
     unsigned nr_data;
 };
 
+struct xlmig_stream_writer {
+    xlmig_ctx *ctx;
+    struct xlmig_sink sink;     /* lane 0 */
+    int err;                    /* sticky: first failure, then no-ops */
+    uint64_t offset;            /* bytes written, all lanes */
+    uint32_t records;           /* records on lane 0 (END counts these) */
+    uint64_t pages_data;        /* all lanes */
+    uint64_t pages_zero;
+    unsigned batch;             /* pages per PAGE_DATA record, at most
+                                 * XLMIG_PAGE_BATCH_MAX (the default) */
+    unsigned nlanes;            /* 1 unless xlmig_writer_set_lanes */
+    struct xlmig_wlane *lane;   /* [nlanes]; lane[0].sink == sink */
+};
+
 int xlmig_writer_init(struct xlmig_stream_writer *w, xlmig_ctx *ctx,
                       const struct xlmig_sink *sink) XLMIG_MUST_CHECK;
 void xlmig_writer_dispose(struct xlmig_stream_writer *w);
+/*
+ * Spread pages over @n lanes: @sinks[0] .. @sinks[n - 2] are lanes 1 to
+ * n - 1.  Call before the first page.
+ */
+int xlmig_writer_set_lanes(struct xlmig_stream_writer *w, unsigned n,
+                           const struct xlmig_sink *sinks) XLMIG_MUST_CHECK;
+/* The lane that carries @pfn. */
+static inline unsigned xlmig_lane_of(unsigned nlanes, uint64_t pfn)
+{
+    return nlanes > 1 ?
+           (unsigned)((pfn >> XLMIG_LANE_CHUNK_SHIFT) % nlanes) : 0;
+}
 void xlmig_write_header(struct xlmig_stream_writer *w);
 /* Write one record; errors latch in w->err. */
 void xlmig_write_record(struct xlmig_stream_writer *w, uint32_t type,
@@ -135,15 +173,17 @@ void xlmig_write_page(struct xlmig_stream_writer *w, uint64_t pfn,
                       const void *page);
 void xlmig_write_zero_page(struct xlmig_stream_writer *w, uint64_t pfn);
 /*
- * Zero-copy variant for a run of consecutive pfns: reserve room for up to
- * *n pages in the batch (*n is lowered to what fits), fill it (e.g. with
- * pread), then commit the first *n pfns from @pfn.  Zero pages among them
- * are sent as ZERO entries.
+ * Zero-copy variant for a run of consecutive pfns from @pfn: reserve room
+ * for up to *n pages in the batch of @pfn's lane (*n is lowered to what
+ * fits, and to the end of the lane's chunk), fill it (e.g. with pread),
+ * then commit the first *n pfns from @pfn.  Zero pages among them are
+ * sent as ZERO entries.
  */
 uint8_t *xlmig_write_pages_reserve(struct xlmig_stream_writer *w,
-                                   unsigned *n);
+                                   uint64_t pfn, unsigned *n);
 void xlmig_write_pages_commit(struct xlmig_stream_writer *w, uint64_t pfn,
                               unsigned n);
+/* Write out every lane's partial batch and drain the lanes. */
 void xlmig_write_flush_pages(struct xlmig_stream_writer *w);
 void xlmig_write_end(struct xlmig_stream_writer *w);
 
@@ -187,6 +227,22 @@ enum xlmig_reader_phase {
     XLMIG_RD_DONE,              /* END seen */
 };
 
+/*
+ * A stream whose pages also arrive on data channels (migrate.c) tells
+ * its channels through these.  Every member may be NULL.
+ */
+struct xlmig_stream_reader;
+struct xlmig_reader_hooks {
+    void *opaque;
+    /* The domain exists: the channels may load pages into it. */
+    void (*created)(void *opaque, struct xlmig_dom *dom);
+    /* END is next: wait until every channel has ended and add its page
+     * counts to @r; 0 or the error that failed a channel. */
+    int (*before_end)(void *opaque, struct xlmig_stream_reader *r);
+    /* The restore failed: return once no channel touches the domain. */
+    void (*stop)(void *opaque);
+};
+
 struct xlmig_stream_reader {
     xlmig_ctx *ctx;
     struct xlmig_source src;
@@ -201,6 +257,9 @@ struct xlmig_stream_reader {
     uint8_t *seen_pfn;          /* bitmap: pfn sent at least once */
     uint8_t *seen_vcpu;         /* bitmap: vcpu state received */
     int own_fd;                 /* xlmig_reader_open_file's, or -1 */
+    bool channel;               /* a data channel: PAGE_DATA only */
+    bool seen_borrowed;         /* seen_pfn is the main reader's */
+    const struct xlmig_reader_hooks *hooks;
     /* set when the last error was found, for callers that report it */
     char errmsg[256];
 };
@@ -208,6 +267,17 @@ struct xlmig_stream_reader {
 int xlmig_reader_init(struct xlmig_stream_reader *r, xlmig_ctx *ctx,
                       const struct xlmig_source *src) XLMIG_MUST_CHECK;
 void xlmig_reader_dispose(struct xlmig_stream_reader *r);
+/*
+ * A reader for one data channel of the stream @main is reading (past its
+ * DOMAIN_INFO): it takes PAGE_DATA records only, checks them against
+ * @main's domain and marks their pfns in @main's bitmap.  A clean end of
+ * the channel, at a record boundary, is returned as 0 with rec->type 0
+ * and the reader's phase XLMIG_RD_DONE.
+ */
+int xlmig_reader_init_channel(struct xlmig_stream_reader *r, xlmig_ctx *ctx,
+                              const struct xlmig_source *src,
+                              const struct xlmig_stream_reader *main)
+    XLMIG_MUST_CHECK;
 /*
  * Open the stream file @path and read its header.  Whatever it returns,
  * @r is initialised and must be disposed (which closes the file).

@@ -19,6 +19,11 @@ struct xlmig_tls_conn {
     char peer[256];
 };
 
+int xlmig_tls_fd(const struct xlmig_tls_conn *c)
+{
+    return c ? c->fd : -1;
+}
+
 /* The most recent OpenSSL error as text, and clear the queue. */
 static void ssl_errstr(char *buf, size_t len)
 {

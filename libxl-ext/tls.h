@@ -43,6 +43,9 @@ int xlmig_tls_accept(xlmig_ctx *ctx, struct xlmig_tls *t, int fd,
                      char *peer, size_t peerlen, struct xlmig_tls_conn **out)
     XLMIG_MUST_CHECK;
 
+/* The connection's socket (to shut it down from another thread). */
+int xlmig_tls_fd(const struct xlmig_tls_conn *c);
+
 /* Whole-buffer I/O.  read returns XLMIG_ERR_TRUNCATED on a clean close. */
 int xlmig_tls_write(struct xlmig_tls_conn *c, const void *buf, size_t len)
     XLMIG_MUST_CHECK;

@@ -7,13 +7,15 @@
 # machine's AES-128-GCM rate through the same OpenSSL, the ceiling for
 # one TLS connection.  Both ends share this machine's cores.  Figures,
 # not pass/fail.  BENCH_SIZES (default "1G 4G"), BENCH_RATES
-# (default "0 64M 256M"), BENCH_DOWNTIME (ms, default 20).
+# (default "0 64M 256M"), BENCH_CHANNELS (data channels, default "1 2"),
+# BENCH_DOWNTIME (ms, default 20).
 set -u
 BUILD=${BUILD:-build}
 . tests/integration/lib.sh
 SIZES=${BENCH_SIZES:-1G 4G}
 RATES=${BENCH_RATES:-0 64M 256M}
 DOWNTIME=${BENCH_DOWNTIME:-20}
+CHANNELS=${BENCH_CHANNELS:-1 2}
 
 if ! need_netns; then
     echo "bench: needs root (network namespaces)" >&2
@@ -30,20 +32,21 @@ aes_mib=$(awk -v b="${aes:-0}" 'BEGIN { printf "%.0f", b / 1048576 }')
 echo "AES-128-GCM through OpenSSL on one core, 16 KiB records: $aes_mib MiB/s"
 echo "(the ceiling for one TLS stream; the receiver decrypts on the same cores)"
 echo
-printf '%-5s %-6s %10s %6s %8s %10s %9s %9s\n' size dirty "MiB/s" rounds \
-    "total s" "downtime" "sent/mem" "of AES"
+printf '%-5s %-6s %4s %10s %6s %8s %10s %9s %9s\n' size dirty chan "MiB/s" \
+    rounds "total s" "downtime" "sent/mem" "of AES"
 
 field() { sed -n "s/.*\"$1\":\\([-0-9.]*\\).*/\\1/p" "$2" | tail -1; }
 
 for size in $SIZES; do
-    for rate in $RATES; do
+  for rate in $RATES; do
+    for ch in $CHANNELS; do
         on hosta $SIMDOM create -m "$size" -c 2 -r "$rate" -P hotset --fill \
             bench >/dev/null || { echo "bench: cannot create a $size domain" >&2; exit 1; }
         sleep 1
         on hosta "$BUILD/xlmig" migrate --json --max-downtime "$DOWNTIME" \
-            bench hostb >"$T_WORK/ev" 2>"$T_WORK/err"
+            --channels "$ch" bench hostb >"$T_WORK/ev" 2>"$T_WORK/err"
         if ! grep -q '"event":"done".*"result":"ok"' "$T_WORK/ev"; then
-            echo "bench: $size at $rate failed:" >&2
+            echo "bench: $size at $rate over $ch channels failed:" >&2
             cat "$T_WORK/err" >&2
             grep done "$T_WORK/ev" >&2
             exit 1
@@ -54,14 +57,15 @@ for size in $SIZES; do
         rounds=$(field rounds "$T_WORK/done")
         sent=$(field bytes_sent "$T_WORK/done")
         mem=$(field memory_bytes "$T_WORK/done")
-        awk -v s="$size" -v r="$rate" -v t="$total" -v d="$down" \
+        awk -v s="$size" -v r="$rate" -v c="$ch" -v t="$total" -v d="$down" \
             -v n="$rounds" -v b="$sent" -v m="$mem" -v a="${aes:-0}" 'BEGIN {
                 thr = b / (t / 1000) / 1048576
-                printf "%-5s %-6s %10.0f %6d %8.2f %7.1f ms %9.2f %8.0f%%\n",
-                    s, r, thr, n, t / 1000, d, b / m, a ? 100 * thr * 1048576 / a : 0
+                printf "%-5s %-6s %4d %10.0f %6d %8.2f %7.1f ms %9.2f %8.0f%%\n",
+                    s, r, c, thr, n, t / 1000, d, b / m, a ? 100 * thr * 1048576 / a : 0
             }'
         on hostb $SIMDOM verify bench >/dev/null ||
             echo "bench: $size at $rate: the destination copy does not verify" >&2
         on hostb $SIMDOM destroy bench >/dev/null
     done
+  done
 done

@@ -12,6 +12,14 @@ T_FAILED=0
 T_ROOT=$(mktemp -d /dev/shm/xlmig-test.XXXXXX)
 T_WORK=$(mktemp -d /tmp/xlmig-test.XXXXXX)
 T_MOUNTS=""
+# Simulated guest memory lives in $T_ROOT.  As root, that is a tmpfs of
+# its own on 2 MiB pages (huge=within_size), as Xen backs guest memory with
+# superpages; otherwise it is plain /dev/shm.
+if [ "$(id -u)" -eq 0 ] &&
+   mount -t tmpfs -o huge=within_size,mode=0700,size=75% xlmig-test "$T_ROOT" \
+       2>/dev/null; then
+    T_MOUNTS="$T_ROOT"
+fi
 
 ok() { echo "ok - $*"; }
 not_ok() { echo "not ok - $*"; T_FAILED=1; }
@@ -31,7 +39,7 @@ t_cleanup() {
         pid=$(cat "$d/pid" 2>/dev/null) && kill "$pid" 2>/dev/null
     done
     sleep 0.3
-    for m in $T_MOUNTS; do umount "$m" 2>/dev/null; done
+    for m in $T_MOUNTS; do umount "$m" 2>/dev/null || umount -l "$m"; done
     rm -rf "$T_ROOT" "$T_WORK"
 }
 trap t_cleanup EXIT INT TERM

@@ -186,6 +186,59 @@ static void test_size_rules(void **state)
     assert_non_null(strstr(why, "vCPU count"));
 }
 
+/* Data channels: ATTACH, CHANNEL_END and SYNC. */
+static void test_channel_messages(void **state)
+{
+    struct xlmig_msg_attach a = { 0x1122334455667788ull, 2, 4 }, a2;
+    struct xlmig_msg_chan_end e = { 7, 3, 12, 5000, 17 }, e2;
+    uint8_t b[64], f[128];
+    char why[256];
+
+    (void)state;
+    assert_int_equal(xlmig_msg_put_attach(b, &a), XLMIG_MSG_ATTACH_SIZE);
+    frame(f, XLMIG_MSG_ATTACH, b, XLMIG_MSG_ATTACH_SIZE);
+    assert_int_equal(check(f, why), 0);
+    xlmig_msg_get_attach(f + 24, &a2);
+    assert_true(a2.job_id == a.job_id);
+    assert_int_equal(a2.channel, 2);
+    assert_int_equal(a2.channels, 4);
+    /* channel 0 is the control connection; channel >= channels; one
+     * channel in all; more than the maximum */
+    static const uint32_t bad[][2] = { { 0, 4 }, { 4, 4 }, { 1, 1 },
+                                       { 1, XLMIG_CHANNELS_MAX + 1 } };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        a2 = a;
+        a2.channel = bad[i][0];
+        a2.channels = bad[i][1];
+        xlmig_msg_put_attach(b, &a2);
+        frame(f, XLMIG_MSG_ATTACH, b, XLMIG_MSG_ATTACH_SIZE);
+        assert_int_equal(check(f, why), XLMIG_ERR_STREAM);
+        assert_non_null(strstr(why, "ATTACH: channel"));
+    }
+    frame(f, XLMIG_MSG_ATTACH, b, XLMIG_MSG_ATTACH_SIZE - 8);
+    assert_int_equal(check(f, why), XLMIG_ERR_STREAM);
+
+    assert_int_equal(xlmig_msg_put_chan_end(b, &e),
+                     XLMIG_MSG_CHANNEL_END_SIZE);
+    frame(f, XLMIG_MSG_CHANNEL_END, b, XLMIG_MSG_CHANNEL_END_SIZE);
+    assert_int_equal(check(f, why), 0);
+    xlmig_msg_get_chan_end(f + 24, &e2);
+    assert_true(e2.job_id == 7 && e2.channel == 3 && e2.records == 12 &&
+                e2.pages_data == 5000 && e2.pages_zero == 17);
+    e2.channel = 0;
+    xlmig_msg_put_chan_end(b, &e2);
+    frame(f, XLMIG_MSG_CHANNEL_END, b, XLMIG_MSG_CHANNEL_END_SIZE);
+    assert_int_equal(check(f, why), XLMIG_ERR_STREAM);
+    assert_non_null(strstr(why, "CHANNEL_END: channel 0"));
+
+    memset(b, 0, sizeof(b));
+    frame(f, XLMIG_MSG_SYNC, b, XLMIG_MSG_SYNC_SIZE);
+    assert_int_equal(check(f, why), 0);
+    frame(f, XLMIG_MSG_SYNC, b, 8);
+    assert_int_equal(check(f, why), XLMIG_ERR_STREAM);
+    assert_string_equal(xlmig_msg_name(XLMIG_MSG_SYNC), "SYNC");
+}
+
 static void test_negotiate(void **state)
 {
     (void)state;
@@ -201,6 +254,7 @@ int main(void)
         cmocka_unit_test(test_hello_roundtrip),
         cmocka_unit_test(test_header_refusals),
         cmocka_unit_test(test_size_rules),
+        cmocka_unit_test(test_channel_messages),
         cmocka_unit_test(test_negotiate),
     };
 

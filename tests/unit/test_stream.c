@@ -384,6 +384,238 @@ static void test_trailing_data(void **state)
     free(m.p);
 }
 
+/* ---- data lanes ---- */
+
+#define LANES 3
+#define LANE_PAGES (4 * XLMIG_LANE_CHUNK + 100)
+
+struct lane_check {
+    struct xlmig_membuf *bufs;          /* [LANES]; [0] unused */
+    int rc;
+    int before_end_calls;
+};
+
+/* The main reader's before_end: read every channel the way a
+ * destination's channel threads do, and add their counts. */
+static int read_lanes(void *opaque, struct xlmig_stream_reader *main)
+{
+    struct lane_check *lc = opaque;
+
+    lc->before_end_calls++;
+    for (unsigned k = 1; k < LANES; k++) {
+        struct xlmig_membuf m = lc->bufs[k];
+        struct xlmig_stream_reader r;
+        struct xlmig_source src;
+        struct xlmig_record rec;
+        int rc;
+
+        m.pos = 0;
+        xlmig_source_mem(&src, &m);
+        assert_int_equal(xlmig_reader_init_channel(&r, ctx, &src, main), 0);
+        do {
+            rc = xlmig_read_record(&r, &rec);
+            if (!rc && rec.type == XLMIG_REC_PAGE_DATA) {
+                struct xlmig_rec_pages pg;
+                xlmig_rec_get_pages(&rec, &pg);
+                for (uint32_t i = 0; i < pg.count; i++) {
+                    uint64_t pfn = xlmig_get_u64(pg.pfns + 8 * i) &
+                                   XLMIG_PFN_MASK;
+                    assert_int_equal(xlmig_lane_of(LANES, pfn), k);
+                }
+            }
+        } while (!rc && r.phase != XLMIG_RD_DONE);
+        if (!rc) {
+            main->pages_data += r.pages_data;
+            main->pages_zero += r.pages_zero;
+        }
+        xlmig_reader_dispose(&r);
+        if (rc)
+            return lc->rc = rc;
+    }
+    return 0;
+}
+
+/* Write a domain over LANES lanes: runs across chunk boundaries, single
+ * pages, zero pages, a page written twice.  @bufs[0] is the main stream. */
+static void build_lanes(struct xlmig_membuf *bufs, unsigned batch)
+{
+    struct xlmig_stream_writer w;
+    struct xlmig_sink sinks[LANES];
+    struct xlmig_domain_desc d = {
+        .backend_id = XLMIG_STREAM_BACKEND_SIM, .page_shift = 12,
+        .nr_pages = LANE_PAGES, .nr_vcpus = 1, .name = "lanes",
+    };
+    static const uint8_t vcpu[4] = { 1, 2, 3, 4 };
+    static uint8_t page[4096];
+    uint64_t pfn = 0;
+
+    memset(bufs, 0, LANES * sizeof(*bufs));
+    for (unsigned k = 0; k < LANES; k++)
+        xlmig_sink_mem(&sinks[k], &bufs[k]);
+    assert_int_equal(xlmig_writer_init(&w, ctx, &sinks[0]), 0);
+    assert_int_equal(xlmig_writer_set_lanes(&w, LANES, sinks + 1), 0);
+    w.batch = batch;
+    xlmig_write_header(&w);
+    xlmig_write_domain_info(&w, &d);
+    xlmig_write_config(&w, XLMIG_CONFIG_SIM_KV, "a=b\n", 4);
+    /* Runs of 300 pages: the writer cuts them at chunk ends. */
+    while (pfn < LANE_PAGES - 10) {
+        unsigned n = 300;
+        uint8_t *p;
+        if (pfn + n > LANE_PAGES - 10)
+            n = (unsigned)(LANE_PAGES - 10 - pfn);
+        p = xlmig_write_pages_reserve(&w, pfn, &n);
+        assert_true(n >= 1);
+        if (w.nlanes > 1)
+            assert_true((pfn >> XLMIG_LANE_CHUNK_SHIFT) ==
+                        ((pfn + n - 1) >> XLMIG_LANE_CHUNK_SHIFT));
+        for (unsigned i = 0; i < n; i++)
+            memset(p + (size_t)i * 4096, (pfn + i) % 7 ? (int)(pfn + i) : 0,
+                   4096);
+        xlmig_write_pages_commit(&w, pfn, n);
+        pfn += n;
+    }
+    for (; pfn < LANE_PAGES; pfn++) {
+        memset(page, 0x5a, sizeof(page));
+        xlmig_write_page(&w, pfn, page);
+    }
+    memset(page, 0xa5, sizeof(page));
+    xlmig_write_page(&w, XLMIG_LANE_CHUNK + 1, page);   /* a second version */
+    xlmig_write_flush_pages(&w);
+    xlmig_write_vcpu(&w, 0, vcpu, sizeof(vcpu));
+    xlmig_write_end(&w);
+    assert_int_equal(w.err, 0);
+    for (unsigned k = 0; k < LANES; k++)
+        assert_true(w.lane[k].pages_data + w.lane[k].pages_zero > 0);
+    assert_int_equal(w.lane[0].records, w.records);
+    xlmig_writer_dispose(&w);
+}
+
+static int read_main(struct xlmig_membuf *bufs, struct lane_check *lc)
+{
+    struct xlmig_membuf m = bufs[0];
+    struct xlmig_reader_hooks hooks = { lc, NULL, read_lanes, NULL };
+    struct xlmig_stream_reader r;
+    struct xlmig_source src;
+    struct xlmig_record rec;
+    int rc;
+
+    m.pos = 0;
+    lc->bufs = bufs;
+    xlmig_source_mem(&src, &m);
+    assert_int_equal(xlmig_reader_init(&r, ctx, &src), 0);
+    r.hooks = &hooks;
+    rc = xlmig_read_header(&r);
+    while (!rc) {
+        rc = xlmig_read_record(&r, &rec);
+        if (!rc && rec.type == XLMIG_REC_PAGE_DATA) {
+            struct xlmig_rec_pages pg;
+            xlmig_rec_get_pages(&rec, &pg);
+            for (uint32_t i = 0; i < pg.count; i++)
+                assert_int_equal(xlmig_lane_of(LANES,
+                                               xlmig_get_u64(pg.pfns + 8 * i) &
+                                               XLMIG_PFN_MASK), 0);
+        }
+        if (!rc && rec.type == XLMIG_REC_END) {
+            rc = xlmig_read_expect_eof(&r);
+            break;
+        }
+    }
+    xlmig_reader_dispose(&r);
+    return rc;
+}
+
+/* Where the second version of a page lands after the first: on one lane,
+ * in order. */
+static void check_order(const struct xlmig_membuf *lane, uint64_t pfn)
+{
+    size_t off = 0;
+    int seen = 0;
+
+    while (off < lane->len) {
+        uint32_t len = xlmig_get_u32(lane->p + off + 4);
+        uint32_t count = xlmig_get_u32(lane->p + off + 16);
+        const uint8_t *pfns = lane->p + off + 24, *data = pfns + 8 * count;
+        for (uint32_t i = 0; i < count; i++) {
+            uint64_t e = xlmig_get_u64(pfns + 8 * i);
+            if ((e & XLMIG_PFN_MASK) == pfn) {
+                assert_int_equal(data[0], seen ? 0xa5 : (uint8_t)pfn);
+                seen++;
+            }
+            if (!(e >> XLMIG_PFN_TYPE_SHIFT))
+                data += 4096;
+        }
+        off += 16 + ((len + 7) & ~7u);
+    }
+    assert_int_equal(seen, 2);
+}
+
+static void test_lanes(void **state)
+{
+    struct xlmig_membuf bufs[LANES];
+    struct lane_check lc = { 0 };
+
+    (void)state;
+    build_lanes(bufs, XLMIG_PAGE_BATCH_MAX);
+    assert_int_equal(read_main(bufs, &lc), 0);
+    assert_int_equal(lc.before_end_calls, 1);
+    check_order(&bufs[xlmig_lane_of(LANES, XLMIG_LANE_CHUNK + 1)],
+                XLMIG_LANE_CHUNK + 1);
+
+    /* A lane that lost its last record: END finds the hole. */
+    {
+        size_t off = 0, last = 0;
+        while (off < bufs[2].len) {
+            last = off;
+            off += 16 + ((xlmig_get_u32(bufs[2].p + off + 4) + 7) & ~7u);
+        }
+        bufs[2].len = last;
+    }
+    lc.before_end_calls = 0;
+    assert_int_equal(read_main(bufs, &lc), XLMIG_ERR_STREAM);
+    for (unsigned k = 0; k < LANES; k++)
+        free(bufs[k].p);
+
+    /* Smaller batches: the same stream in more records. */
+    build_lanes(bufs, 100);
+    assert_int_equal(read_main(bufs, &lc), 0);
+    for (unsigned k = 0; k < LANES; k++)
+        free(bufs[k].p);
+}
+
+/* A channel carries PAGE_DATA only, and a truncated channel fails. */
+static void test_lane_refusals(void **state)
+{
+    struct xlmig_membuf bufs[LANES], bad = { 0 };
+    struct xlmig_stream_writer w;
+    struct xlmig_sink sink;
+    struct lane_check lc = { 0 };
+    static const uint8_t vcpu[4] = { 1, 2, 3, 4 };
+    struct xlmig_membuf keep;
+
+    (void)state;
+    build_lanes(bufs, XLMIG_PAGE_BATCH_MAX);
+    /* lane 1 gets a VCPU_STATE record after its pages */
+    xlmig_sink_mem(&sink, &bad);
+    assert_int_equal(xlmig_writer_init(&w, ctx, &sink), 0);
+    xlmig_write_vcpu(&w, 0, vcpu, sizeof(vcpu));
+    xlmig_writer_dispose(&w);
+    keep = bufs[1];
+    bufs[1].p = malloc(keep.len + bad.len);
+    memcpy(bufs[1].p, keep.p, keep.len);
+    memcpy(bufs[1].p + keep.len, bad.p, bad.len);
+    bufs[1].len = keep.len + bad.len;
+    assert_int_equal(read_main(bufs, &lc), XLMIG_ERR_STREAM);
+    /* lane 1 cut inside a record */
+    bufs[1].len = keep.len - 100;
+    assert_int_equal(read_main(bufs, &lc), XLMIG_ERR_TRUNCATED);
+    free(bufs[1].p);
+    bufs[1] = keep;
+    for (unsigned k = 0; k < LANES; k++)
+        free(bufs[k].p);
+    free(bad.p);
+}
+
 static void test_zero_detection(void **state)
 {
     uint8_t page[4096] = { 0 };
@@ -414,6 +646,8 @@ int main(void)
         cmocka_unit_test(test_types_and_order),
         cmocka_unit_test(test_trailing_data),
         cmocka_unit_test(test_zero_detection),
+        cmocka_unit_test(test_lanes),
+        cmocka_unit_test(test_lane_refusals),
     };
     int rc;
 
