@@ -1295,6 +1295,18 @@ static int in_read(void *opaque, void *buf, size_t len, size_t *got)
     return done < len ? XLMIG_ERR_TRUNCATED : 0;
 }
 
+static const void *in_borrow(void *opaque, size_t len)
+{
+    struct xlmig_in_source *s = opaque;
+    const uint8_t *p = s->p;
+
+    if (s->left < len)
+        return NULL;
+    s->p += len;
+    s->left -= len;
+    return p;
+}
+
 void xlmig_source_in(struct xlmig_source *src, struct xlmig_in_source *s,
                      struct xlmig_conn *c, struct xlmig_mjob *j,
                      bool channel)
@@ -1304,6 +1316,7 @@ void xlmig_source_in(struct xlmig_source *src, struct xlmig_in_source *s,
     s->j = j;
     s->channel = channel;
     src->read = in_read;
+    src->borrow = in_borrow;
     src->opaque = s;
 }
 

@@ -72,7 +72,7 @@ void xlmig_proto_header(uint8_t h[XLMIG_PROTO_HDR_SIZE], uint16_t version,
     xlmig_put_u32(h + 8, type);
     xlmig_put_u32(h + 12, (uint32_t)len);
     crc = xlmig_crc32c(0, h, XLMIG_PROTO_HDR_SIZE);
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n && xlmig_proto_body_summed(type); i++)
         crc = xlmig_crc32c(crc, body[i].iov_base, body[i].iov_len);
     xlmig_put_u32(h + 16, crc);
 }
@@ -148,7 +148,9 @@ int xlmig_proto_check_body(const uint8_t hdr[XLMIG_PROTO_HDR_SIZE],
 
     memcpy(h, hdr, sizeof(h));
     xlmig_put_u32(h + 16, 0);
-    crc = xlmig_crc32c(xlmig_crc32c(0, h, sizeof(h)), body, f->length);
+    crc = xlmig_crc32c(0, h, sizeof(h));
+    if (xlmig_proto_body_summed(f->type))
+        crc = xlmig_crc32c(crc, body, f->length);
     if (crc != f->crc)
         return why_set(why, whylen, "%s: checksum: computed 0x%08x, frame "
                        "says 0x%08x", xlmig_msg_name(f->type), crc, f->crc);

@@ -64,6 +64,17 @@ struct xlmig_frame {
     uint32_t crc;
 };
 
+/*
+ * Does the frame checksum cover the body?  Not for STREAM_DATA, whose
+ * body is stream records with checksums of their own (and TLS protects
+ * every octet in transit): a second pass over every page would buy
+ * nothing.
+ */
+static inline bool xlmig_proto_body_summed(uint32_t type)
+{
+    return type != XLMIG_MSG_STREAM_DATA;
+}
+
 /* Build the 24-octet header for a body given in pieces. */
 void xlmig_proto_header(uint8_t hdr[XLMIG_PROTO_HDR_SIZE], uint16_t version,
                         uint32_t type, const struct iovec *body, int n);

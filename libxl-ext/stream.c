@@ -120,6 +120,7 @@ void xlmig_sink_fd(struct xlmig_sink *s, int *fd)
 void xlmig_source_fd(struct xlmig_source *s, int *fd)
 {
     s->read = fd_read;
+    s->borrow = NULL;
     s->opaque = fd;
 }
 
@@ -165,9 +166,21 @@ void xlmig_sink_mem(struct xlmig_sink *s, struct xlmig_membuf *m)
     s->opaque = m;
 }
 
+static const void *mem_borrow(void *opaque, size_t len)
+{
+    struct xlmig_membuf *m = opaque;
+    const uint8_t *p = m->p + m->pos;
+
+    if (m->pos > m->len || m->len - m->pos < len)
+        return NULL;
+    m->pos += len;
+    return p;
+}
+
 void xlmig_source_mem(struct xlmig_source *s, struct xlmig_membuf *m)
 {
     s->read = mem_read;
+    s->borrow = mem_borrow;
     s->opaque = m;
 }
 
@@ -954,6 +967,7 @@ static int check_record(struct xlmig_stream_reader *r,
 
 int xlmig_read_record(struct xlmig_stream_reader *r, struct xlmig_record *rec)
 {
+    const uint8_t *body;
     uint8_t h[XLMIG_REC_HDR_SIZE];
     uint32_t crc, want;
     size_t got, padded;
@@ -993,19 +1007,26 @@ int xlmig_read_record(struct xlmig_stream_reader *r, struct xlmig_record *rec)
                    "length %u exceeds the %u byte limit", rec->length,
                    XLMIG_REC_BODY_MAX);
     padded = PAD8(rec->length);
-    rc = src_read(r, r->buf, padded, &got);
-    if (rc == XLMIG_ERR_TRUNCATED)
-        return bad(r, rc, rec, "body truncated: expected %zu bytes, got %zu",
-                   padded, got);
-    if (rc)
-        return bad(r, rc, rec, "reading body: %s", xlmig_strerror(rc));
+    body = r->src.borrow && padded ?
+           r->src.borrow(r->src.opaque, padded) : NULL;
+    if (body) {
+        r->offset += padded;
+    } else {
+        rc = src_read(r, r->buf, padded, &got);
+        if (rc == XLMIG_ERR_TRUNCATED)
+            return bad(r, rc, rec, "body truncated: expected %zu bytes, "
+                       "got %zu", padded, got);
+        if (rc)
+            return bad(r, rc, rec, "reading body: %s", xlmig_strerror(rc));
+        body = r->buf;
+    }
     xlmig_put_u32(h + 8, 0);
-    want = xlmig_crc32c(xlmig_crc32c(0, h, sizeof(h)), r->buf, rec->length);
+    want = xlmig_crc32c(xlmig_crc32c(0, h, sizeof(h)), body, rec->length);
     if (want != crc)
         return bad(r, XLMIG_ERR_CHECKSUM, rec,
                    "checksum: computed 0x%08x, record says 0x%08x", want,
                    crc);
-    rec->body = r->buf;
+    rec->body = body;
     rc = check_record(r, rec);
     if (rc)
         return rc;

@@ -80,6 +80,10 @@ struct xlmig_sink {
 };
 struct xlmig_source {
     int (*read)(void *opaque, void *buf, size_t len, size_t *got);
+    /* Optional: the next @len bytes in place, if the source holds them
+     * contiguously (consumed; valid until the next call), else NULL and
+     * nothing consumed.  Saves the reader a copy of every record body. */
+    const void *(*borrow)(void *opaque, size_t len);
     void *opaque;
 };
 void xlmig_sink_fd(struct xlmig_sink *s, int *fd);

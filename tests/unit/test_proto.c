@@ -150,6 +150,14 @@ static void test_size_rules(void **state)
     assert_int_equal(check(f, why), XLMIG_ERR_STREAM);
     frame(f, XLMIG_MSG_STREAM_DATA, b, 0);
     assert_int_equal(check(f, why), XLMIG_ERR_STREAM);
+    /* STREAM_DATA's checksum covers its header only (the records inside
+     * carry their own): a changed body passes, a changed header not. */
+    frame(f, XLMIG_MSG_STREAM_DATA, b, 64);
+    f[24 + 5] ^= 0xff;
+    assert_int_equal(check(f, why), 0);
+    f[13] ^= 0x01;                              /* length 64 -> 65 */
+    assert_int_equal(check(f, why), XLMIG_ERR_STREAM);
+    assert_non_null(strstr(why, "checksum"));
 
     n = xlmig_msg_put_result(b, sizeof(b), 0, "not enough memory");
     frame(f, XLMIG_MSG_PREFLIGHT_RESULT, b, n);
