@@ -23,8 +23,8 @@ check "valgrind clean: xlmig restore of a truncated stream (refused)" \
 check "valgrind clean: xlmig restore" sh -c "$VG $XLMIG restore '$T_WORK/vg1.x' >/dev/null"
 check "restored domain verifies" $SIMDOM verify vg1
 
-# Both daemons under valgrind: a live migration, a refused one, a clean
-# stop.  valgrind's verdict is each daemon's exit status.
+# Both daemons under valgrind: live migrations over one and several data
+# channels, a refused one, a clean stop.  valgrind's verdict is each daemon's exit status.
 if need_netns && pki_up && net_up; then
     XLMIGD="$VG $BUILD/xlmigd"
     daemon_start hosta && daemon_start hostb
@@ -32,6 +32,10 @@ if need_netns && pki_up && net_up; then
     on hostb $SIMDOM create -m 16M -c 1 -r 0 vg3 >/dev/null
     check "under valgrind: xlmig migrate vg2 hostb" \
         on hosta "$BUILD/xlmig" migrate vg2 hostb
+    check "under valgrind: xlmig migrate --channels 3 vg2 back to hosta" \
+        on hostb "$BUILD/xlmig" migrate --channels 3 vg2 hosta
+    check "under valgrind: and --channels 2 to hostb again" \
+        on hosta "$BUILD/xlmig" migrate --channels 2 vg2 hostb
     on hostb "$BUILD/xlmig" migrate vg3 hostb >/dev/null 2>&1
     check "under valgrind: a refused migration (hostb to itself)" [ $? -eq 3 ]
     on hosta "$BUILD/xlmig" status >/dev/null
