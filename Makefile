@@ -43,7 +43,7 @@ deps:
 clean:
 	rm -rf build build-san build-fuzz
 
-.PHONY: all deps clean lib tools check demo bench install
+.PHONY: all deps clean lib tools check demo bench install lab
 # Keep intermediate objects (and keep make quiet after the test summary).
 .SECONDARY:
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

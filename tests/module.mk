@@ -31,8 +31,17 @@ TEST_BINS := $(UNIT_BINS) $(INTEG_BINS)
 
 # The public targets install missing packages first, then build in a
 # fresh make (so pkg-config sees what was just installed).
-check demo bench: deps
+check demo bench lab: deps
 	@$(MAKE) --no-print-directory _$@
+
+# The Xen lab (docs/lab.md): images built once into $(LAB_DIR), then two
+# Xen hosts under QEMU.
+LAB_DIR ?= /var/tmp/xlmig-lab
+_lab: all
+	@BUILD=$(BUILD) LAB_DIR=$(LAB_DIR) sh tests/lab/build.sh
+
+lab-check: lab
+	@LAB_DIR=$(LAB_DIR) sh tests/lab/check.sh
 
 _check: all $(TEST_BINS) fuzz
 	@BUILD=$(BUILD) FUZZ_BUILD=$(FUZZ_BUILD) SANITIZE=$(SANITIZE) \
@@ -46,4 +55,4 @@ _bench: all
 	@echo
 	@BUILD=$(BUILD) sh tests/bench/migrate.sh
 
-.PHONY: fuzz _check _demo _bench
+.PHONY: fuzz _check _demo _bench _lab lab-check

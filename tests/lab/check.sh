@@ -1,0 +1,112 @@
+#!/bin/sh
+# make lab-check: boot both lab hosts and, as the baseline that proves the
+# lab itself, live-migrate a PV, a PVH and an HVM guest from hosta to
+# hostb with stock `xl migrate` (over ssh between the dom0s), each running
+# guestwork (checksummed pages written at 2000 pages/s, a heartbeat).
+# After each: the guest answers from hostb, its own check finds no bad or
+# stale page, its heartbeat went on, and hosta has no copy left.  Prints
+# boot times, migration wall times and the guest's longest heartbeat gap.
+# Every QEMU it started is stopped on exit, failed or not.
+#
+# LAB_TYPES (default "pv pvh hvm") picks the guest types.
+. "$(dirname "$0")/lab.sh"
+TYPES=${LAB_TYPES:-pv pvh hvm}
+FAILED=0
+
+ok() { echo "ok - $*"; }
+not_ok() { echo "not ok - $*"; FAILED=1; }
+note() { echo "# $*"; }
+field() { echo "$2" | sed -n "s/.*[ ]$1=\([0-9]*\).*/\1/p"; }
+
+cleanup() {
+    lab_stop hostb
+    lab_stop hosta
+}
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "lab-check: not run: needs root (QEMU's user networking is fine," \
+         "but make lab needs debootstrap and chroot)" >&2
+    exit 1
+fi
+if ! command -v qemu-system-x86_64 >/dev/null || [ ! -f "$LAB_DIR/dom0.img" ]; then
+    echo "lab-check: not run: no lab images in $LAB_DIR or no QEMU (run make lab)" >&2
+    exit 1
+fi
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+# Both boot at once; hostb dials hosta's end of the link, so hosta first.
+lab_start hosta >"$LAB_RUN.a.out" 2>&1 &
+pa=$!
+sleep 3
+lab_start hostb >"$LAB_RUN.b.out" 2>&1 &
+pb=$!
+wait $pa; ra=$?
+wait $pb; rb=$?
+cat "$LAB_RUN.a.out" "$LAB_RUN.b.out" | sed 's/^/# /'
+rm -f "$LAB_RUN.a.out" "$LAB_RUN.b.out"
+if [ $ra -ne 0 ] || [ $rb -ne 0 ]; then
+    not_ok "both hosts booted"
+    exit 1
+fi
+ok "both hosts booted"
+note "$(lab_run hosta 'xl info' | grep -E '^(xen_version|virt_caps|free_memory)' | tr -s ' ' | tr '\n' ';')"
+
+for t in $TYPES; do
+    g=guest-$t
+    lab_run hosta "xl destroy $g" >/dev/null 2>&1
+    lab_run hostb "xl destroy $g" >/dev/null 2>&1
+    t0=$(date +%s)
+    if ! lab_guest hosta "$t" >/dev/null 2>&1; then
+        not_ok "$t: xl create on hosta"
+        lab_run hosta "xl dmesg | tail -20" | sed 's/^/#   /'
+        continue
+    fi
+    if ! lab_wait_guest hosta 300; then
+        not_ok "$t: the guest answers on hosta"
+        lab_run hosta "xl list; xl dmesg | tail -20" | sed 's/^/#   /'
+        lab_run hosta "xl destroy $g" >/dev/null 2>&1
+        continue
+    fi
+    up=$(($(date +%s) - t0))
+    sleep 5             # let it write for a while
+    before=$(lab_ask hosta)
+    note "$t: answering $up s after xl create: $before"
+    t1=$(date +%s)
+    lab_run hosta "xl migrate $g 10.99.0.2" >"$LAB_RUN/migrate-$t.log" 2>&1
+    rc=$?
+    wall=$(($(date +%s) - t1))
+    tail -3 "$LAB_RUN/migrate-$t.log" | sed 's/^/#   /'
+    if [ $rc -ne 0 ]; then
+        not_ok "$t: xl migrate to hostb (exit $rc)"
+        lab_run hosta "xl destroy $g" >/dev/null 2>&1
+        lab_run hostb "xl destroy $g" >/dev/null 2>&1
+        continue
+    fi
+    ok "$t: xl migrate to hostb in $wall s"
+    after=""
+    lab_wait_guest hostb 60 && after=$(lab_ask hostb)
+    note "$t: on hostb: $after"
+    if [ -z "$after" ]; then
+        not_ok "$t: the guest answers on hostb"
+    else
+        bad=$(field bad "$after")
+        stale=$(field stale "$after")
+        c0=$(field counter "$before")
+        c1=$(field counter "$after")
+        gap=$(field maxgap_ms "$after")
+        if [ "$bad" = 0 ] && [ "$stale" = 0 ] && [ "${c1:-0}" -gt "${c0:-0}" ]; then
+            ok "$t: guest's own check after migration: no bad or stale page, heartbeat went on"
+        else
+            not_ok "$t: guest's own check after migration (bad=$bad stale=$stale counter $c0 -> $c1)"
+        fi
+        echo "RESULT $t: boot-to-answer ${up} s, xl migrate wall ${wall} s, guest heartbeat gap ${gap} ms"
+    fi
+    if lab_run hosta "xl list" | grep -q "^$g "; then
+        not_ok "$t: no copy left on hosta"
+    else
+        ok "$t: no copy left on hosta"
+    fi
+    lab_run hostb "xl destroy $g" >/dev/null 2>&1
+done
+exit $FAILED
