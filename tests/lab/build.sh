@@ -12,9 +12,11 @@
 #
 # docs/lab.md explains the lab; ../shared/LAB.md has the facts it rests on.
 set -eu
-BUILD=${BUILD:-build}
 LAB_DIR=${LAB_DIR:-/var/tmp/xlmig-lab}
 HERE=$(cd "$(dirname "$0")" && pwd)
+TOP=$(cd "$HERE/../.." && pwd)
+BUILD=$(cd "${BUILD:-build}" 2>/dev/null && pwd) ||
+    { echo "lab build: no build directory: run make first" >&2; exit 1; }
 XENSRC_VER=${XENSRC_VER:-4.17.5+72-g01140da4e8-1}
 PKGS=xen-utils-4.17,xenstore-utils,qemu-system-xen,linux-image-amd64,\
 openssh-server,iproute2,busybox,netcat-openbsd,kmod,procps,socat,\
@@ -60,7 +62,8 @@ if ! stamp_ok xen.elf; then
     APTO="-o Dir::Etc::SourceList=$LAB_DIR/apt/sources.list
           -o Dir::Etc::SourceParts=/nonexistent
           -o Dir::State::Lists=$LAB_DIR/apt/lists
-          -o Dir::Cache=$LAB_DIR/apt/cache"
+          -o Dir::Cache=$LAB_DIR/apt/cache
+          -o APT::Sandbox::User=root"
     # shellcheck disable=SC2086
     apt-get $APTO update -qq
     # Debian's own configuration, from its hypervisor package
@@ -114,8 +117,7 @@ for b in xlmig xlmigd xlmig-simdom; do
     [ -x "$BUILD/$b" ] || die "$BUILD/$b missing: run make first"
     install -m755 "$BUILD/$b" "$R/usr/local/sbin/$b"
 done
-install -m755 "$OLDPWD/dom0/xlmig-certs" "$R/usr/local/sbin/xlmig-certs" 2>/dev/null ||
-    install -m755 "$HERE/../../dom0/xlmig-certs" "$R/usr/local/sbin/xlmig-certs"
+install -m755 "$TOP/dom0/xlmig-certs" "$R/usr/local/sbin/xlmig-certs"
 
 # ---- 3. the guests: the dom0 kernel, busybox and guestwork ----
 rm -rf ginit && mkdir -p ginit/bin ginit/sbin ginit/proc ginit/sys ginit/dev \
@@ -147,6 +149,6 @@ done
 cp "$R/boot/vmlinuz-$KVER" vmlinuz
 cp "$R/boot/initrd.img-$KVER" initrd.img
 rm -f dom0.img.new
-mkfs.ext4 -q -F -L xlmiglab -d "$R" dom0.img.new 2G
+mkfs.ext4 -q -F -L xlmiglab -d "$R" dom0.img.new 2G >/dev/null
 mv dom0.img.new dom0.img
 say "ready in $(($(date +%s) - t_start)) s: $LAB_DIR"
