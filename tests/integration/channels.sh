@@ -22,17 +22,6 @@ daemon_start hosta XLMIG_TEST_COMMIT_GATE="$T_WORK/gate" &&
     daemon_start hostb || { not_ok "xlmigd on both hosts"; exit 1; }
 ok "two hosts up, each with its own xlmigd and certificate"
 
-intact() {      # intact HOST DOMAIN: running there, and verifies
-    [ "$(runs_on "$2")" = "$1" ] && on "$1" $SIMDOM verify "$2" >/dev/null
-}
-nothing_on() {  # nothing_on HOST DOMAIN: not even a paused copy
-    ! on "$1" $SIMDOM info "$2" >/dev/null 2>&1
-}
-wait_for() {    # wait_for SECONDS COMMAND...
-    t=$1; shift
-    for _ in $(seq $((t * 10))); do "$@" && return 0; sleep 0.1; done
-    return 1
-}
 probe() {       # probe JOB K N: ATTACH to hostb as hosta
     ip netns exec "${T_NS}a" "$PROBE" hostb 10.77.0.2 8002 \
         "$PKI/hosta.crt" "$PKI/hosta.key" "$PKI/ca.crt" "$@" 2>&1
@@ -41,27 +30,7 @@ probe() {       # probe JOB K N: ATTACH to hostb as hosta
 # ---- live over 3 channels, gated before COMMIT ----
 on hosta $SIMDOM create -m 256M -c 2 -r 64M -P hotset --fill web1 >/dev/null
 sleep 1
-(   while [ ! -e "$T_WORK/stop-sampling" ]; do
-        runs_on web1 >>"$T_WORK/samples"; sleep 0.02
-    done ) &
-sampler=$!
-on hosta "$XLMIG_BIN" migrate --channels 3 --max-downtime 50 web1 hostb \
-    >"$T_WORK/mig1" 2>&1 &
-mpid=$!
-if wait_for 60 test -e "$T_WORK/gate.ready"; then
-    ha=$(on hosta $SIMDOM hash web1)
-    hb=$(on hostb $SIMDOM hash web1)
-    note "hash at suspend (hosta) $ha"
-    note "hash before COMMIT (hostb) $hb"
-    check "memory on hostb equals memory at suspend on hosta" \
-        [ -n "$ha" -a "$ha" = "$hb" ]
-else
-    not_ok "the migration reached the COMMIT gate"
-fi
-touch "$T_WORK/gate"
-wait $mpid; rc=$?
-touch "$T_WORK/stop-sampling"; wait $sampler
-sed 's/^/#   /' "$T_WORK/mig1"
+gated_migrate mig1 web1 --channels 3 --max-downtime 50 web1 hostb
 check "migrate --channels 3 succeeded (exit $rc)" [ $rc -eq 0 ]
 check "web1 runs on hostb and verifies" intact hostb web1
 check "no copy left on hosta" nothing_on hosta web1

@@ -160,3 +160,46 @@ net_cleanup() {
     ip netns del "${T_NS}a" 2>/dev/null
     ip netns del "${T_NS}b" 2>/dev/null
 }
+
+# ---- checks shared by the two-host scripts ----
+intact() {      # intact HOST DOMAIN: running there, and verifies
+    [ "$(runs_on "$2")" = "$1" ] && on "$1" $SIMDOM verify "$2" >/dev/null
+}
+nothing_on() {  # nothing_on HOST DOMAIN: not even a paused copy
+    ! on "$1" $SIMDOM info "$2" >/dev/null 2>&1
+}
+wait_for() {    # wait_for SECONDS COMMAND...
+    t=$1; shift
+    for _ in $(seq $((t * 10))); do "$@" && return 0; sleep 0.1; done
+    return 1
+}
+
+# gated_migrate OUT DOMAIN ARGS...: on hosta (whose xlmigd runs with
+# XLMIG_TEST_COMMIT_GATE=$T_WORK/gate), `xlmig migrate ARGS`; at the gate
+# compare DOMAIN's memory hash on both hosts, sampling meanwhile where it
+# runs ($T_WORK/samples).  Output in $T_WORK/OUT, exit status in $rc.
+gated_migrate() {
+    out=$1 dom=$2; shift 2
+    rm -f "$T_WORK/gate" "$T_WORK/gate.ready" "$T_WORK/stop-sampling" \
+        "$T_WORK/samples"
+    (   while [ ! -e "$T_WORK/stop-sampling" ]; do
+            runs_on "$dom" >>"$T_WORK/samples"; sleep 0.02
+        done ) &
+    sampler=$!
+    on hosta "$BUILD/xlmig" migrate "$@" >"$T_WORK/$out" 2>&1 &
+    mpid=$!
+    if wait_for 60 test -e "$T_WORK/gate.ready"; then
+        ha=$(on hosta $SIMDOM hash "$dom")
+        hb=$(on hostb $SIMDOM hash "$dom")
+        note "hash at suspend (hosta) $ha"
+        note "hash before COMMIT (hostb) $hb"
+        check "memory on hostb equals memory at suspend on hosta" \
+            [ -n "$ha" -a "$ha" = "$hb" ]
+    else
+        not_ok "the migration reached the COMMIT gate"
+    fi
+    touch "$T_WORK/gate"
+    wait $mpid; rc=$?
+    touch "$T_WORK/stop-sampling"; wait $sampler
+    sed 's/^/#   /' "$T_WORK/$out"
+}

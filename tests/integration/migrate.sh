@@ -26,17 +26,6 @@ mig() {         # mig HOST-FROM ARGS... ; exit status in $rc, output in out
     rc=$?
     sed 's/^/#   /' "$T_WORK/out"
 }
-intact() {      # intact HOST DOMAIN: running there, and verifies
-    [ "$(runs_on "$2")" = "$1" ] && on "$1" $SIMDOM verify "$2" >/dev/null
-}
-nothing_on() {  # nothing_on HOST DOMAIN: not even a paused copy
-    ! on "$1" $SIMDOM info "$2" >/dev/null 2>&1
-}
-wait_for() {    # wait_for SECONDS COMMAND...
-    t=$1; shift
-    for _ in $(seq $((t * 10))); do "$@" && return 0; sleep 0.1; done
-    return 1
-}
 job_of() { sed -n 's/^xlmig: job \([0-9]*\): migrating.*/\1/p' "$T_WORK/$1"; }
 
 # ---- the good case, gated before COMMIT so both copies can be hashed ----
@@ -44,28 +33,7 @@ daemon_kill hosta
 daemon_start hosta XLMIG_TEST_COMMIT_GATE="$T_WORK/gate"
 on hosta $SIMDOM create -m 256M -c 2 -r 64M -P hotset --fill web1 >/dev/null
 sleep 1
-(   # sample where web1 runs, every 20 ms, until told to stop
-    while [ ! -e "$T_WORK/stop-sampling" ]; do
-        runs_on web1 >>"$T_WORK/samples"; sleep 0.02
-    done ) &
-sampler=$!
-on hosta "$XLMIG_BIN" migrate --max-downtime 50 web1 hostb \
-    >"$T_WORK/mig1" 2>&1 &
-mpid=$!
-if wait_for 60 test -e "$T_WORK/gate.ready"; then
-    ha=$(on hosta $SIMDOM hash web1)
-    hb=$(on hostb $SIMDOM hash web1)
-    note "hash at suspend (hosta) $ha"
-    note "hash before COMMIT (hostb) $hb"
-    check "memory on hostb equals memory at suspend on hosta" \
-        [ -n "$ha" -a "$ha" = "$hb" ]
-else
-    not_ok "the migration reached the COMMIT gate"
-fi
-touch "$T_WORK/gate"
-wait $mpid; rc=$?
-touch "$T_WORK/stop-sampling"; wait $sampler
-sed 's/^/#   /' "$T_WORK/mig1"
+gated_migrate mig1 web1 --max-downtime 50 web1 hostb
 check "xlmig migrate web1 hostb succeeded (exit $rc)" [ $rc -eq 0 ]
 check "the summary gives total time, downtime, rounds and bytes" \
     grep -q "^migrated web1 to hostb: total .* s, downtime .* ms, .* rounds, .* sent for 256.0 MiB" "$T_WORK/mig1"
