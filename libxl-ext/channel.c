@@ -397,6 +397,7 @@ struct xlmig_chans_in {
     uint64_t wire;
     unsigned n;
     unsigned io_timeout_s;
+    int control_fd;                     /* the job's control connection */
     const struct xlmig_stream_reader *rd;
     struct xlmig_reader_hooks hooks;
 
@@ -479,7 +480,7 @@ static int in_before_end(void *opaque, struct xlmig_stream_reader *r)
 
 int xlmig_chans_in_open(xlmig_ctx *ctx, struct xlmig_mjob *j,
                         const char *peer, uint64_t wire, unsigned n,
-                        unsigned io_timeout_s,
+                        unsigned io_timeout_s, int control_fd,
                         const struct xlmig_stream_reader *rd,
                         struct xlmig_chans_in **out)
 {
@@ -497,6 +498,7 @@ int xlmig_chans_in_open(xlmig_ctx *ctx, struct xlmig_mjob *j,
     ci->wire = wire;
     ci->n = n;
     ci->io_timeout_s = io_timeout_s;
+    ci->control_fd = control_fd;
     ci->rd = rd;
     ci->hooks.opaque = ci;
     ci->hooks.created = in_created;
@@ -655,8 +657,13 @@ out:
         xlmig_reader_dispose(&rd);
     pthread_mutex_lock(&ci->lock);
     if (rc) {
-        if (!ci->err && !ci->closing)
+        if (!ci->err && !ci->closing) {
             ci->err = rc;
+            /* The job's thread may be waiting for control data: end its
+             * reading, so it rolls back now (it can still send ABORT). */
+            if (ci->control_fd >= 0)
+                shutdown(ci->control_fd, SHUT_RD);
+        }
     } else {
         ci->ended++;
         ci->pages_data += rd.pages_data;

@@ -58,11 +58,13 @@ struct xlmig_chans_in;
 /*
  * Job @j (from @peer, wire id @wire) takes @n channels: register it so
  * that channels 1 .. n - 1 can ATTACH.  @rd is the job's stream reader;
- * hook it up with rd->hooks = xlmig_chans_in_hooks(ci).
+ * hook it up with rd->hooks = xlmig_chans_in_hooks(ci).  @control_fd is
+ * the job's control connection: a channel that fails stops its reading,
+ * so the job rolls back at once rather than at its next timeout.
  */
 int xlmig_chans_in_open(xlmig_ctx *ctx, struct xlmig_mjob *j,
                         const char *peer, uint64_t wire, unsigned n,
-                        unsigned io_timeout_s,
+                        unsigned io_timeout_s, int control_fd,
                         const struct xlmig_stream_reader *rd,
                         struct xlmig_chans_in **out) XLMIG_MUST_CHECK;
 const struct xlmig_reader_hooks *xlmig_chans_in_hooks(

@@ -821,14 +821,21 @@ static void test_gate(xlmig_ctx *ctx, const char *name)
 }
 
 /* The last page is written: every data channel sends what it holds and
- * its CHANNEL_END, before END goes on the control connection. */
-static int end_channels(struct xlmig_stream_writer *w,
-                        struct xlmig_chans_out *chans)
+ * its CHANNEL_END, then END goes on the control connection. */
+static int end_stream(struct xlmig_stream_writer *w,
+                      struct xlmig_chans_out *chans, struct xlmig_mjob *j)
 {
+    int rc;
+
     xlmig_write_flush_pages(w);
-    if (w->err || !chans)
-        return w->err;
-    return xlmig_chans_finish(chans, w);
+    rc = w->err;
+    if (!rc && chans)
+        rc = xlmig_chans_finish(chans, w);
+    if (!rc) {
+        xlmig_write_end(w);
+        rc = w->err;
+    }
+    return rc && xlmig_mjob_cancelled(j) ? XLMIG_ERR_CANCELLED : rc;
 }
 
 int xlmig_migrate_out(xlmig_ctx *ctx, struct xlmig_tls *tls,
@@ -1088,11 +1095,7 @@ int xlmig_migrate_out(xlmig_ctx *ctx, struct xlmig_tls *tls,
         xlmig_write_domain_info(&w, &desc);
         rc = ctx->ops->save(ctx, dom, &w);
         if (!rc)
-            rc = end_channels(&w, chans);
-        if (rc)
-            goto out;
-        xlmig_write_end(&w);
-        rc = w.err;
+            rc = end_stream(&w, chans, j);
         if (rc)
             goto out;
         pthread_mutex_lock(&j->lock);
@@ -1127,14 +1130,7 @@ int xlmig_migrate_out(xlmig_ctx *ctx, struct xlmig_tls *tls,
             goto out;
         }
         suspended = true;
-        rc = end_channels(&w, chans);
-        if (rc) {
-            if (xlmig_mjob_cancelled(j))
-                rc = XLMIG_ERR_CANCELLED;
-            goto out;
-        }
-        xlmig_write_end(&w);
-        rc = w.err;
+        rc = end_stream(&w, chans, j);
         if (rc)
             goto out;
         pthread_mutex_lock(&j->lock);
@@ -1260,6 +1256,10 @@ static int in_read(void *opaque, void *buf, size_t len, size_t *got)
                 pthread_mutex_unlock(&s->j->lock);
             } else if (s->c->f.type == XLMIG_MSG_SYNC) {
                 /* Everything before it is loaded: say so. */
+                LOG_DEBUG(s->c->ctx, "SYNC %" PRIu64 " answered on the %s",
+                          xlmig_get_u64(s->c->body + 8),
+                          s->channel ? "data channel" :
+                                       "control connection");
                 rc = xlmig_conn_send(s->c, XLMIG_MSG_SYNC, s->c->body,
                                      XLMIG_MSG_SYNC_SIZE);
                 if (rc) {
@@ -1527,7 +1527,7 @@ int xlmig_serve(xlmig_ctx *ctx, struct xlmig_tls_conn *tls, const char *peer,
     if (xlmig_get_u32(c.body + 8) > 1) {
         rc = xlmig_chans_in_open(ctx, j, peer, j->wire_id,
                                  xlmig_get_u32(c.body + 8), cfg->io_timeout_s,
-                                 &rd, &chans);
+                                 xlmig_tls_fd(c.tls), &rd, &chans);
         if (rc) {
             xlmig_send_abort(&c, j->wire_id, rc, "cannot take data "
                              "channels");

@@ -46,8 +46,11 @@ for k in 1 2; do
         grep -q "data channel $k: [1-9][0-9]* records, [1-9][0-9]* pages" \
         "$T_WORK/hostb.log"
 done
-check "pre-copy rounds end with SYNC: no SYNC error in either log" \
-    sh -c "! grep -q 'SYNC' '$T_WORK/hosta.log' '$T_WORK/hostb.log'"
+# every pre-copy round ends with a SYNC on each of the 3 connections
+rounds=$(sed -n 's/.* \([0-9]*\) rounds, .*/\1/p' "$T_WORK/mig1")
+syncs=$(grep -c "SYNC [0-9]* answered" "$T_WORK/hostb.log")
+check "hostb answered a SYNC per round on each connection ($rounds rounds, $syncs answers)" \
+    [ -n "$rounds" -a "$syncs" -eq $((rounds * 3)) ]
 daemon_kill hosta
 daemon_start hosta
 

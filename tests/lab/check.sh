@@ -24,8 +24,7 @@ cleanup() {
 }
 
 if [ "$(id -u)" -ne 0 ]; then
-    echo "lab-check: not run: needs root (QEMU's user networking is fine," \
-         "but make lab needs debootstrap and chroot)" >&2
+    echo "lab-check: not run: needs root (make lab uses debootstrap and chroot)" >&2
     exit 1
 fi
 if ! command -v qemu-system-x86_64 >/dev/null || [ ! -f "$LAB_DIR/dom0.img" ]; then
@@ -36,15 +35,15 @@ trap cleanup EXIT
 trap 'exit 1' INT TERM
 
 # Both boot at once; hostb dials hosta's end of the link, so hosta first.
-lab_start hosta >"$LAB_RUN.a.out" 2>&1 &
+mkdir -p "$LAB_RUN"
+lab_start hosta >"$LAB_RUN/start-hosta.out" 2>&1 &
 pa=$!
 sleep 3
-lab_start hostb >"$LAB_RUN.b.out" 2>&1 &
+lab_start hostb >"$LAB_RUN/start-hostb.out" 2>&1 &
 pb=$!
 wait $pa; ra=$?
 wait $pb; rb=$?
-cat "$LAB_RUN.a.out" "$LAB_RUN.b.out" | sed 's/^/# /'
-rm -f "$LAB_RUN.a.out" "$LAB_RUN.b.out"
+sed 's/^/# /' "$LAB_RUN/start-hosta.out" "$LAB_RUN/start-hostb.out"
 if [ $ra -ne 0 ] || [ $rb -ne 0 ]; then
     not_ok "both hosts booted"
     exit 1
