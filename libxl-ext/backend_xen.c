@@ -1,13 +1,36 @@
 /*
  * The xen backend: real domains through libxl, libxenctrl, libxenguest and
- * libxenstore.  Listing and lookup are done through libxl now; saving and
- * restoring through xc_domain_save()/libxl_domain_create_restore() inside
- * xlmig streams are not implemented yet and say so.
+ * libxenstore.
+ *
+ * Saving: the domain's libxl configuration goes as DOMAIN_CONFIG (libxl
+ * JSON), then Xen's own migration stream, libxl stream v2 around the
+ * libxc stream (docs/specs/xen-stream.md), in XEN_STREAM records.  The
+ * libxl envelope is written here; the libxc stream comes from
+ * xc_domain_save(), which runs in the job's thread and writes into a pipe
+ * that a pump thread empties into the xlmig stream.  Its precopy_policy
+ * callback parks the pump at the end of each log-dirty round, has the
+ * destination confirm what it holds (SYNC), and asks xlmig's policy:
+ * the same function, limits and logs as the sim backend.  Its suspend
+ * callback suspends the way libxl does (libxl_domain_suspend_only: guest
+ * cooperation for PV and PVH, the device model's state saved through QMP
+ * for HVM); a failure after it resumes the domain cooperatively
+ * (libxl_domain_resume).
+ *
+ * Restoring: libxl_domain_create_restore() from the JSON configuration,
+ * reading Xen's stream from a pipe that XEN_STREAM records fill.  libxl
+ * leaves the new domain paused; the engine unpauses it at COMMIT.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <libxl.h>
 #include <libxl_utils.h>
@@ -16,7 +39,13 @@
 #include <xenstore.h>
 #include <xentoollog.h>
 
+#include "live.h"
+#include "qmp.h"
 #include "stream.h"
+#include "xen_stream.h"
+
+#define QEMU_SAVE_FILE "/var/lib/xen/qemu-save.%u"
+#define QMP_TIMEOUT_MS 10000
 
 struct xen_priv {
     xentoollog_logger_stdiostream *logger;
@@ -25,6 +54,22 @@ struct xen_priv {
 
 struct xlmig_dom {
     struct xlmig_dominfo info;
+    libxl_domain_type type;
+    /* restore in progress (destination) */
+    bool restoring;
+    int wfd;                    /* Xen's stream goes in here */
+    int rfd;                    /* libxl reads it from here */
+    pthread_t restorer;
+    int restore_rc;             /* libxl's */
+    uint32_t new_domid;
+    libxl_domain_config cfg;
+    bool cfg_init;
+};
+
+static const libxl_childproc_hooks child_hooks = {
+    /* libxl reaps only the children it started (the save helper, the
+     * device model), whatever else the daemon runs. */
+    .chldowner = libxl_sigchld_owner_libxl_always_selective_reap,
 };
 
 static int xen_open(xlmig_ctx *ctx, void **priv)
@@ -44,6 +89,7 @@ static int xen_open(xlmig_ctx *ctx, void **priv)
         free(x);
         return XLMIG_ERR_UNAVAIL;
     }
+    libxl_childproc_setmode(x->lctx, &child_hooks, NULL);
     *priv = x;
     return 0;
 }
@@ -101,11 +147,9 @@ static int xen_list(xlmig_ctx *ctx, struct xlmig_dominfo **out, unsigned *n)
     return 0;
 }
 
-static int xen_find(xlmig_ctx *ctx, const char *ident,
-                    struct xlmig_dominfo *out)
+static int lookup(xlmig_ctx *ctx, const char *ident, libxl_dominfo *di)
 {
     struct xen_priv *x = ctx->backend_priv;
-    libxl_dominfo di;
     uint32_t domid;
     char *end;
     int rc;
@@ -116,53 +160,122 @@ static int xen_find(xlmig_ctx *ctx, const char *ident,
         if (libxl_name_to_domid(x->lctx, ident, &domid))
             return XLMIG_ERR_NOTFOUND;
     }
-    libxl_dominfo_init(&di);
-    rc = libxl_domain_info(x->lctx, &di, domid);
-    if (rc) {
-        libxl_dominfo_dispose(&di);
+    rc = libxl_domain_info(x->lctx, di, domid);
+    if (rc)
         return rc == ERROR_DOMAIN_NOTFOUND ? XLMIG_ERR_NOTFOUND :
                                              XLMIG_ERR_BACKEND;
-    }
-    to_info(x, &di, out);
-    libxl_dominfo_dispose(&di);
     return 0;
 }
 
-static int notimpl(xlmig_ctx *ctx, const char *op)
+static int xen_find(xlmig_ctx *ctx, const char *ident,
+                    struct xlmig_dominfo *out)
 {
-    LOG_ERR(ctx, "xen backend: %s is not implemented yet", op);
-    return XLMIG_ERR_NOTIMPL;
+    libxl_dominfo di;
+    int rc;
+
+    libxl_dominfo_init(&di);
+    rc = lookup(ctx, ident, &di);
+    if (!rc)
+        to_info(ctx->backend_priv, &di, out);
+    libxl_dominfo_dispose(&di);
+    return rc;
 }
 
 static int xen_attach(xlmig_ctx *ctx, const struct xlmig_dominfo *info,
                       struct xlmig_dom **out)
 {
     struct xlmig_dom *d = calloc(1, sizeof(*d));
+    libxl_dominfo di;
+    char id[16];
+    int rc;
 
-    (void)ctx;
     if (!d)
         return XLMIG_ERR_NOMEM;
     d->info = *info;
+    d->wfd = d->rfd = -1;
+    snprintf(id, sizeof(id), "%" PRIu32, info->domid);
+    libxl_dominfo_init(&di);
+    rc = lookup(ctx, id, &di);
+    d->type = di.domain_type;
+    libxl_dominfo_dispose(&di);
+    if (rc) {
+        free(d);
+        return rc;
+    }
     *out = d;
     return 0;
+}
+
+/* Wait for the restore thread; its libxl result. */
+static int restore_join(struct xlmig_dom *d)
+{
+    if (!d->restoring)
+        return d->restore_rc;
+    if (d->wfd >= 0) {
+        close(d->wfd);          /* libxl sees the end of its stream */
+        d->wfd = -1;
+    }
+    pthread_join(d->restorer, NULL);
+    d->restoring = false;
+    close(d->rfd);
+    d->rfd = -1;
+    return d->restore_rc;
 }
 
 static void xen_detach(xlmig_ctx *ctx, struct xlmig_dom *d)
 {
     (void)ctx;
+    if (!d)
+        return;
+    restore_join(d);
+    if (d->cfg_init)
+        libxl_domain_config_dispose(&d->cfg);
     free(d);
+}
+
+/* Is the domain shut down for suspend (by us or before)? */
+static bool is_suspended(xlmig_ctx *ctx, struct xlmig_dom *d)
+{
+    libxl_dominfo di;
+    char id[16];
+    bool s;
+
+    snprintf(id, sizeof(id), "%" PRIu32, d->info.domid);
+    libxl_dominfo_init(&di);
+    s = !lookup(ctx, id, &di) && di.shutdown &&
+        di.shutdown_reason == LIBXL_SHUTDOWN_REASON_SUSPEND;
+    libxl_dominfo_dispose(&di);
+    return s;
 }
 
 static int xen_suspend(xlmig_ctx *ctx, struct xlmig_dom *d)
 {
-    (void)d;
-    return notimpl(ctx, "suspend");
+    struct xen_priv *x = ctx->backend_priv;
+    int rc;
+
+    if (is_suspended(ctx, d))
+        return 0;
+    rc = libxl_domain_suspend_only(x->lctx, d->info.domid, NULL);
+    if (rc) {
+        LOG_ERR(ctx, "domain %u did not suspend (libxl error %d)%s",
+                d->info.domid, rc, rc == ERROR_GUEST_TIMEDOUT ?
+                ": the guest did not answer the suspend request" : "");
+        return XLMIG_ERR_BACKEND;
+    }
+    return 0;
 }
 
 static int xen_resume(xlmig_ctx *ctx, struct xlmig_dom *d)
 {
-    (void)d;
-    return notimpl(ctx, "resume");
+    struct xen_priv *x = ctx->backend_priv;
+
+    /* Cooperative (suspend_cancel): the guest's suspend call returns as
+     * cancelled and it carries on with its devices as they were. */
+    if (libxl_domain_resume(x->lctx, d->info.domid, 1, NULL)) {
+        LOG_ERR(ctx, "libxl_domain_resume(%u) failed", d->info.domid);
+        return XLMIG_ERR_BACKEND;
+    }
+    return 0;
 }
 
 static int xen_unpause(xlmig_ctx *ctx, struct xlmig_dom *d)
@@ -180,6 +293,12 @@ static int xen_destroy(xlmig_ctx *ctx, struct xlmig_dom *d)
 {
     struct xen_priv *x = ctx->backend_priv;
 
+    if (d->restoring) {
+        /* An unfinished restore: libxl destroys what it built when its
+         * stream ends early. */
+        if (restore_join(d) || !d->info.domid)
+            return 0;
+    }
     if (libxl_domain_destroy(x->lctx, d->info.domid, NULL)) {
         LOG_ERR(ctx, "libxl_domain_destroy(%u) failed", d->info.domid);
         return XLMIG_ERR_BACKEND;
@@ -187,14 +306,500 @@ static int xen_destroy(xlmig_ctx *ctx, struct xlmig_dom *d)
     return 0;
 }
 
+/* ---- saving ---- */
+
+struct xsave {
+    xlmig_ctx *ctx;
+    struct xen_priv *x;
+    struct xlmig_dom *d;
+    struct xlmig_stream_writer *w;
+    const struct xlmig_limits *lim;
+    const struct xlmig_live_hooks *hooks;
+    struct xlmig_live_stats *st;
+    bool live;
+
+    int rfd;                    /* pipe from xc_domain_save */
+    pthread_t pump;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    uint64_t consumed;          /* read from the pipe */
+    uint64_t emitted;           /* and written to w */
+    bool park;                  /* asked to stop at park_at */
+    uint64_t park_at;
+    bool parked;
+    bool pump_done;
+    int pump_rc;
+
+    uint64_t t0, round_t0, round_off0, prev_written;
+    uint64_t suspend_off;       /* w->offset at the suspend */
+    bool suspended;
+    int hook_rc;                /* why the policy callback aborted */
+};
+
+static void *pump_main(void *arg)
+{
+    struct xsave *s = arg;
+    static const size_t bufsz = 1u << 20;
+    uint8_t *buf = malloc(bufsz);
+    int rc = buf ? 0 : XLMIG_ERR_NOMEM;
+
+    while (!rc) {
+        ssize_t n;
+
+        pthread_mutex_lock(&s->lock);
+        while (s->park && s->emitted >= s->park_at) {
+            s->parked = true;
+            pthread_cond_broadcast(&s->cond);
+            pthread_cond_wait(&s->cond, &s->lock);
+        }
+        s->parked = false;
+        /* Read under the lock, without blocking, so that consumed plus
+         * what the pipe holds is exact when the callback looks. */
+        n = read(s->rfd, buf, bufsz);
+        if (n > 0)
+            s->consumed += (uint64_t)n;
+        pthread_mutex_unlock(&s->lock);
+        if (n == 0)
+            break;              /* xc_domain_save is done */
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN) {
+            struct pollfd pfd = { s->rfd, POLLIN, 0 };
+            poll(&pfd, 1, 100);
+            continue;
+        }
+        if (n < 0) {
+            rc = XLMIG_ERR_IO;
+            break;
+        }
+        xlmig_write_xen_stream(s->w, buf, (size_t)n);
+        rc = s->w->err;
+        pthread_mutex_lock(&s->lock);
+        s->emitted += (uint64_t)n;
+        pthread_cond_broadcast(&s->cond);
+        pthread_mutex_unlock(&s->lock);
+    }
+    free(buf);
+    pthread_mutex_lock(&s->lock);
+    s->pump_done = true;
+    s->pump_rc = rc;
+    pthread_cond_broadcast(&s->cond);
+    pthread_mutex_unlock(&s->lock);
+    /* On failure, xc_domain_save's next write fails (EPIPE). */
+    if (rc) {
+        close(s->rfd);
+        s->rfd = -1;
+    }
+    return NULL;
+}
+
+/* Park the pump once it has written everything xc_domain_save has
+ * produced so far; false if the pump has failed. */
+static bool pump_park(struct xsave *s)
+{
+    int avail = 0;
+    bool ok;
+
+    pthread_mutex_lock(&s->lock);
+    if (s->rfd >= 0 && ioctl(s->rfd, FIONREAD, &avail) < 0)
+        avail = 0;
+    s->park_at = s->consumed + (uint64_t)(avail > 0 ? avail : 0);
+    s->park = true;
+    pthread_cond_broadcast(&s->cond);
+    while (!s->parked && !s->pump_done)
+        pthread_cond_wait(&s->cond, &s->lock);
+    ok = !s->pump_done || !s->pump_rc;
+    pthread_mutex_unlock(&s->lock);
+    return ok;
+}
+
+static void pump_release(struct xsave *s)
+{
+    pthread_mutex_lock(&s->lock);
+    s->park = false;
+    pthread_cond_broadcast(&s->cond);
+    pthread_mutex_unlock(&s->lock);
+}
+
+/*
+ * xc_domain_save asks before every round: iteration 0 before the first
+ * full pass, then N after round N with dirty_count pages dirtied during
+ * it.  Its decision applies to the round about to start: on
+ * STOP_AND_COPY libxc still sends the pages already found dirty while the
+ * guest runs, then suspends and sends the rest.
+ */
+static int save_precopy_policy(struct precopy_stats ps, void *data)
+{
+    struct xsave *s = data;
+    struct xlmig_round r;
+    uint64_t now;
+    int rc;
+
+    if (!s->live)
+        return XGS_POLICY_STOP_AND_COPY;
+    if (ps.iteration == 0) {
+        s->round_t0 = xlmig_now_ns();
+        s->round_off0 = s->w->offset;
+        return XGS_POLICY_CONTINUE_PRECOPY;
+    }
+    if (!pump_park(s)) {
+        s->hook_rc = XLMIG_ERR_IO;
+        return XGS_POLICY_ABORT;
+    }
+    rc = 0;
+    if (s->hooks && s->hooks->sync)
+        rc = s->hooks->sync(s->hooks->opaque);
+    now = xlmig_now_ns();
+    memset(&r, 0, sizeof(r));
+    r.round = ps.iteration;
+    r.pages_sent = ps.total_written - s->prev_written;
+    r.bytes_sent = s->w->offset - s->round_off0;
+    r.duration_ns = now - s->round_t0;
+    r.pages_dirtied = ps.dirty_count > 0 ? (uint64_t)ps.dirty_count : 0;
+    r.elapsed_ns = now - s->t0;
+    if (!rc)
+        rc = xlmig_live_decide(s->ctx, s->lim, &r, s->hooks, s->st);
+    s->prev_written = ps.total_written;
+    s->round_t0 = xlmig_now_ns();
+    s->round_off0 = s->w->offset;
+    pump_release(s);
+    if (rc) {
+        s->hook_rc = rc;
+        return XGS_POLICY_ABORT;
+    }
+    switch (s->st->last.decision) {
+    case XLMIG_DECIDE_STOP:
+        return XGS_POLICY_STOP_AND_COPY;
+    case XLMIG_DECIDE_ABORT:
+        LOG_ERR(s->ctx, "pre-copy abandoned: %s", s->st->last.reason);
+        s->hook_rc = XLMIG_ERR_TIMEOUT;
+        return XGS_POLICY_ABORT;
+    default:
+        /* THROTTLE: no backend slows a guest yet; the round goes on. */
+        return XGS_POLICY_CONTINUE_PRECOPY;
+    }
+}
+
+static int save_suspend(void *data)
+{
+    struct xsave *s = data;
+
+    if (s->hooks && s->hooks->suspending)
+        s->hooks->suspending(s->hooks->opaque);
+    s->st->suspended_at_ns = xlmig_now_ns();
+    s->st->precopy_ns = s->st->suspended_at_ns - s->t0;
+    if (xen_suspend(s->ctx, s->d))
+        return 0;
+    s->suspended = true;
+    pthread_mutex_lock(&s->lock);
+    s->suspend_off = s->consumed;
+    pthread_mutex_unlock(&s->lock);
+    return 1;
+}
+
+/* QEMU's own dirty tracking of guest memory it writes (HVM only). */
+static int qemu_logdirty(xlmig_ctx *ctx, struct xlmig_dom *d, bool on)
+{
+    char cmd[128];
+
+    snprintf(cmd, sizeof(cmd), "{\"execute\":\"xen-set-global-dirty-log\","
+             "\"arguments\":{\"enable\":%s}}", on ? "true" : "false");
+    return xlmig_qmp_run(ctx, d->info.domid, cmd, QMP_TIMEOUT_MS);
+}
+
+static int save_switch_qemu_logdirty(uint32_t domid, unsigned enable,
+                                     void *data)
+{
+    struct xsave *s = data;
+
+    (void)domid;
+    if (s->d->type != LIBXL_DOMAIN_TYPE_HVM)
+        return 0;               /* PVH: no device model */
+    return qemu_logdirty(s->ctx, s->d, enable) ? -1 : 0;
+}
+
+static int send_config(xlmig_ctx *ctx, struct xlmig_dom *d,
+                       struct xlmig_stream_writer *w)
+{
+    struct xen_priv *x = ctx->backend_priv;
+    libxl_domain_config cfg;
+    char *json;
+    int rc;
+
+    libxl_domain_config_init(&cfg);
+    rc = libxl_retrieve_domain_configuration(x->lctx, d->info.domid, &cfg,
+                                             NULL);
+    if (rc) {
+        LOG_ERR(ctx, "cannot read domain %u's libxl configuration (libxl "
+                "error %d)", d->info.domid, rc);
+        libxl_domain_config_dispose(&cfg);
+        return XLMIG_ERR_BACKEND;
+    }
+    json = libxl_domain_config_to_json(x->lctx, &cfg);
+    libxl_domain_config_dispose(&cfg);
+    if (!json)
+        return XLMIG_ERR_NOMEM;
+    if (strlen(json) > XLMIG_CONFIG_MAX) {
+        LOG_ERR(ctx, "domain %u's configuration is %zu bytes, over the "
+                "stream's %u", d->info.domid, strlen(json),
+                XLMIG_CONFIG_MAX);
+        free(json);
+        return XLMIG_ERR_INVAL;
+    }
+    xlmig_write_config(w, XLMIG_CONFIG_LIBXL_JSON, json, strlen(json));
+    free(json);
+    return w->err;
+}
+
+/*
+ * The device model's xenstore keys a restore needs (libxl's
+ * EMULATOR_XENSTORE_DATA): for each entry under @root/physmap, its
+ * start_addr, size and name, as "key\0value\0" pairs relative to @root.
+ */
+static int emulator_xs_data(struct xs_handle *xs, const char *root,
+                            uint8_t **out, size_t *outlen)
+{
+    static const char *const sub[] = { "start_addr", "size", "name" };
+    char path[448], key[192];
+    char **ents;
+    unsigned n = 0;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+
+    snprintf(path, sizeof(path), "%s/physmap", root);
+    ents = xs_directory(xs, XBT_NULL, path, &n);
+    for (unsigned i = 0; ents && i < n; i++) {
+        for (unsigned k = 0; k < 3; k++) {
+            unsigned vlen = 0;
+            char *val;
+            size_t kl;
+            uint8_t *nb;
+
+            snprintf(key, sizeof(key), "physmap/%s/%s", ents[i], sub[k]);
+            snprintf(path, sizeof(path), "%s/%s", root, key);
+            val = xs_read(xs, XBT_NULL, path, &vlen);
+            if (!val) {
+                free(ents);
+                free(buf);
+                return XLMIG_ERR_BACKEND;
+            }
+            kl = strlen(key) + 1;
+            nb = realloc(buf, len + kl + vlen + 1);
+            if (!nb) {
+                free(val);
+                free(ents);
+                free(buf);
+                return XLMIG_ERR_NOMEM;
+            }
+            buf = nb;
+            memcpy(buf + len, key, kl);
+            memcpy(buf + len + kl, val, vlen);
+            buf[len + kl + vlen] = 0;
+            len += kl + vlen + 1;
+            free(val);
+        }
+    }
+    free(ents);
+    *out = buf;
+    *outlen = len;
+    return 0;
+}
+
+/* HVM: the device model's records (libxl's EMULATOR_XENSTORE_DATA and
+ * EMULATOR_CONTEXT), after libxc's stream. */
+static int send_emulator(xlmig_ctx *ctx, struct xlmig_dom *d,
+                         struct xlmig_stream_writer *w)
+{
+    struct xs_handle *xs = xs_open(0);
+    char path[128], file[64];
+    uint8_t *blob = NULL;
+    size_t len = 0;
+    struct stat sb;
+    int fd, rc;
+
+    if (!xs) {
+        LOG_ERR(ctx, "cannot open xenstore: %s", strerror(errno));
+        return XLMIG_ERR_BACKEND;
+    }
+    snprintf(path, sizeof(path), "/local/domain/0/device-model/%u",
+             d->info.domid);
+    rc = emulator_xs_data(xs, path, &blob, &len);
+    xs_close(xs);
+    if (rc) {
+        LOG_ERR(ctx, "cannot read the device model's xenstore keys "
+                "under %s", path);
+        return rc;
+    }
+    if (len)
+        xlmig_xen_write_emulator(w, XLMIG_LIBXL_REC_EMULATOR_XENSTORE_DATA,
+                                 blob, len);
+    free(blob);
+    if (w->err)
+        return w->err;
+
+    snprintf(file, sizeof(file), QEMU_SAVE_FILE, d->info.domid);
+    fd = open(file, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || fstat(fd, &sb) || !S_ISREG(sb.st_mode) ||
+        sb.st_size <= 0 || sb.st_size > XLMIG_LIBXL_EMULATOR_MAX) {
+        LOG_ERR(ctx, "the device model's state %s is missing or not a "
+                "plain file of a sane size", file);
+        if (fd >= 0)
+            close(fd);
+        return XLMIG_ERR_BACKEND;
+    }
+    blob = malloc((size_t)sb.st_size);
+    rc = blob ? xlmig_read_exact(fd, blob, (size_t)sb.st_size, &len) :
+                XLMIG_ERR_NOMEM;
+    close(fd);
+    if (rc) {
+        LOG_ERR(ctx, "cannot read %s", file);
+        free(blob);
+        return rc < 0 ? XLMIG_ERR_IO : XLMIG_ERR_TRUNCATED;
+    }
+    xlmig_xen_write_emulator(w, XLMIG_LIBXL_REC_EMULATOR_CONTEXT, blob,
+                             (size_t)sb.st_size);
+    free(blob);
+    unlink(file);
+    return w->err;
+}
+
+static int xen_save_common(xlmig_ctx *ctx, struct xlmig_dom *d,
+                           struct xlmig_stream_writer *w, bool live,
+                           const struct xlmig_limits *lim,
+                           const struct xlmig_live_hooks *hooks,
+                           struct xlmig_live_stats *st)
+{
+    struct xen_priv *x = ctx->backend_priv;
+    struct save_callbacks cb;
+    struct xsave s;
+    xc_interface *xch;
+    int fds[2], rc, xrc, saved_errno;
+
+    memset(&s, 0, sizeof(s));
+    memset(st, 0, sizeof(*st));
+    s.ctx = ctx;
+    s.x = x;
+    s.d = d;
+    s.w = w;
+    s.lim = lim;
+    s.hooks = hooks;
+    s.st = st;
+    s.live = live;
+    s.t0 = xlmig_now_ns();
+    s.rfd = -1;
+    pthread_mutex_init(&s.lock, NULL);
+    pthread_cond_init(&s.cond, NULL);
+
+    rc = send_config(ctx, d, w);
+    if (rc)
+        goto out;
+    xlmig_xen_write_header(w);
+    if (w->err) {
+        rc = w->err;
+        goto out;
+    }
+    xch = xc_interface_open((xentoollog_logger *)x->logger, NULL, 0);
+    if (!xch) {
+        LOG_ERR(ctx, "cannot open libxenctrl: %s", strerror(errno));
+        rc = XLMIG_ERR_BACKEND;
+        goto out;
+    }
+    if (pipe2(fds, O_CLOEXEC)) {
+        xc_interface_close(xch);
+        rc = XLMIG_ERR_IO;
+        goto out;
+    }
+    fcntl(fds[0], F_SETFL, O_NONBLOCK);
+    s.rfd = fds[0];
+    if (pthread_create(&s.pump, NULL, pump_main, &s)) {
+        close(fds[0]);
+        close(fds[1]);
+        xc_interface_close(xch);
+        s.rfd = -1;
+        rc = XLMIG_ERR_NOMEM;
+        goto out;
+    }
+
+    memset(&cb, 0, sizeof(cb));
+    cb.suspend = save_suspend;
+    cb.precopy_policy = save_precopy_policy;
+    cb.switch_qemu_logdirty = save_switch_qemu_logdirty;
+    cb.data = &s;
+    LOG_INFO(ctx, "xc_domain_save of domain %u (%s)%s", d->info.domid,
+             libxl_domain_type_to_string(d->type), live ? ", live" : "");
+    xrc = xc_domain_save(xch, fds[1], d->info.domid,
+                         live ? XCFLAGS_LIVE : 0, &cb, XC_STREAM_PLAIN, -1);
+    saved_errno = errno;
+    close(fds[1]);              /* the pump sees the end */
+    xc_interface_close(xch);
+    pthread_join(s.pump, NULL);
+    if (s.rfd >= 0)
+        close(s.rfd);
+    s.rfd = -1;
+
+    if (s.pump_rc) {
+        rc = s.pump_rc;
+        LOG_ERR(ctx, "sending Xen's stream failed: %s", xlmig_strerror(rc));
+        goto out;
+    }
+    if (xrc) {
+        rc = s.hook_rc ? s.hook_rc : XLMIG_ERR_BACKEND;
+        if (!s.hook_rc)
+            LOG_ERR(ctx, "xc_domain_save of domain %u failed: %s%s",
+                    d->info.domid, strerror(saved_errno), s.suspended ?
+                    "" : " (before the suspend)");
+        goto out;
+    }
+    if (!s.suspended) {
+        LOG_ERR(ctx, "xc_domain_save returned without suspending domain "
+                "%u", d->info.domid);
+        rc = XLMIG_ERR_BACKEND;
+        goto out;
+    }
+    if (d->type == LIBXL_DOMAIN_TYPE_HVM) {
+        rc = send_emulator(ctx, d, w);
+        if (rc)
+            goto out;
+    }
+    xlmig_xen_write_end(w);
+    rc = w->err;
+    if (rc)
+        goto out;
+    st->bytes_sent = w->offset;
+    st->final_pages = (s.consumed - s.suspend_off) / (XLMIG_PAGE_SIZE + 8);
+    st->stopcopy_ns = xlmig_now_ns() - st->suspended_at_ns;
+    if (!live)
+        st->rounds = 1;
+    LOG_INFO(ctx, "stop-and-copy: about %" PRIu64 " pages and the vCPU and "
+             "device state (%.1f MiB of Xen's stream) in %.1f ms",
+             st->final_pages,
+             (double)(s.consumed - s.suspend_off) / 1048576.0,
+             (double)st->stopcopy_ns / 1e6);
+
+out:
+    if (rc && d->type == LIBXL_DOMAIN_TYPE_HVM && live &&
+        qemu_logdirty(ctx, d, false))
+        LOG_WARN(ctx, "could not switch QEMU's dirty log off");
+    if (rc && s.suspended) {
+        LOG_WARN(ctx, "resuming domain %u after the failed save",
+                 d->info.domid);
+        if (xen_resume(ctx, d))
+            LOG_ERR(ctx, "domain %u stays suspended: resume it with xl "
+                    "(or destroy it)", d->info.domid);
+    }
+    pthread_cond_destroy(&s.cond);
+    pthread_mutex_destroy(&s.lock);
+    return rc;
+}
+
 static int xen_save(xlmig_ctx *ctx, struct xlmig_dom *d,
                     struct xlmig_stream_writer *w)
 {
-    (void)d;
-    (void)w;
-    /* Will run xc_domain_save() with an xlmig precopy_policy. */
-    (void)xc_domain_save;
-    return notimpl(ctx, "save");
+    struct xlmig_live_stats st;
+    struct xlmig_limits lim;
+
+    xlmig_limits_default(&lim);
+    return xen_save_common(ctx, d, w, false, &lim, NULL, &st);
 }
 
 static int xen_live_save(xlmig_ctx *ctx, struct xlmig_dom *d,
@@ -203,12 +808,7 @@ static int xen_live_save(xlmig_ctx *ctx, struct xlmig_dom *d,
                          const struct xlmig_live_hooks *hooks,
                          struct xlmig_live_stats *st)
 {
-    (void)d;
-    (void)w;
-    (void)lim;
-    (void)hooks;
-    (void)st;
-    return notimpl(ctx, "live save");
+    return xen_save_common(ctx, d, w, true, lim, hooks, st);
 }
 
 static void xen_describe(xlmig_ctx *ctx, struct xlmig_dom *d,
@@ -218,31 +818,147 @@ static void xen_describe(xlmig_ctx *ctx, struct xlmig_dom *d,
     xlmig_desc_from_info(&d->info, XLMIG_STREAM_BACKEND_XEN, desc);
 }
 
+/* ---- restoring ---- */
+
+struct restorer {
+    libxl_ctx *lctx;
+    struct xlmig_dom *d;
+};
+
+static void *restorer_main(void *arg)
+{
+    struct restorer *r = arg;
+    libxl_domain_restore_params params;
+    uint32_t domid = INVALID_DOMID;
+
+    libxl_domain_restore_params_init(&params);
+    params.checkpointed_stream = LIBXL_CHECKPOINTED_STREAM_NONE;
+    params.stream_version = 2;
+    r->d->restore_rc = libxl_domain_create_restore(r->lctx, &r->d->cfg,
+                                                   &domid, r->d->rfd, -1,
+                                                   &params, NULL, NULL);
+    r->d->new_domid = r->d->restore_rc ? 0 : domid;
+    libxl_domain_restore_params_dispose(&params);
+    free(r);
+    return NULL;
+}
+
 static int xen_restore_create(xlmig_ctx *ctx,
                               const struct xlmig_domain_desc *desc,
                               uint32_t fmt, const void *cfg, size_t len,
                               struct xlmig_dom **out)
 {
-    (void)desc;
-    (void)fmt;
-    (void)cfg;
-    (void)len;
-    (void)out;
-    return notimpl(ctx, "restore");
+    struct xen_priv *x = ctx->backend_priv;
+    struct xlmig_dom *d;
+    struct restorer *r;
+    int fds[2], rc;
+
+    if (fmt != XLMIG_CONFIG_LIBXL_JSON) {
+        LOG_ERR(ctx, "the xen backend restores libxl JSON configurations, "
+                "not format %u", fmt);
+        return XLMIG_ERR_INVAL;
+    }
+    if (memchr(cfg, '\0', len)) {
+        LOG_ERR(ctx, "the domain's configuration holds a NUL byte");
+        return XLMIG_ERR_STREAM;
+    }
+    d = calloc(1, sizeof(*d));
+    r = calloc(1, sizeof(*r));
+    if (!d || !r) {
+        free(d);
+        free(r);
+        return XLMIG_ERR_NOMEM;
+    }
+    d->wfd = d->rfd = -1;
+    libxl_domain_config_init(&d->cfg);
+    d->cfg_init = true;
+    /* The caller gave a NUL-terminated copy (quick.c). */
+    rc = libxl_domain_config_from_json(x->lctx, &d->cfg, cfg);
+    if (rc) {
+        LOG_ERR(ctx, "the domain's libxl configuration does not parse "
+                "(libxl error %d)", rc);
+        rc = XLMIG_ERR_STREAM;
+        goto fail;
+    }
+    free(d->cfg.c_info.name);
+    d->cfg.c_info.name = strdup(desc->name);
+    if (!d->cfg.c_info.name) {
+        rc = XLMIG_ERR_NOMEM;
+        goto fail;
+    }
+    d->type = d->cfg.c_info.type;
+    d->info.nr_pages = desc->nr_pages;
+    d->info.nr_vcpus = desc->nr_vcpus;
+    d->info.page_shift = desc->page_shift;
+    memcpy(d->info.uuid, desc->uuid, 16);
+    snprintf(d->info.name, sizeof(d->info.name), "%s", desc->name);
+    if (pipe2(fds, O_CLOEXEC)) {
+        rc = XLMIG_ERR_IO;
+        goto fail;
+    }
+    d->rfd = fds[0];
+    d->wfd = fds[1];
+    r->lctx = x->lctx;
+    r->d = d;
+    if (pthread_create(&d->restorer, NULL, restorer_main, r)) {
+        close(fds[0]);
+        close(fds[1]);
+        d->rfd = d->wfd = -1;
+        rc = XLMIG_ERR_NOMEM;
+        goto fail;
+    }
+    d->restoring = true;
+    LOG_INFO(ctx, "restoring %s (%s) through libxl", desc->name,
+             libxl_domain_type_to_string(d->type));
+    *out = d;
+    return 0;
+
+fail:
+    libxl_domain_config_dispose(&d->cfg);
+    free(d);
+    free(r);
+    return rc;
 }
 
 static int xen_restore_record(xlmig_ctx *ctx, struct xlmig_dom *d,
                               const struct xlmig_record *rec)
 {
-    (void)d;
-    (void)rec;
-    return notimpl(ctx, "restore");
+    struct xlmig_rec_xen xr;
+    int rc;
+
+    if (rec->type != XLMIG_REC_XEN_STREAM) {
+        LOG_ERR(ctx, "the xen backend does not restore %s records",
+                xlmig_rec_type_name(rec->type));
+        return XLMIG_ERR_STREAM;
+    }
+    if (!d->restoring || d->wfd < 0)
+        return XLMIG_ERR_STATE;
+    xlmig_rec_get_xen(rec, &xr);
+    rc = xlmig_write_all(d->wfd, xr.data, xr.len);
+    if (rc) {
+        /* libxl stopped reading: it failed.  Its own log says why. */
+        restore_join(d);
+        LOG_ERR(ctx, "libxl stopped reading Xen's stream at byte %" PRIu64
+                " (libxl error %d)", xr.offset, d->restore_rc);
+        return XLMIG_ERR_BACKEND;
+    }
+    return 0;
 }
 
 static int xen_restore_finish(xlmig_ctx *ctx, struct xlmig_dom *d)
 {
-    (void)d;
-    return notimpl(ctx, "restore");
+    int rc = restore_join(d);
+
+    if (rc) {
+        LOG_ERR(ctx, "libxl could not restore %s (libxl error %d)",
+                d->info.name, rc);
+        return XLMIG_ERR_BACKEND;
+    }
+    d->info.domid = d->new_domid;
+    d->info.state = XLMIG_DOM_PAUSED;
+    LOG_INFO(ctx, "%s restored as domain %u, paused", d->info.name,
+             d->info.domid);
+    return 0;
 }
 
 static int xen_info(xlmig_ctx *ctx, struct xlmig_dom *d,

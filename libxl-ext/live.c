@@ -23,6 +23,35 @@ static uint64_t popcount(const uint8_t *bm, size_t len)
     return n;
 }
 
+int xlmig_live_decide(xlmig_ctx *ctx, const struct xlmig_limits *lim,
+                      const struct xlmig_round *r,
+                      const struct xlmig_live_hooks *hooks,
+                      struct xlmig_live_stats *st)
+{
+    int rc;
+
+    xlmig_policy_decide(lim, r, XLMIG_PAGE_SIZE + 8, &st->last);
+    st->rounds = r->round;
+    LOG_INFO(ctx, "round %u: sent %llu pages, %.1f MiB in %.1f ms "
+             "(%.0f MiB/s); %llu dirtied (%.0f MiB/s); -> %s: %s",
+             r->round, (unsigned long long)r->pages_sent,
+             (double)r->bytes_sent / 1048576.0,
+             (double)r->duration_ns / 1e6,
+             (double)st->last.bandwidth / 1048576.0,
+             (unsigned long long)r->pages_dirtied,
+             (double)st->last.dirty_rate / 1048576.0,
+             xlmig_decision_name(st->last.decision), st->last.reason);
+    if (hooks && hooks->round) {
+        rc = hooks->round(hooks->opaque, r, &st->last);
+        if (rc) {
+            LOG_ERR(ctx, "pre-copy abandoned after round %u: %s", r->round,
+                    xlmig_strerror(rc));
+            return rc;
+        }
+    }
+    return 0;
+}
+
 int xlmig_precopy(xlmig_ctx *ctx, struct xlmig_dom *dom, uint64_t nr_pages,
                   struct xlmig_stream_writer *w,
                   const struct xlmig_precopy_ops *ops,
@@ -76,25 +105,9 @@ int xlmig_precopy(xlmig_ctx *ctx, struct xlmig_dom *dom, uint64_t nr_pages,
         r.pages_dirtied = popcount(bm, bmlen);
         r.elapsed_ns = xlmig_now_ns() - t0;
         r.throttle_pct = throttle;
-        xlmig_policy_decide(lim, &r, XLMIG_PAGE_SIZE + 8, &st->last);
-        st->rounds = round;
-        LOG_INFO(ctx, "round %u: sent %llu pages, %.1f MiB in %.1f ms "
-                 "(%.0f MiB/s); %llu dirtied (%.0f MiB/s); -> %s: %s",
-                 round, (unsigned long long)r.pages_sent,
-                 (double)r.bytes_sent / 1048576.0,
-                 (double)r.duration_ns / 1e6,
-                 (double)st->last.bandwidth / 1048576.0,
-                 (unsigned long long)r.pages_dirtied,
-                 (double)st->last.dirty_rate / 1048576.0,
-                 xlmig_decision_name(st->last.decision), st->last.reason);
-        if (hooks && hooks->round) {
-            rc = hooks->round(hooks->opaque, &r, &st->last);
-            if (rc) {
-                LOG_ERR(ctx, "pre-copy abandoned after round %u: %s", round,
-                        xlmig_strerror(rc));
-                goto out;
-            }
-        }
+        rc = xlmig_live_decide(ctx, lim, &r, hooks, st);
+        if (rc)
+            goto out;
         if (st->last.decision == XLMIG_DECIDE_STOP)
             break;
         if (st->last.decision == XLMIG_DECIDE_ABORT) {

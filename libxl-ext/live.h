@@ -75,6 +75,17 @@ int xlmig_precopy(xlmig_ctx *ctx, struct xlmig_dom *dom, uint64_t nr_pages,
                   struct xlmig_live_stats *st) XLMIG_MUST_CHECK;
 
 /*
+ * One round is over: ask the policy (verdict in st->last, st->rounds
+ * set), log the round's figures and the verdict, and tell hooks->round.
+ * Returns the hook's error, else 0; the caller acts on the verdict.
+ * Both the generic engine and the xen backend's precopy_policy use it.
+ */
+int xlmig_live_decide(xlmig_ctx *ctx, const struct xlmig_limits *lim,
+                      const struct xlmig_round *r,
+                      const struct xlmig_live_hooks *hooks,
+                      struct xlmig_live_stats *st) XLMIG_MUST_CHECK;
+
+/*
  * Wrap @inner so that no more than @bytes_per_sec pass on average (0: no
  * cap).  @rl must outlive the sink.
  */

@@ -40,6 +40,7 @@ static const struct {
     { XLMIG_REC_VCPU_STATE, "VCPU_STATE" },
     { XLMIG_REC_DEVICE_STATE, "DEVICE_STATE" },
     { XLMIG_REC_END, "END" },
+    { XLMIG_REC_XEN_STREAM, "XEN_STREAM" },
     { XLMIG_REC_SOURCE_INFO, "SOURCE_INFO" },
 };
 
@@ -375,6 +376,29 @@ void xlmig_write_device(struct xlmig_stream_writer *w, uint32_t dtype,
                         uint32_t instance, const void *state, size_t len)
 {
     write_blob(w, XLMIG_REC_DEVICE_STATE, dtype, instance, state, len);
+}
+
+void xlmig_write_xen_stream(struct xlmig_stream_writer *w, const void *data,
+                            size_t len)
+{
+    const uint8_t *p = data;
+
+    while (len && !w->err) {
+        size_t n = len < XLMIG_XEN_CHUNK_MAX ? len : XLMIG_XEN_CHUNK_MAX;
+        uint8_t off[8];
+        struct iovec iov[2] = {
+            { off, sizeof(off) },
+            { (void *)p, n },
+        };
+
+        xlmig_put_u64(off, w->xen_bytes);
+        xlmig_write_recordv(w, XLMIG_REC_XEN_STREAM, iov, 2);
+        if (w->err)
+            return;
+        w->xen_bytes += n;
+        p += n;
+        len -= n;
+    }
 }
 
 void xlmig_write_source_info(struct xlmig_stream_writer *w)
@@ -823,6 +847,9 @@ static int check_end(struct xlmig_stream_reader *r,
         return bad(r, XLMIG_ERR_STREAM, rec, "length: expected %u, got %u",
                    XLMIG_END_SIZE, rec->length);
     xlmig_rec_get_end(rec, &e);
+    if (r->desc.backend_id == XLMIG_STREAM_BACKEND_XEN && !r->xen_bytes)
+        return bad(r, XLMIG_ERR_STREAM, rec, "a xen stream ended without "
+                   "any XEN_STREAM record");
     if (e.records != rec->index)
         return bad(r, XLMIG_ERR_STREAM, rec,
                    "record count: END says %u, stream had %u", e.records,
@@ -835,6 +862,8 @@ static int check_end(struct xlmig_stream_reader *r,
                    (unsigned long long)e.pages_zero,
                    (unsigned long long)r->pages_data,
                    (unsigned long long)r->pages_zero);
+    if (r->desc.backend_id == XLMIG_STREAM_BACKEND_XEN)
+        return 0;       /* memory and vCPUs are inside Xen's stream */
     for (uint64_t i = 0; i < (r->desc.nr_pages + 7) / 8; i++) {
         uint64_t pfn;
 
@@ -915,7 +944,36 @@ static int check_record(struct xlmig_stream_reader *r,
     if (r->channel && rec->type != XLMIG_REC_PAGE_DATA)
         return bad(r, XLMIG_ERR_STREAM, rec, "a data channel carries "
                    "PAGE_DATA records only");
+    if (r->desc.backend_id == XLMIG_STREAM_BACKEND_XEN &&
+        (rec->type == XLMIG_REC_PAGE_DATA ||
+         rec->type == XLMIG_REC_VCPU_STATE ||
+         rec->type == XLMIG_REC_DEVICE_STATE))
+        return bad(r, XLMIG_ERR_STREAM, rec, "a xen stream carries the "
+                   "domain's state in XEN_STREAM records only");
     switch (rec->type) {
+    case XLMIG_REC_XEN_STREAM: {
+        struct xlmig_rec_xen x;
+
+        if (r->desc.backend_id != XLMIG_STREAM_BACKEND_XEN)
+            return bad(r, XLMIG_ERR_STREAM, rec, "XEN_STREAM in a stream "
+                       "of backend %s",
+                       xlmig_stream_backend_name(r->desc.backend_id));
+        if (rec->length <= 8)
+            return bad(r, XLMIG_ERR_STREAM, rec,
+                       "length %u: no data after the offset", rec->length);
+        if (rec->length - 8 > XLMIG_XEN_CHUNK_MAX)
+            return bad(r, XLMIG_ERR_STREAM, rec,
+                       "%u bytes of Xen's stream exceed %u",
+                       rec->length - 8, XLMIG_XEN_CHUNK_MAX);
+        xlmig_rec_get_xen(rec, &x);
+        if (x.offset != r->xen_bytes)
+            return bad(r, XLMIG_ERR_STREAM, rec, "Xen stream offset %llu, "
+                       "but %llu bytes came before",
+                       (unsigned long long)x.offset,
+                       (unsigned long long)r->xen_bytes);
+        r->xen_bytes += x.len;
+        return 0;
+    }
     case XLMIG_REC_PAGE_DATA:
         return check_pages(r, rec);
     case XLMIG_REC_VCPU_STATE: {
@@ -1062,6 +1120,14 @@ void xlmig_rec_get_blob(const struct xlmig_record *rec,
 {
     out->id = xlmig_get_u32(rec->body);
     out->instance = xlmig_get_u32(rec->body + 4);
+    out->data = rec->body + 8;
+    out->len = rec->length - 8;
+}
+
+void xlmig_rec_get_xen(const struct xlmig_record *rec,
+                       struct xlmig_rec_xen *out)
+{
+    out->offset = xlmig_get_u64(rec->body);
     out->data = rec->body + 8;
     out->len = rec->length - 8;
 }

@@ -27,6 +27,7 @@ enum xlmig_rec_type {
     XLMIG_REC_VCPU_STATE = 0x00000004,
     XLMIG_REC_DEVICE_STATE = 0x00000005,
     XLMIG_REC_END = 0x00000006,
+    XLMIG_REC_XEN_STREAM = 0x00000007,
     XLMIG_REC_SOURCE_INFO = 0x80000001,
 };
 
@@ -57,6 +58,7 @@ enum xlmig_pfn_type {
 #define XLMIG_DEVICE_STATE_MAX (16u << 20)
 #define XLMIG_SOURCE_INFO_MAX 4096
 #define XLMIG_END_SIZE 24
+#define XLMIG_XEN_CHUNK_MAX (1u << 20)  /* bytes of Xen's stream per record */
 #define XLMIG_VCPUS_MAX 4096
 #define XLMIG_NR_PAGES_MAX (UINT64_C(1) << 32)   /* 16 TiB of 4 KiB pages */
 #define XLMIG_REC_BODY_MAX                                            \
@@ -134,6 +136,7 @@ struct xlmig_stream_writer {
     uint32_t records;           /* records on lane 0 (END counts these) */
     uint64_t pages_data;        /* all lanes */
     uint64_t pages_zero;
+    uint64_t xen_bytes;         /* of Xen's stream, in XEN_STREAM records */
     unsigned batch;             /* pages per PAGE_DATA record, at most
                                  * XLMIG_PAGE_BATCH_MAX (the default) */
     unsigned nlanes;            /* 1 unless xlmig_writer_set_lanes */
@@ -171,6 +174,10 @@ void xlmig_write_vcpu(struct xlmig_stream_writer *w, uint32_t id,
 void xlmig_write_device(struct xlmig_stream_writer *w, uint32_t dtype,
                         uint32_t instance, const void *state, size_t len);
 void xlmig_write_source_info(struct xlmig_stream_writer *w);
+/* The next @len bytes of Xen's own migration stream (xen backend), split
+ * into records of at most XLMIG_XEN_CHUNK_MAX; w->xen_bytes counts them. */
+void xlmig_write_xen_stream(struct xlmig_stream_writer *w, const void *data,
+                            size_t len);
 /* Queue one page (copied now, so the source may change after); a full
  * batch is written out.  All-zero contents are sent as a ZERO pfn. */
 void xlmig_write_page(struct xlmig_stream_writer *w, uint64_t pfn,
@@ -217,6 +224,12 @@ struct xlmig_rec_blob {
     uint32_t len;
 };
 
+struct xlmig_rec_xen {
+    uint64_t offset;            /* of data within Xen's stream */
+    const uint8_t *data;
+    uint32_t len;
+};
+
 struct xlmig_rec_end {
     uint64_t pages_data;
     uint64_t pages_zero;
@@ -258,6 +271,7 @@ struct xlmig_stream_reader {
     struct xlmig_domain_desc desc;
     uint64_t pages_data;
     uint64_t pages_zero;
+    uint64_t xen_bytes;         /* of Xen's stream so far */
     uint8_t *seen_pfn;          /* bitmap: pfn sent at least once */
     uint8_t *seen_vcpu;         /* bitmap: vcpu state received */
     int own_fd;                 /* xlmig_reader_open_file's, or -1 */
@@ -308,6 +322,8 @@ void xlmig_rec_get_blob(const struct xlmig_record *rec,
                         struct xlmig_rec_blob *out);
 void xlmig_rec_get_end(const struct xlmig_record *rec,
                        struct xlmig_rec_end *out);
+void xlmig_rec_get_xen(const struct xlmig_record *rec,
+                       struct xlmig_rec_xen *out);
 int xlmig_rec_get_domain_info(const struct xlmig_record *rec,
                               struct xlmig_domain_desc *out, char *why,
                               size_t whylen) XLMIG_MUST_CHECK;

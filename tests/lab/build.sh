@@ -118,12 +118,41 @@ for b in xlmig xlmigd xlmig-simdom; do
     install -m755 "$BUILD/$b" "$R/usr/local/sbin/$b"
 done
 install -m755 "$TOP/dom0/xlmig-certs" "$R/usr/local/sbin/xlmig-certs"
+# the lab's cluster CA and host certificates, made once; xlmigd's
+# configuration for each host (dom0-rc.sh starts the one it is)
+if [ ! -f pki/hostb.crt ]; then
+    rm -rf pki
+    sh "$TOP/dom0/xlmig-certs" init-ca pki >/dev/null &&
+    sh "$TOP/dom0/xlmig-certs" host pki hosta >/dev/null &&
+    sh "$TOP/dom0/xlmig-certs" host pki hostb >/dev/null ||
+        die "cannot make the lab's certificates"
+fi
+install -d -m755 "$R/etc/xlmig"
+for h in hosta hostb; do
+    install -m644 "pki/$h.crt" "$R/etc/xlmig/$h.crt"
+    install -m600 "pki/$h.key" "$R/etc/xlmig/$h.key"
+    ip=10.99.0.1; [ $h = hostb ] && ip=10.99.0.2
+    cat >"$R/etc/xlmig/xlmigd-$h.conf" <<CONF
+# xlmigd in the Xen lab's $h (tests/lab/build.sh writes it)
+host_name = "$h"
+backend = "xen"
+listen = "$ip"
+certificate = "/etc/xlmig/$h.crt"
+key = "/etc/xlmig/$h.key"
+ca = "/etc/xlmig/ca.crt"
+peers = [ "hosta@10.99.0.1", "hostb@10.99.0.2" ]
+io_timeout = 20
+CONF
+done
+install -m644 pki/ca.crt "$R/etc/xlmig/ca.crt"
 
 # ---- 3. the guests: the dom0 kernel, busybox and guestwork ----
 rm -rf ginit && mkdir -p ginit/bin ginit/sbin ginit/proc ginit/sys ginit/dev \
     ginit/tmp ginit/lib
 cp /bin/busybox ginit/bin/busybox
 gcc -O2 -static -Wall -Werror -o ginit/bin/guestwork "$HERE/files/guestwork.c"
+# the same program is dom0's outside probe (guestwork -P)
+install -m755 ginit/bin/guestwork "$R/usr/local/sbin/guestwork"
 install -m755 "$HERE/files/guest-init" ginit/init
 for m in xen-netfront; do
     find "$R/lib/modules/$KVER" -name "$m.ko*" -exec cp {} ginit/lib/ \;

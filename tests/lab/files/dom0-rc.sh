@@ -2,8 +2,8 @@
 # The lab dom0's start-up (busybox init runs it, see inittab): kernel
 # file systems, udev, the Xen modules and daemons, the bridge xenbr0 on the
 # private link with this host's lab address, the user-mode NIC for ssh from
-# the build machine, sshd.  Ends by printing LAB-DOM0-READY on the console,
-# which tests/lab/lab.sh waits for.
+# the build machine, sshd, xlmigd.  Ends by printing LAB-DOM0-READY on the
+# console, which tests/lab/lab.sh waits for.
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 mount -t proc proc /proc 2>/dev/null
 mount -t sysfs sysfs /sys 2>/dev/null
@@ -61,5 +61,9 @@ if [ -n "$user" ]; then
     ip route add default via 10.0.2.2
 fi
 /usr/sbin/sshd
+if [ -f "/etc/xlmig/xlmigd-$name.conf" ]; then
+    echo "dom0-rc: xlmigd"
+    xlmigd -f "/etc/xlmig/xlmigd-$name.conf" >>/var/log/xlmigd.log 2>&1 &
+fi
 echo "LAB-DOM0-READY host=$name ip=$addr link=$link user=$user" \
      "uptime=$(cut -d' ' -f1 /proc/uptime)"

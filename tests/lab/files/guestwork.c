@@ -19,9 +19,31 @@
  * table says (a write that the migration lost).  "bad=0 stale=0" is the
  * guest's verdict that its memory survived.
  *
+ * On PORT+1 it answers at once, without checking, with
+ *
+ *   pong counter=N
+ *
+ * which is what the probe polls.  A PV or PVH guest's clock does not
+ * count the time it spent suspended, so maxgap_ms misses most of a
+ * migration's downtime; the probe, running outside the guest (in a
+ * dom0), sees it:
+ *
+ *   guestwork -P IP[:PORT] [-i INTERVAL_MS] [-d SECONDS]
+ *
+ * polls the pong port every INTERVAL_MS (default 20) for SECONDS
+ * (default 60, or until SIGTERM) and prints
+ *
+ *   probe answers=A misses=M maxgap_ms=G counter=C backwards=B
+ *
+ * G: the longest time between two answers; backwards: answers whose
+ * counter was lower than the one before (the guest restarted).
+ *
  * guestwork [-m MIB] [-r PAGES_PER_SEC] [-p PORT]
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdint.h>
@@ -75,25 +97,154 @@ static void fill(uint64_t *p, uint64_t idx, uint64_t gen)
     p[2] = sum(p);
 }
 
+static int listen_on(unsigned long port)
+{
+    struct sockaddr_in sa;
+    int ls, one = 1;
+
+    ls = socket(AF_INET, SOCK_STREAM, 0);
+    if (ls < 0)
+        return -1;
+    setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)port);
+    if (bind(ls, (struct sockaddr *)&sa, sizeof(sa)) || listen(ls, 16)) {
+        close(ls);
+        return -1;
+    }
+    return ls;
+}
+
+static volatile sig_atomic_t stop;
+
+static void on_term(int sig)
+{
+    (void)sig;
+    stop = 1;
+}
+
+/* One poll: connect, read "pong counter=N", within timeout_ms.  Returns
+ * 0 and the counter, or -1. */
+static int ping(const struct sockaddr_in *sa, unsigned timeout_ms,
+                uint64_t *counter)
+{
+    char buf[64];
+    size_t got = 0;
+    uint64_t deadline = now_ms() + timeout_ms;
+    int s, rc = -1;
+    unsigned long long c;
+
+    s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    if (s < 0)
+        return -1;
+    if (connect(s, (const struct sockaddr *)sa, sizeof(*sa)) &&
+        errno != EINPROGRESS)
+        goto out;
+    while (got < sizeof(buf) - 1) {
+        struct pollfd pfd = { s, POLLIN, 0 };
+        uint64_t t = now_ms();
+        ssize_t n;
+
+        if (t >= deadline || poll(&pfd, 1, (int)(deadline - t)) <= 0)
+            goto out;
+        n = read(s, buf + got, sizeof(buf) - 1 - got);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+            continue;
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+        if (memchr(buf, '\n', got))
+            break;
+    }
+    buf[got] = 0;
+    if (sscanf(buf, "pong counter=%llu", &c) == 1) {
+        *counter = c;
+        rc = 0;
+    }
+out:
+    close(s);
+    return rc;
+}
+
+static int probe(const char *target, unsigned interval_ms, unsigned secs)
+{
+    struct sockaddr_in sa;
+    char host[64];
+    const char *colon = strchr(target, ':');
+    unsigned long port = colon ? strtoul(colon + 1, NULL, 10) : 7778;
+    uint64_t answers = 0, misses = 0, backwards = 0, counter = 0;
+    uint64_t maxgap = 0, last = 0, end;
+    size_t hl = colon ? (size_t)(colon - target) : strlen(target);
+
+    if (hl >= sizeof(host) || !port || port > 65535) {
+        fprintf(stderr, "guestwork: bad probe target %s\n", target);
+        return 2;
+    }
+    memcpy(host, target, hl);
+    host[hl] = 0;
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)port);
+    if (inet_pton(AF_INET, host, &sa.sin_addr) != 1) {
+        fprintf(stderr, "guestwork: bad probe address %s\n", host);
+        return 2;
+    }
+    signal(SIGTERM, on_term);
+    signal(SIGINT, on_term);
+    end = now_ms() + (uint64_t)secs * 1000;
+    while (!stop && now_ms() < end) {
+        uint64_t t = now_ms(), c;
+
+        if (ping(&sa, 1000, &c) == 0) {
+            uint64_t at = now_ms();
+            if (answers && c < counter)
+                backwards++;
+            if (answers && at - last > maxgap)
+                maxgap = at - last;
+            last = at;
+            counter = c;
+            answers++;
+        } else {
+            misses++;
+        }
+        t = now_ms() - t;
+        if (t < interval_ms)
+            usleep((useconds_t)(interval_ms - t) * 1000);
+    }
+    printf("probe answers=%llu misses=%llu maxgap_ms=%llu counter=%llu "
+           "backwards=%llu\n", (unsigned long long)answers,
+           (unsigned long long)misses, (unsigned long long)maxgap,
+           (unsigned long long)counter, (unsigned long long)backwards);
+    return answers ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
     unsigned long mib = 32, rate = 2000, port = 7777;
+    unsigned long interval = 20, secs = 60;
+    const char *target = NULL;
     uint64_t *mem, *gen, npages, next = 0, writes = 0, counter = 0;
     uint64_t last, maxgap = 0, t0, done_at;
-    struct sockaddr_in sa;
-    int opt, ls, one = 1;
+    int opt, ls, ps;
 
-    while ((opt = getopt(argc, argv, "m:r:p:")) != -1) {
+    while ((opt = getopt(argc, argv, "m:r:p:P:i:d:")) != -1) {
         switch (opt) {
         case 'm': mib = strtoul(optarg, NULL, 0); break;
         case 'r': rate = strtoul(optarg, NULL, 0); break;
         case 'p': port = strtoul(optarg, NULL, 0); break;
+        case 'P': target = optarg; break;
+        case 'i': interval = strtoul(optarg, NULL, 0); break;
+        case 'd': secs = strtoul(optarg, NULL, 0); break;
         default:
             fprintf(stderr, "usage: guestwork [-m MIB] [-r PAGES/S] "
-                    "[-p PORT]\n");
+                    "[-p PORT]\n"
+                    "       guestwork -P IP[:PORT] [-i MS] [-d SECONDS]\n");
             return 2;
         }
     }
+    if (target)
+        return probe(target, (unsigned)interval, (unsigned)secs);
     npages = (uint64_t)mib * 256;
     mem = aligned_alloc(PAGE, npages * PAGE);
     gen = calloc(npages, sizeof(*gen));
@@ -104,13 +255,9 @@ int main(int argc, char **argv)
     for (uint64_t i = 0; i < npages; i++)
         fill(mem + i * WORDS, i, 0);
 
-    ls = socket(AF_INET, SOCK_STREAM, 0);
-    setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((uint16_t)port);
-    if (ls < 0 || bind(ls, (struct sockaddr *)&sa, sizeof(sa)) ||
-        listen(ls, 4)) {
+    ls = listen_on(port);
+    ps = listen_on(port + 1);
+    if (ls < 0 || ps < 0) {
         perror("guestwork: port");
         return 1;
     }
@@ -120,10 +267,21 @@ int main(int argc, char **argv)
     t0 = last = now_ms();
     done_at = 0;
     for (;;) {
-        struct pollfd pfd = { ls, POLLIN, 0 };
+        struct pollfd pfd[2] = { { ls, POLLIN, 0 }, { ps, POLLIN, 0 } };
         uint64_t t, due;
 
-        if (poll(&pfd, 1, 10) > 0) {
+        if (poll(pfd, 2, 10) > 0 && (pfd[1].revents & POLLIN)) {
+            int c = accept(ps, NULL, NULL);
+            if (c >= 0) {
+                char line[64];
+                int n = snprintf(line, sizeof(line), "pong counter=%llu\n",
+                                 (unsigned long long)counter);
+                if (write(c, line, (size_t)n) < 0)
+                    perror("guestwork: pong");
+                close(c);
+            }
+        }
+        if (pfd[0].revents & POLLIN) {
             int c = accept(ls, NULL, NULL);
             if (c >= 0) {
                 uint64_t bad = 0, stale = 0;
