@@ -331,6 +331,7 @@ struct xsave {
     int pump_rc;
 
     uint64_t t0, round_t0, round_off0, prev_written;
+    struct xlmig_round r;       /* the round being measured */
     uint64_t suspend_off;       /* w->offset at the suspend */
     bool suspended;
     int hook_rc;                /* why the policy callback aborted */
@@ -422,16 +423,18 @@ static void pump_release(struct xsave *s)
 }
 
 /*
- * xc_domain_save asks before every round: iteration 0 before the first
- * full pass, then N after round N with dirty_count pages dirtied during
- * it.  Its decision applies to the round about to start: on
- * STOP_AND_COPY libxc still sends the pages already found dirty while the
- * guest runs, then suspends and sends the rest.
+ * xc_domain_save asks twice per round.  First with iteration 0 and
+ * dirty_count the domain's size, before the full first pass; then, for
+ * each round N it has sent: with iteration N and dirty_count -1 (the
+ * round's pages are out, the log not yet read), and again with the count
+ * the log holds (the pages dirtied during round N).  The second answer
+ * decides the round about to start.  On STOP_AND_COPY libxc still sends
+ * the pages already found dirty while the guest runs, then suspends and
+ * sends the rest.
  */
 static int save_precopy_policy(struct precopy_stats ps, void *data)
 {
     struct xsave *s = data;
-    struct xlmig_round r;
     uint64_t now;
     int rc;
 
@@ -442,27 +445,34 @@ static int save_precopy_policy(struct precopy_stats ps, void *data)
         s->round_off0 = s->w->offset;
         return XGS_POLICY_CONTINUE_PRECOPY;
     }
-    if (!pump_park(s)) {
-        s->hook_rc = XLMIG_ERR_IO;
-        return XGS_POLICY_ABORT;
+    if (ps.dirty_count < 0) {
+        /* Round N is written: wait until the destination holds it. */
+        if (!pump_park(s)) {
+            s->hook_rc = XLMIG_ERR_IO;
+            return XGS_POLICY_ABORT;
+        }
+        rc = s->hooks && s->hooks->sync ? s->hooks->sync(s->hooks->opaque) :
+                                          0;
+        now = xlmig_now_ns();
+        memset(&s->r, 0, sizeof(s->r));
+        s->r.round = ps.iteration;
+        s->r.pages_sent = ps.total_written - s->prev_written;
+        s->r.bytes_sent = s->w->offset - s->round_off0;
+        s->r.duration_ns = now - s->round_t0;
+        s->prev_written = ps.total_written;
+        pump_release(s);
+        if (rc) {
+            s->hook_rc = rc;
+            return XGS_POLICY_ABORT;
+        }
+        return XGS_POLICY_CONTINUE_PRECOPY;
     }
-    rc = 0;
-    if (s->hooks && s->hooks->sync)
-        rc = s->hooks->sync(s->hooks->opaque);
-    now = xlmig_now_ns();
-    memset(&r, 0, sizeof(r));
-    r.round = ps.iteration;
-    r.pages_sent = ps.total_written - s->prev_written;
-    r.bytes_sent = s->w->offset - s->round_off0;
-    r.duration_ns = now - s->round_t0;
-    r.pages_dirtied = ps.dirty_count > 0 ? (uint64_t)ps.dirty_count : 0;
-    r.elapsed_ns = now - s->t0;
-    if (!rc)
-        rc = xlmig_live_decide(s->ctx, s->lim, &r, s->hooks, s->st);
-    s->prev_written = ps.total_written;
+    /* The log is read: decide on round N + 1. */
+    s->r.pages_dirtied = (uint64_t)ps.dirty_count;
+    s->r.elapsed_ns = xlmig_now_ns() - s->t0;
+    rc = xlmig_live_decide(s->ctx, s->lim, &s->r, s->hooks, s->st);
     s->round_t0 = xlmig_now_ns();
     s->round_off0 = s->w->offset;
-    pump_release(s);
     if (rc) {
         s->hook_rc = rc;
         return XGS_POLICY_ABORT;
@@ -970,6 +980,19 @@ static int xen_info(xlmig_ctx *ctx, struct xlmig_dom *d,
     return xen_find(ctx, id, out);
 }
 
+static int xen_host_free(xlmig_ctx *ctx, uint64_t *bytes)
+{
+    struct xen_priv *x = ctx->backend_priv;
+    uint64_t kb = 0;
+
+    if (libxl_get_free_memory(x->lctx, &kb)) {
+        LOG_ERR(ctx, "libxl_get_free_memory failed");
+        return XLMIG_ERR_BACKEND;
+    }
+    *bytes = kb << 10;
+    return 0;
+}
+
 const struct xlmig_backend_ops xlmig_backend_xen = {
     .name = "xen",
     .stream_id = XLMIG_STREAM_BACKEND_XEN,
@@ -990,4 +1013,5 @@ const struct xlmig_backend_ops xlmig_backend_xen = {
     .restore_record = xen_restore_record,
     .restore_finish = xen_restore_finish,
     .info = xen_info,
+    .host_free = xen_host_free,
 };

@@ -61,6 +61,13 @@ int xlmig_domain_list(xlmig_ctx *ctx, struct xlmig_dominfo **out,
     return ctx->ops->list(ctx, out, n);
 }
 
+int xlmig_host_free_memory(xlmig_ctx *ctx, uint64_t *bytes)
+{
+    if (!ctx->ops->host_free)
+        return XLMIG_ERR_NOTIMPL;
+    return ctx->ops->host_free(ctx, bytes);
+}
+
 int xlmig_domain_find(xlmig_ctx *ctx, const char *ident,
                       struct xlmig_dominfo *out)
 {

@@ -135,6 +135,8 @@ struct xlmig_backend_ops {
     int (*restore_finish)(xlmig_ctx *ctx, struct xlmig_dom *dom);
     int (*info)(xlmig_ctx *ctx, struct xlmig_dom *dom,
                 struct xlmig_dominfo *out);
+    /* Optional: memory free for new domains, in bytes. */
+    int (*host_free)(xlmig_ctx *ctx, uint64_t *bytes);
 };
 
 extern const struct xlmig_backend_ops xlmig_backend_sim;

@@ -345,12 +345,17 @@ static uint64_t host_available(void)
 static int reserve(void *opaque, struct xlmig_mjob *j, uint64_t bytes,
                    char *why, size_t len)
 {
-    uint64_t need = bytes + bytes / 64, held = 0, used = 0, avail;
+    uint64_t need = bytes + bytes / 64, held = 0, used = 0, avail = 0;
     struct xlmig_dominfo *doms = NULL;
     unsigned n = 0;
+    bool hv_counts;
     int rc = 0;
 
     (void)opaque;
+    /* Xen counts its own free memory, running domains already out. */
+    hv_counts = !D.cfg.domain_memory &&
+                !xlmig_host_free_memory(j && j->job.ctx ? j->job.ctx : D.ctx,
+                                        &avail);
     if (D.cfg.domain_memory) {
         xlmig_ctx *ctx = j ? j->job.ctx : D.ctx;
         if (xlmig_domain_list(ctx ? ctx : D.ctx, &doms, &n)) {
@@ -377,7 +382,7 @@ static int reserve(void *opaque, struct xlmig_mjob *j, uint64_t bytes,
     }
     if (D.cfg.domain_memory)
         avail = D.cfg.domain_memory > used ? D.cfg.domain_memory - used : 0;
-    else
+    else if (!hv_counts)
         avail = host_available();
     avail = avail > held ? avail - held : 0;
     if (need > avail) {

@@ -114,6 +114,13 @@ void xlmig_uuid_format(const uint8_t uuid[16], char buf[37]);
 int xlmig_domain_list(xlmig_ctx *ctx, struct xlmig_dominfo **out,
                       unsigned *n) XLMIG_MUST_CHECK;
 
+/*
+ * Memory this host can give a new domain, in bytes, as the hypervisor
+ * counts it (the xen backend: Xen's free memory).  XLMIG_ERR_NOTIMPL when
+ * the backend leaves it to the caller (sim: the daemon's own accounting).
+ */
+int xlmig_host_free_memory(xlmig_ctx *ctx, uint64_t *bytes) XLMIG_MUST_CHECK;
+
 /* Look a domain up by name, domid or UUID. */
 int xlmig_domain_find(xlmig_ctx *ctx, const char *ident,
                       struct xlmig_dominfo *out) XLMIG_MUST_CHECK;
