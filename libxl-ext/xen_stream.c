@@ -1,6 +1,7 @@
 /*
  * The libxl migration stream v2 envelope (xen_stream.h).
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "cursor.h"
@@ -37,18 +38,27 @@ void xlmig_xen_write_header(struct xlmig_stream_writer *w)
 void xlmig_xen_write_emulator(struct xlmig_stream_writer *w, uint32_t type,
                               const void *data, size_t len)
 {
-    static const uint8_t zero[8];
-    uint8_t h[16];
-    size_t body = 8 + len;
+    size_t body = 8 + len, total = 8 + body + (8 - body % 8) % 8;
+    uint8_t *rec;
 
-    xlmig_put_u32(h, type);
-    xlmig_put_u32(h + 4, (uint32_t)body);
-    xlmig_put_u32(h + 8, XLMIG_LIBXL_EMULATOR_QEMU_UPSTREAM);
-    xlmig_put_u32(h + 12, 0);               /* index */
-    xlmig_write_xen_stream(w, h, sizeof(h));
-    xlmig_write_xen_stream(w, data, len);
-    if (body % 8)
-        xlmig_write_xen_stream(w, zero, 8 - body % 8);
+    if (len > XLMIG_LIBXL_EMULATOR_MAX) {
+        if (!w->err)
+            w->err = XLMIG_ERR_INVAL;
+        return;
+    }
+    rec = calloc(1, total);
+    if (!rec) {
+        if (!w->err)
+            w->err = XLMIG_ERR_NOMEM;
+        return;
+    }
+    xlmig_put_u32(rec, type);
+    xlmig_put_u32(rec + 4, (uint32_t)body);
+    xlmig_put_u32(rec + 8, XLMIG_LIBXL_EMULATOR_QEMU_UPSTREAM);
+    xlmig_put_u32(rec + 12, 0);             /* index */
+    memcpy(rec + 16, data, len);            /* the rest is zero padding */
+    xlmig_write_xen_stream(w, rec, total);
+    free(rec);
 }
 
 void xlmig_xen_write_end(struct xlmig_stream_writer *w)

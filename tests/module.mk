@@ -1,5 +1,5 @@
 UNIT_TESTS := test_crc32c test_stream test_job test_simconfig test_simlayout \
-	test_policy test_proto test_conf test_ctl
+	test_policy test_proto test_conf test_ctl test_qmp
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/unit/%)
 
 $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(LIBXLMIG_A)
@@ -13,13 +13,13 @@ $(BUILD)/tests/integration/%: $(BUILD)/tests/integration/%.o $(LIBXLMIG_A)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 # libFuzzer targets, built with clang in their own tree.
-FUZZ_TARGETS := fuzz_stream fuzz_simconfig fuzz_proto fuzz_conf fuzz_ctl
+FUZZ_TARGETS := fuzz_stream fuzz_simconfig fuzz_proto fuzz_conf fuzz_ctl fuzz_qmp
 FUZZ_BUILD := build-fuzz
 FUZZ_CFLAGS := -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined \
 	-D_GNU_SOURCE -DXLMIG_VERSION='"$(VERSION)"' -Ilibxl-ext/include \
 	-Ilibxl-ext $(PKG_CFLAGS)
 FUZZ_LIB_SRCS := $(addprefix libxl-ext/, util.c crc32c.c stream.c proto.c conf.c ctl.c \
-	sim_config.c sim_layout.c)
+	sim_config.c sim_layout.c qmp.c)
 
 $(FUZZ_BUILD)/%: tests/fuzz/%.c $(FUZZ_LIB_SRCS)
 	@mkdir -p $(FUZZ_BUILD)

@@ -15,6 +15,7 @@
 
 #include "crc32c.h"
 #include "stream.h"
+#include "xen_stream.h"
 
 /*
  * Checksums of the golden records.  They were produced by the writer once
@@ -631,6 +632,160 @@ static void test_zero_detection(void **state)
     assert_false(xlmig_page_is_zero(page));
 }
 
+
+/* ---- backend xen: Xen's stream in XEN_STREAM records ---- */
+
+/* A xen stream: the libxl envelope around @n octets standing in for
+ * libxc's stream (the reader does not look inside), then END. */
+static void build_xen(struct xlmig_membuf *m, size_t n)
+{
+    struct xlmig_stream_writer w;
+    struct xlmig_sink sink;
+    struct xlmig_domain_desc d = {
+        .backend_id = XLMIG_STREAM_BACKEND_XEN, .page_shift = 12,
+        .nr_pages = 32768, .nr_vcpus = 2, .name = "guest-pv",
+    };
+    uint8_t *libxc = malloc(n);
+    static const uint8_t qemu[5] = { 'Q', 'E', 'V', 'M', 0 };
+
+    assert_non_null(libxc);
+    for (size_t i = 0; i < n; i++)
+        libxc[i] = (uint8_t)(i * 7);
+    memset(m, 0, sizeof(*m));
+    xlmig_sink_mem(&sink, m);
+    assert_int_equal(xlmig_writer_init(&w, ctx, &sink), 0);
+    xlmig_write_header(&w);
+    xlmig_write_domain_info(&w, &d);
+    xlmig_write_config(&w, XLMIG_CONFIG_LIBXL_JSON, "{}", 2);
+    xlmig_xen_write_header(&w);
+    xlmig_write_xen_stream(&w, libxc, n);
+    xlmig_xen_write_emulator(&w, XLMIG_LIBXL_REC_EMULATOR_CONTEXT, qemu,
+                             sizeof(qemu));
+    xlmig_xen_write_end(&w);
+    xlmig_write_end(&w);
+    assert_int_equal(w.err, 0);
+    /* envelope 24 + libxc n + emulator 8 + 8 + 5 padded to 8 + end 8 */
+    assert_int_equal(w.xen_bytes, 24 + n + 8 + 16 + 8);
+    xlmig_writer_dispose(&w);
+    free(libxc);
+}
+
+/* Xen's stream, reassembled from the XEN_STREAM records of @m. */
+static int xen_bytes_of(struct xlmig_membuf *m, uint8_t **out, size_t *len)
+{
+    struct xlmig_membuf src = { .p = m->p, .len = m->len };
+    struct xlmig_stream_reader r;
+    struct xlmig_source s;
+    struct xlmig_record rec;
+    int rc;
+
+    *out = NULL;
+    *len = 0;
+    xlmig_source_mem(&s, &src);
+    assert_int_equal(xlmig_reader_init(&r, ctx, &s), 0);
+    rc = xlmig_read_header(&r);
+    while (!rc) {
+        rc = xlmig_read_record(&r, &rec);
+        if (rc || rec.type == XLMIG_REC_END)
+            break;
+        if (rec.type == XLMIG_REC_XEN_STREAM) {
+            struct xlmig_rec_xen x;
+            xlmig_rec_get_xen(&rec, &x);
+            assert_int_equal(x.offset, *len);
+            *out = realloc(*out, *len + x.len);
+            memcpy(*out + *len, x.data, x.len);
+            *len += x.len;
+        }
+    }
+    xlmig_reader_dispose(&r);
+    return rc;
+}
+
+static void test_xen_stream(void **state)
+{
+    static const uint8_t libxl_hdr[24] = {
+        'L', 'i', 'b', 'x', 'l', 'F', 'm', 't',     /* ident, big-endian */
+        0x00, 0x00, 0x00, 0x02,                     /* version 2 */
+        0x00, 0x00, 0x00, 0x00,                     /* options */
+        0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, /* LIBXC_CONTEXT */
+    };
+    static const uint8_t emu_hdr[16] = {
+        0x03, 0x00, 0x00, 0x00, 0x0d, 0x00, 0x00, 0x00, /* EMULATOR_CONTEXT,
+                                                         * 8 + 5 octets */
+        0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, /* QEMU upstream, 0 */
+    };
+    struct xlmig_membuf m;
+    uint8_t *x;
+    size_t len, n = 3 * XLMIG_XEN_CHUNK_MAX + 100;
+    unsigned records;
+
+    (void)state;
+    build_xen(&m, n);
+    /* The writer splits Xen's stream at the chunk limit. */
+    assert_int_equal(read_all(m.p, m.len, &records), 0);
+    assert_int_equal(records, 2 + 1 + 4 + 1 + 1 + 1);
+    assert_int_equal(xen_bytes_of(&m, &x, &len), 0);
+    assert_int_equal(len, 24 + n + 32);
+    assert_memory_equal(x, libxl_hdr, sizeof(libxl_hdr));
+    for (size_t i = 0; i < n; i += 4093)
+        assert_int_equal(x[24 + i], (uint8_t)(i * 7));
+    assert_memory_equal(x + 24 + n, emu_hdr, sizeof(emu_hdr));
+    assert_memory_equal(x + 24 + n + 16, "QEVM\0\0\0\0", 8);
+    assert_memory_equal(x + 24 + n + 24, "\0\0\0\0\0\0\0\0", 8);
+    free(x);
+    free(m.p);
+}
+
+static void test_xen_stream_refusals(void **state)
+{
+    struct xlmig_membuf m;
+    size_t off_x1, off_x2, off_end;
+    uint8_t *p;
+
+    (void)state;
+    build_xen(&m, 100);
+    /* records: INFO at 24, CONFIG (10 octets, padded), XEN (24 octets of
+     * envelope), XEN (100), XEN (the emulator's 24), XEN (8), END */
+    off_x1 = 24 + 16 + 104 + 16 + 16;
+    off_x2 = off_x1 + 16 + 8 + 24;
+    off_end = m.len - 16 - 24;
+    p = malloc(m.len);
+
+    /* an offset that leaves a gap */
+    memcpy(p, m.p, m.len);
+    xlmig_put_u64(p + off_x2 + 16, 25);
+    reseal(p, off_x2);
+    assert_int_equal(read_all(p, m.len, NULL), XLMIG_ERR_STREAM);
+    /* no octets after the offset */
+    memcpy(p, m.p, m.len);
+    xlmig_put_u32(p + off_x1 + 4, 8);
+    memmove(p + off_x1 + 16 + 8, p + off_x1 + 16 + 8 + 24,
+            m.len - (off_x1 + 48));
+    reseal(p, off_x1);
+    assert_int_equal(read_all(p, m.len - 24, NULL), XLMIG_ERR_STREAM);
+    /* XEN_STREAM in a sim stream */
+    memcpy(p, m.p, m.len);
+    xlmig_put_u32(p + 24 + 16, XLMIG_STREAM_BACKEND_SIM);
+    reseal(p, 24);
+    assert_int_equal(read_all(p, m.len, NULL), XLMIG_ERR_STREAM);
+    /* a sim record (PAGE_DATA) in a xen stream */
+    memcpy(p, m.p, m.len);
+    xlmig_put_u32(p + off_x1, XLMIG_REC_PAGE_DATA);
+    reseal(p, off_x1);
+    assert_int_equal(read_all(p, m.len, NULL), XLMIG_ERR_STREAM);
+    /* END with no Xen stream before it: config straight to END */
+    {
+        size_t cut = off_x1, n = m.len - off_end;
+        memcpy(p, m.p, cut);
+        memcpy(p + cut, m.p + off_end, n);
+        xlmig_put_u32(p + cut + 16 + 16, 2);      /* records before END */
+        reseal(p, cut);
+        assert_int_equal(read_all(p, cut + n, NULL), XLMIG_ERR_STREAM);
+    }
+    free(p);
+    free(m.p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -648,6 +803,8 @@ int main(void)
         cmocka_unit_test(test_zero_detection),
         cmocka_unit_test(test_lanes),
         cmocka_unit_test(test_lane_refusals),
+        cmocka_unit_test(test_xen_stream),
+        cmocka_unit_test(test_xen_stream_refusals),
     };
     int rc;
 
