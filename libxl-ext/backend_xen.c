@@ -55,8 +55,9 @@ struct xen_priv {
 struct xlmig_dom {
     struct xlmig_dominfo info;
     libxl_domain_type type;
-    /* restore in progress (destination) */
-    bool restoring;
+    /* a handle from restore_create (destination) */
+    bool restore;
+    bool restoring;             /* libxl is still reading the stream */
     int wfd;                    /* Xen's stream goes in here */
     int rfd;                    /* libxl reads it from here */
     pthread_t restorer;
@@ -293,11 +294,17 @@ static int xen_destroy(xlmig_ctx *ctx, struct xlmig_dom *d)
 {
     struct xen_priv *x = ctx->backend_priv;
 
-    if (d->restoring) {
-        /* An unfinished restore: libxl destroys what it built when its
-         * stream ends early. */
-        if (restore_join(d) || !d->info.domid)
+    if (d->restore) {
+        /* libxl destroys what it built when its restore fails (a stream
+         * ended early is one way); a restore it finished leaves a domain
+         * the caller no longer wants. */
+        if (restore_join(d))
             return 0;
+        d->info.domid = d->new_domid;
+    }
+    if (d->info.domid == 0) {
+        LOG_ERR(ctx, "internal: refusing to destroy domain 0");
+        return XLMIG_ERR_STATE;
     }
     if (libxl_domain_destroy(x->lctx, d->info.domid, NULL)) {
         LOG_ERR(ctx, "libxl_domain_destroy(%u) failed", d->info.domid);
@@ -333,7 +340,8 @@ struct xsave {
     uint64_t t0, round_t0, round_off0, prev_written;
     struct xlmig_round r;       /* the round being measured */
     uint64_t suspend_off;       /* w->offset at the suspend */
-    bool suspended;
+    bool suspended;             /* the domain is suspended */
+    bool we_suspended;          /* by this save, so a failure resumes it */
     int hook_rc;                /* why the policy callback aborted */
 };
 
@@ -384,13 +392,13 @@ static void *pump_main(void *arg)
     pthread_mutex_lock(&s->lock);
     s->pump_done = true;
     s->pump_rc = rc;
-    pthread_cond_broadcast(&s->cond);
-    pthread_mutex_unlock(&s->lock);
     /* On failure, xc_domain_save's next write fails (EPIPE). */
     if (rc) {
         close(s->rfd);
         s->rfd = -1;
     }
+    pthread_cond_broadcast(&s->cond);
+    pthread_mutex_unlock(&s->lock);
     return NULL;
 }
 
@@ -498,8 +506,12 @@ static int save_suspend(void *data)
         s->hooks->suspending(s->hooks->opaque);
     s->st->suspended_at_ns = xlmig_now_ns();
     s->st->precopy_ns = s->st->suspended_at_ns - s->t0;
-    if (xen_suspend(s->ctx, s->d))
-        return 0;
+    /* A quick migration suspended it already; its caller resumes it. */
+    if (!is_suspended(s->ctx, s->d)) {
+        if (xen_suspend(s->ctx, s->d))
+            return 0;
+        s->we_suspended = true;
+    }
     s->suspended = true;
     pthread_mutex_lock(&s->lock);
     s->suspend_off = s->consumed;
@@ -790,7 +802,7 @@ out:
     if (rc && d->type == LIBXL_DOMAIN_TYPE_HVM && live &&
         qemu_logdirty(ctx, d, false))
         LOG_WARN(ctx, "could not switch QEMU's dirty log off");
-    if (rc && s.suspended) {
+    if (rc && s.we_suspended) {
         LOG_WARN(ctx, "resuming domain %u after the failed save",
                  d->info.domid);
         if (xen_resume(ctx, d))
@@ -917,7 +929,7 @@ static int xen_restore_create(xlmig_ctx *ctx,
         rc = XLMIG_ERR_NOMEM;
         goto fail;
     }
-    d->restoring = true;
+    d->restore = d->restoring = true;
     LOG_INFO(ctx, "restoring %s (%s) through libxl", desc->name,
              libxl_domain_type_to_string(d->type));
     *out = d;

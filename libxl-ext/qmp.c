@@ -165,27 +165,29 @@ int xlmig_qmp_run(xlmig_ctx *ctx, unsigned domid, const char *command,
     static struct qmp_conn q;   /* large buffer: not on a thread's stack */
     static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
     struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    int rc, tries;
+    int rc, tries, err;
 
     snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/qmp-libxl-%u", QMP_DIR,
              domid);
     pthread_mutex_lock(&lock);
     q.len = 0;
     q.timeout_ms = (int)timeout_ms;
-    q.fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (q.fd < 0) {
-        pthread_mutex_unlock(&lock);
-        return XLMIG_ERR_IO;
-    }
     /* libxl holds the socket for the length of its own operations; QEMU
-     * takes one client at a time, so a busy socket is retried. */
+     * takes one client at a time, so a busy socket is retried (with a
+     * fresh socket each time). */
     for (tries = 0;; tries++) {
+        q.fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (q.fd < 0) {
+            pthread_mutex_unlock(&lock);
+            return XLMIG_ERR_IO;
+        }
         if (!connect(q.fd, (struct sockaddr *)&sa, sizeof(sa)))
             break;
-        if (tries >= 50 || (errno != EAGAIN && errno != ECONNREFUSED)) {
+        err = errno;
+        close(q.fd);
+        if (tries >= 50 || (err != EAGAIN && err != ECONNREFUSED)) {
             LOG_ERR(ctx, "QMP: cannot connect to %s: %s", sa.sun_path,
-                    strerror(errno));
-            close(q.fd);
+                    strerror(err));
             pthread_mutex_unlock(&lock);
             return XLMIG_ERR_BACKEND;
         }
