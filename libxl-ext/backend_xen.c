@@ -203,6 +203,22 @@ static int xen_attach(xlmig_ctx *ctx, const struct xlmig_dominfo *info,
         free(d);
         return rc;
     }
+    if (d->type == LIBXL_DOMAIN_TYPE_HVM) {
+        /* Xen's domain info calls PVH guests HVM; only the libxl
+         * configuration tells them apart, and only HVM has a device
+         * model to save and to switch to log-dirty. */
+        struct xen_priv *x = ctx->backend_priv;
+        libxl_domain_config cfg;
+
+        libxl_domain_config_init(&cfg);
+        if (!libxl_retrieve_domain_configuration(x->lctx, info->domid, &cfg,
+                                                 NULL))
+            d->type = cfg.c_info.type;
+        else
+            LOG_WARN(ctx, "cannot read domain %u's configuration: taken "
+                     "as HVM", info->domid);
+        libxl_domain_config_dispose(&cfg);
+    }
     *out = d;
     return 0;
 }
