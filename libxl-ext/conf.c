@@ -249,6 +249,8 @@ void xlmigd_config_default(struct xlmigd_config *c)
     c->max_outgoing = 4;
     c->io_timeout_s = 30;
     c->channels = 1;
+    c->tunnel = 1;
+    snprintf(c->tunnel_xl, sizeof(c->tunnel_xl), "%s", "/usr/sbin/xl");
     c->log_level = XLMIG_LOG_INFO;
 }
 
@@ -285,6 +287,8 @@ static const struct key_rule rules[] = {
     NUM("max_outgoing", max_outgoing, 1, 64),
     NUM("io_timeout", io_timeout_s, 1, 3600),
     NUM("channels", channels, 1, 16),
+    NUM("tunnel", tunnel, 0, 1),
+    STR("tunnel_xl", K_PATH, tunnel_xl),
     { "domain_memory", K_SIZE, offsetof(struct xlmigd_config, domain_memory),
       8, 0, 0 },
     { "log_level", K_LEVEL, 0, 0, 0, 0 },

@@ -10,6 +10,7 @@
  * before sending it.  Every failure before COMMIT resumes the source.
  */
 #include "migrate.h"
+#include "tunnel.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -1440,6 +1441,32 @@ static int answer_query(xlmig_ctx *ctx, struct xlmig_conn *c,
     return xlmig_conn_send(c, XLMIG_MSG_JOB_STATE, b, sizeof(b));
 }
 
+/*
+ * A stock xl migrate-receive run for the peer (tunnel.c): an incoming job
+ * of its own, counted against max_incoming while it runs.
+ */
+static int serve_tunnel(xlmig_ctx *ctx, struct xlmig_conn *c,
+                        const struct xlmig_in_env *env, struct xlmig_mjob *j)
+{
+    char why[XLMIG_PROTO_TEXT_MAX];
+    int rc;
+
+    pthread_mutex_lock(&j->lock);
+    snprintf(j->job.domain, sizeof(j->job.domain), "xl-migrate-receive");
+    snprintf(j->mode, sizeof(j->mode), "tunnel");
+    pthread_mutex_unlock(&j->lock);
+    if (env->admit && (rc = env->admit(env->opaque, j, why, sizeof(why)))) {
+        LOG_WARN(ctx, "refused a tunnel from %s: %s", c->peer, why);
+        xlmig_send_abort(c, 0, rc, why);
+        xlmig_mjob_fail(j, rc, "%s", why);
+        return rc;
+    }
+    rc = set_phase(j, XLMIG_PHASE_PREPARE);
+    if (rc)
+        return rc;
+    return xlmig_tunnel_serve(ctx, c, env->cfg, j);
+}
+
 int xlmig_serve(xlmig_ctx *ctx, struct xlmig_tls_conn *tls, const char *peer,
                 const struct xlmig_in_env *env, struct xlmig_mjob *j)
 {
@@ -1482,6 +1509,10 @@ int xlmig_serve(xlmig_ctx *ctx, struct xlmig_tls_conn *tls, const char *peer,
         /* Not a job of its own: a data channel of one. */
         rc = xlmig_serve_channel(ctx, &c);
         j->wire_id = 0;
+        goto out;
+    }
+    if (c.f.type == XLMIG_MSG_TUNNEL) {
+        rc = serve_tunnel(ctx, &c, env, j);
         goto out;
     }
     if (c.f.type != XLMIG_MSG_PREFLIGHT) {

@@ -46,6 +46,9 @@ static const struct {
     { XLMIG_MSG_ATTACH, "ATTACH" },
     { XLMIG_MSG_CHANNEL_END, "CHANNEL_END" },
     { XLMIG_MSG_SYNC, "SYNC" },
+    { XLMIG_MSG_TUNNEL, "TUNNEL" },
+    { XLMIG_MSG_TUNNEL_DATA, "TUNNEL_DATA" },
+    { XLMIG_MSG_TUNNEL_EXIT, "TUNNEL_EXIT" },
 };
 
 const char *xlmig_msg_name(uint32_t type)
@@ -257,6 +260,47 @@ int xlmig_proto_check_body(const uint8_t hdr[XLMIG_PROTO_HDR_SIZE],
                            "counts");
         return 0;
     }
+    case XLMIG_MSG_TUNNEL: {
+        unsigned words = 0;
+        if (f->length == 0 || f->length > XLMIG_PROTO_TEXT_MAX ||
+            body[f->length - 1] != '\0')
+            return why_set(why, whylen, "TUNNEL: length %u, expected 1 to "
+                           "%u octets ending in NUL", f->length,
+                           XLMIG_PROTO_TEXT_MAX);
+        for (uint32_t i = 0; i < f->length; i++) {
+            if (body[i] == '\0') {
+                if (i == 0 || body[i - 1] == '\0')
+                    return why_set(why, whylen, "TUNNEL: empty word %u",
+                                   words + 1);
+                words++;
+            } else if (body[i] < 0x21 || body[i] > 0x7e) {
+                return why_set(why, whylen, "TUNNEL: word %u holds octet "
+                               "0x%02x (printable ASCII only)", words + 1,
+                               body[i]);
+            }
+        }
+        if (words > XLMIG_TUNNEL_ARGS_MAX)
+            return why_set(why, whylen, "TUNNEL: %u words, at most %u",
+                           words, XLMIG_TUNNEL_ARGS_MAX);
+        return 0;
+    }
+    case XLMIG_MSG_TUNNEL_DATA:
+        if (f->length < 8 || f->length - 8 > XLMIG_TUNNEL_DATA_MAX)
+            return why_set(why, whylen, "TUNNEL_DATA: length %u, expected 8 "
+                           "to %u", f->length, 8 + XLMIG_TUNNEL_DATA_MAX);
+        if (xlmig_get_u32(body) > 2 || xlmig_get_u32(body + 4) != 0)
+            return why_set(why, whylen, "TUNNEL_DATA: stream %u (expected "
+                           "0, 1 or 2), reserved 0x%x (expected 0)",
+                           xlmig_get_u32(body), xlmig_get_u32(body + 4));
+        return 0;
+    case XLMIG_MSG_TUNNEL_EXIT:
+        if ((rc = exact(f, XLMIG_MSG_TUNNEL_EXIT_SIZE, why, whylen)))
+            return rc;
+        if (xlmig_get_u32(body) > 255 || xlmig_get_u32(body + 4) > 1)
+            return why_set(why, whylen, "TUNNEL_EXIT: status %u, how %u "
+                           "(expected 0..255 and 0 or 1)",
+                           xlmig_get_u32(body), xlmig_get_u32(body + 4));
+        return 0;
     case XLMIG_MSG_JOB_STATE:
         if ((rc = exact(f, XLMIG_MSG_JOB_STATE_SIZE, why, whylen)))
             return rc;

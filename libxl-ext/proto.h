@@ -36,6 +36,9 @@ enum xlmig_msg_type {
     XLMIG_MSG_ATTACH = 0x0f,
     XLMIG_MSG_CHANNEL_END = 0x10,
     XLMIG_MSG_SYNC = 0x11,
+    XLMIG_MSG_TUNNEL = 0x12,
+    XLMIG_MSG_TUNNEL_DATA = 0x13,
+    XLMIG_MSG_TUNNEL_EXIT = 0x14,
 };
 
 #define XLMIG_MSG_HELLO_SIZE 96
@@ -47,6 +50,9 @@ enum xlmig_msg_type {
 #define XLMIG_MSG_CHANNEL_END_SIZE 32
 #define XLMIG_MSG_SYNC_SIZE 16
 #define XLMIG_CHANNELS_MAX 64
+#define XLMIG_MSG_TUNNEL_EXIT_SIZE 8
+#define XLMIG_TUNNEL_ARGS_MAX 32        /* words in a TUNNEL command */
+#define XLMIG_TUNNEL_DATA_MAX (256u << 10)
 
 enum xlmig_job_state {
     XLMIG_JOBSTATE_UNKNOWN = 0,
@@ -66,13 +72,13 @@ struct xlmig_frame {
 
 /*
  * Does the frame checksum cover the body?  Not for STREAM_DATA, whose
- * body is stream records with checksums of their own (and TLS protects
- * every octet in transit): a second pass over every page would buy
- * nothing.
+ * body is stream records with checksums of their own, nor for
+ * TUNNEL_DATA, a byte pipe: TLS protects every octet in transit, and a
+ * second pass over every page would buy nothing.
  */
 static inline bool xlmig_proto_body_summed(uint32_t type)
 {
-    return type != XLMIG_MSG_STREAM_DATA;
+    return type != XLMIG_MSG_STREAM_DATA && type != XLMIG_MSG_TUNNEL_DATA;
 }
 
 /* Build the 24-octet header for a body given in pieces. */

@@ -24,6 +24,11 @@ int xlmig_tls_fd(const struct xlmig_tls_conn *c)
     return c ? c->fd : -1;
 }
 
+bool xlmig_tls_pending(const struct xlmig_tls_conn *c)
+{
+    return SSL_has_pending(c->ssl) == 1;
+}
+
 /* The most recent OpenSSL error as text, and clear the queue. */
 static void ssl_errstr(char *buf, size_t len)
 {

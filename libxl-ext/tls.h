@@ -8,6 +8,7 @@
 #ifndef XLMIG_TLS_H
 #define XLMIG_TLS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "private.h"
@@ -45,6 +46,9 @@ int xlmig_tls_accept(xlmig_ctx *ctx, struct xlmig_tls *t, int fd,
 
 /* The connection's socket (to shut it down from another thread). */
 int xlmig_tls_fd(const struct xlmig_tls_conn *c);
+/* Has OpenSSL read bytes off the socket that no read has taken yet?  A
+ * caller polling the socket must read while this holds. */
+bool xlmig_tls_pending(const struct xlmig_tls_conn *c);
 
 /* Whole-buffer I/O.  read returns XLMIG_ERR_TRUNCATED on a clean close. */
 int xlmig_tls_write(struct xlmig_tls_conn *c, const void *buf, size_t len)

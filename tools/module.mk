@@ -7,7 +7,8 @@ tools: $(XLMIG) $(XLMIG_SIMDOM) $(XLMIGD)
 $(XLMIGD): $(BUILD)/tools/xlmigd.o $(LIBXLMIG_A)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
 
-$(XLMIG): $(BUILD)/tools/xlmig.o $(BUILD)/tools/client.o $(LIBXLMIG_A)
+$(XLMIG): $(BUILD)/tools/xlmig.o $(BUILD)/tools/client.o \
+		$(BUILD)/tools/tunnel_cmd.o $(LIBXLMIG_A)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(XLMIG_SIMDOM): $(BUILD)/tools/xlmig-simdom.o $(LIBXLMIG_A)

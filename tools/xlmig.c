@@ -40,6 +40,9 @@ static void usage(FILE *f)
 "                             stays on this host\n"
 "  recover [--json] [JOB]     settle jobs in doubt by asking the\n"
 "                             destination\n"
+"  tunnel [-f CONFIG] HOST [xl migrate-receive [OPTIONS]]\n"
+"                             carry stock xl migrate over xlmig's TLS:\n"
+"                             xl migrate -s \"xlmig tunnel\" DOMAIN HOST\n"
 "  version                    print the version\n"
 "\n"
 "Options:\n"
@@ -246,6 +249,8 @@ int main(int argc, char **argv)
         return xlmig_cmd_cancel(argc, argv);
     if (!strcmp(cmd, "recover"))
         return xlmig_cmd_recover(argc, argv);
+    if (!strcmp(cmd, "tunnel"))
+        return xlmig_cmd_tunnel(argc, argv, level);
     if (!strcmp(cmd, "version")) {
         printf("xlmig %s (API 0x%08x)\n", XLMIG_VERSION, XLMIG_API_VERSION);
         return 0;

@@ -448,7 +448,8 @@ static void *incoming_worker(void *arg)
         dj->m.sock = -1;
         pthread_mutex_unlock(&dj->m.lock);
         rc = xlmig_serve(ctx, tc, peer, &env, &dj->m);
-        if (!dj->m.job.domain[0] || dj->m.wire_id == 0)
+        if (!dj->m.job.domain[0] ||
+            (dj->m.wire_id == 0 && strcmp(dj->m.mode, "tunnel")))
             dj->hidden = true;
         pthread_mutex_lock(&D.lock);
         dj->m.reserved_bytes = 0;

@@ -1,8 +1,10 @@
-/* libFuzzer target: protocol frames, as a receiver reads them. */
+/* libFuzzer target: protocol frames, as a receiver reads them, and the
+ * command a TUNNEL asks a destination to run. */
 #include <stdint.h>
 #include <string.h>
 
 #include "proto.h"
+#include "tunnel.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -34,6 +36,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             } else if (f.type == XLMIG_MSG_ROUND) {
                 struct xlmig_msg_round r;
                 xlmig_msg_get_round(b, &r);
+            } else if (f.type == XLMIG_MSG_TUNNEL) {
+                /* what a destination then decides to run, or not */
+                static struct xlmig_tunnel_cmd cmd;
+                if (xlmig_tunnel_cmd_parse(b, f.length, "/usr/sbin/xl",
+                                           &cmd, why, sizeof(why)) == 0 &&
+                    (cmd.argc < 2 || strcmp(cmd.argv[0], "/usr/sbin/xl") ||
+                     cmd.argv[cmd.argc] != NULL))
+                    __builtin_trap();
             }
         }
         data += XLMIG_PROTO_HDR_SIZE + padded;

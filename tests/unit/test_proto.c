@@ -12,6 +12,7 @@
 #include "cursor.h"
 #include "proto.h"
 #include "stream.h"
+#include "tunnel.h"
 
 /* Frozen from the writer once: any change to v1 framing shows here. */
 #define GOLDEN_COMMIT_CRC 0xc8, 0xd5, 0x73, 0x70
@@ -247,6 +248,141 @@ static void test_channel_messages(void **state)
     assert_string_equal(xlmig_msg_name(XLMIG_MSG_SYNC), "SYNC");
 }
 
+/* TUNNEL, TUNNEL_DATA and TUNNEL_EXIT: shapes a receiver refuses. */
+static void test_tunnel_messages(void **state)
+{
+    static const struct {
+        const char *body;
+        size_t len;
+        const char *why;            /* NULL: accepted */
+    } t[] = {
+        { "xl\0migrate-receive", 19, NULL },
+        { "xl\0migrate-receive", 18, "ending in NUL" },
+        { "", 0, "ending in NUL" },
+        { "xl\0\0migrate-receive", 20, "empty word 2" },
+        { "\0xl", 4, "empty word 1" },
+        { "xl\0migrate receive", 19, "octet 0x20" },
+        { "xl\0\x80", 5, "octet 0x80" },
+    };
+    uint8_t b[2048], f[4096];
+    char why[256];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+        frame(f, XLMIG_MSG_TUNNEL, t[i].body, t[i].len);
+        if (!t[i].why) {
+            assert_int_equal(check(f, why), 0);
+            continue;
+        }
+        assert_int_equal(check(f, why), XLMIG_ERR_STREAM);
+        assert_non_null(strstr(why, t[i].why));
+    }
+    /* 33 words: one too many */
+    for (int i = 0; i < 33; i++)
+        memcpy(b + 2 * i, "x", 2);
+    frame(f, XLMIG_MSG_TUNNEL, b, 66);
+    assert_int_equal(check(f, why), XLMIG_ERR_STREAM);
+    assert_non_null(strstr(why, "33 words, at most 32"));
+    /* more than the text limit */
+    memset(b, 'a', 1100);
+    b[1099] = 0;
+    frame(f, XLMIG_MSG_TUNNEL, b, 1100);
+    assert_int_equal(check(f, why), XLMIG_ERR_STREAM);
+
+    /* TUNNEL_DATA: stream, reserved word, size */
+    memset(b, 0, 16);
+    frame(f, XLMIG_MSG_TUNNEL_DATA, b, 8);          /* end of stream 0 */
+    assert_int_equal(check(f, why), 0);
+    frame(f, XLMIG_MSG_TUNNEL_DATA, b, 4);
+    assert_int_equal(check(f, why), XLMIG_ERR_STREAM);
+    xlmig_put_u32(b, 3);
+    frame(f, XLMIG_MSG_TUNNEL_DATA, b, 12);
+    assert_int_equal(check(f, why), XLMIG_ERR_STREAM);
+    assert_non_null(strstr(why, "stream 3"));
+    xlmig_put_u32(b, 2);
+    xlmig_put_u32(b + 4, 1);
+    frame(f, XLMIG_MSG_TUNNEL_DATA, b, 12);
+    assert_int_equal(check(f, why), XLMIG_ERR_STREAM);
+    assert_non_null(strstr(why, "reserved 0x1"));
+
+    /* TUNNEL_EXIT */
+    xlmig_put_u32(b, 255);
+    xlmig_put_u32(b + 4, 0);
+    frame(f, XLMIG_MSG_TUNNEL_EXIT, b, 8);
+    assert_int_equal(check(f, why), 0);
+    xlmig_put_u32(b, 256);
+    frame(f, XLMIG_MSG_TUNNEL_EXIT, b, 8);
+    assert_int_equal(check(f, why), XLMIG_ERR_STREAM);
+    xlmig_put_u32(b, 9);
+    xlmig_put_u32(b + 4, 2);
+    frame(f, XLMIG_MSG_TUNNEL_EXIT, b, 8);
+    assert_int_equal(check(f, why), XLMIG_ERR_STREAM);
+    frame(f, XLMIG_MSG_TUNNEL_EXIT, b, 16);
+    assert_int_equal(check(f, why), XLMIG_ERR_STREAM);
+    assert_string_equal(xlmig_msg_name(XLMIG_MSG_TUNNEL_DATA),
+                        "TUNNEL_DATA");
+}
+
+/* What a destination runs for a TUNNEL, and what it refuses. */
+static void test_tunnel_commands(void **state)
+{
+    static const struct {
+        const char *words;          /* space-separated */
+        const char *why;            /* NULL: runs */
+    } t[] = {
+        { "xl migrate-receive", NULL },
+        { "xl -t -T -vvv migrate-receive -e -F -d -p", NULL },
+        { "xl -tv migrate-receive -ep", NULL },
+        { "sh -c id", "'sh': only xl migrate-receive" },
+        { "/usr/sbin/xl migrate-receive", "only xl migrate-receive" },
+        { "xl", "xl command ''" },
+        { "xl -t", "xl command ''" },
+        { "xl create /etc/xen/x.cfg", "xl command 'create'" },
+        { "xl -f x migrate-receive", "xl option '-f'" },
+        { "xl - migrate-receive", "xl option '-'" },
+        { "xl migrate-receive -r", "Remus and COLO" },
+        { "xl migrate-receive --colo", "Remus and COLO" },
+        { "xl migrate-receive --coloft-script=/bin/sh", "Remus and COLO" },
+        { "xl migrate-receive -e x", "option 'x'" },
+        { "xl migrate-receive -ex", "option '-ex'" },
+        { "xl migrate-receive --debug", "option '--debug'" },
+    };
+    struct xlmig_tunnel_cmd cmd;
+    uint8_t b[1024];
+    char why[256];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+        char copy[256], *argv[40], *save = NULL;
+        int argc = 0;
+        size_t n;
+        snprintf(copy, sizeof(copy), "%s", t[i].words);
+        for (char *w = strtok_r(copy, " ", &save); w;
+             w = strtok_r(NULL, " ", &save))
+            argv[argc++] = w;
+        n = xlmig_tunnel_put_cmd(b, sizeof(b), argc, argv);
+        assert_true(n > 0);
+        int rc = xlmig_tunnel_cmd_parse(b, (uint32_t)n, "/usr/sbin/xl",
+                                        &cmd, why, sizeof(why));
+        if (!t[i].why) {
+            assert_int_equal(rc, 0);
+            assert_int_equal(cmd.argc, argc);
+            assert_string_equal(cmd.argv[0], "/usr/sbin/xl");
+            for (int k = 1; k < argc; k++)
+                assert_string_equal(cmd.argv[k], argv[k]);
+            assert_null(cmd.argv[argc]);
+            continue;
+        }
+        assert_int_equal(rc, XLMIG_ERR_REFUSED);
+        assert_non_null(strstr(why, t[i].why));
+    }
+    /* the encoder refuses what no receiver would take */
+    char *empty[] = { "xl", "" }, *tab[] = { "xl\t" };
+    assert_int_equal(xlmig_tunnel_put_cmd(b, sizeof(b), 2, empty), 0);
+    assert_int_equal(xlmig_tunnel_put_cmd(b, sizeof(b), 1, tab), 0);
+    assert_int_equal(xlmig_tunnel_put_cmd(b, sizeof(b), 0, tab), 0);
+}
+
 static void test_negotiate(void **state)
 {
     (void)state;
@@ -263,6 +399,8 @@ int main(void)
         cmocka_unit_test(test_header_refusals),
         cmocka_unit_test(test_size_rules),
         cmocka_unit_test(test_channel_messages),
+        cmocka_unit_test(test_tunnel_messages),
+        cmocka_unit_test(test_tunnel_commands),
         cmocka_unit_test(test_negotiate),
     };
 
