@@ -61,9 +61,12 @@ if [ -n "$user" ]; then
     ip route add default via 10.0.2.2
 fi
 /usr/sbin/sshd
+echo "$link" >/run/lab-link          # lab-check's link cut takes it down
 if [ -f "/etc/xlmig/xlmigd-$name.conf" ]; then
     echo "dom0-rc: xlmigd"
-    xlmigd -f "/etc/xlmig/xlmigd-$name.conf" >>/var/log/xlmigd.log 2>&1 &
+    # where xlmig tunnel (and a restarted xlmigd) look for it
+    ln -sf "xlmigd-$name.conf" /etc/xlmig/xlmigd.conf
+    xlmigd >>/var/log/xlmigd.log 2>&1 </dev/null &
 fi
 echo "LAB-DOM0-READY host=$name ip=$addr link=$link user=$user" \
      "uptime=$(cut -d' ' -f1 /proc/uptime)"
