@@ -21,6 +21,19 @@
 # the same checks (LAB_XLMIG= skips it, LAB_XLMIG_TYPES picks the guest
 # types it runs for; LAB_XLMIG_ARGS adds options).
 #
+# Then, for LAB_FAULT_TYPES (default pv), the faults on real Xen: an xlmig
+# migration hostb -> hosta broken mid-pre-copy by killing hosta's xlmigd,
+# then by taking hosta's link down; each time xlmig rolls back (exit 1),
+# the guest runs on hostb unchanged by its own check, and hosta keeps no
+# copy (after the kill, once an administrator restarts xlmigd there: a
+# daemon that was killed cannot clean up, its successor does).
+#
+# Then, for LAB_TUNNEL_TYPES (default pv), stock xl over xlmig's TLS:
+# `xl migrate -s "xlmig tunnel"` hostb -> hosta, with the same checks.
+#
+# Every migration's figures go in a table at the end (make lab-bench
+# runs only the migrations, for the table).
+#
 # LAB_TYPES (default "pv pvh hvm") picks the guest types.
 . "$(dirname "$0")/lab.sh"
 TYPES=${LAB_TYPES:-pv pvh hvm}
@@ -31,6 +44,8 @@ XLMIG_TYPES=${LAB_XLMIG_TYPES:-$TYPES}
 # The lab's link moves 2-4 MiB/s under TCG, slower than the guests dirty
 # memory: pre-copy stops at the round limit rather than converging.
 XLMIG_ARGS=${LAB_XLMIG_ARGS:---max-rounds 4}
+FAULT_TYPES=${LAB_FAULT_TYPES-pv}
+TUNNEL_TYPES=${LAB_TUNNEL_TYPES-pv}
 FAILED=0
 
 ok() { echo "ok - $*"; }
@@ -54,8 +69,24 @@ fi
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
+# bench_row TYPE TOOL FROM TO WALL_S DOWNTIME_MS: a row of the table
+bench_row() {
+    printf '%-4s %-22s %-14s %8s %12s %12s %12s\n' "$1" "$2" "$3->$4" "$5" \
+        "${6:--}" "${ogap:--}" "${gap:--}" >>"$LAB_RUN/bench.rows"
+}
+bench_table() {
+    [ -s "$LAB_RUN/bench.rows" ] || return 0
+    echo "# Figures (wall: the command's run time; downtime: xlmig's own, suspend"
+    echo "# to confirmation; silent: longest gap the probe in the destination's"
+    echo "# dom0 heard; inside: the longest gap the guest's own clock saw)"
+    printf '# %-4s %-22s %-14s %8s %12s %12s %12s\n' type tool direction \
+        wall_s downtime_ms silent_ms inside_ms
+    sed 's/^/# /' "$LAB_RUN/bench.rows"
+}
+
 # Both boot at once; hostb dials hosta's end of the link, so hosta first.
 mkdir -p "$LAB_RUN"
+rm -f "$LAB_RUN/bench.rows"
 lab_start hosta "$CPU_A" >"$LAB_RUN/start-hosta.out" 2>&1 &
 pa=$!
 sleep 3
@@ -147,6 +178,97 @@ xlmig_move() {
     no_copy "$what" "$2"
     res=$(grep '^migrated ' "$LAB_RUN/xlmig-$1-$2.log")
     echo "RESULT $what: ${res#migrated }; heartbeat gap ${gap:-?} ms inside the guest, ${ogap:-?} ms from outside"
+    bench_row "$1" "xlmig $XLMIG_ARGS" "$2" "$3" "$wall" \
+        "$(echo "$res" | sed -n 's/.*downtime \([0-9.]*\) ms.*/\1/p')"
+}
+
+# tunnel_move TYPE FROM TO: stock xl migrate over xlmig tunnel, then check
+tunnel_move() {
+    what="$1 xl over xlmig tunnel $2->$3"
+    sleep 3
+    before=$(lab_ask "$2")
+    probe_start "$3"
+    t1=$(date +%s)
+    lab_run "$2" "xl migrate -s 'xlmig tunnel' $g $3" \
+        >"$LAB_RUN/tunnel-$1.log" 2>&1
+    rc=$?
+    wall=$(($(date +%s) - t1))
+    probe=$(probe_stop "$3" "probe-tunnel-$1.out")
+    tail -3 "$LAB_RUN/tunnel-$1.log" | sed 's/^/#   /'
+    if [ $rc -ne 0 ]; then
+        not_ok "$what: xl migrate -s \"xlmig tunnel\" (exit $rc)"
+        lab_run "$3" "tail -20 /var/log/xlmigd.log" | sed 's/^/#   /'
+        return 1
+    fi
+    ok "$what: xl migrate -s \"xlmig tunnel\" in $wall s"
+    if lab_run "$3" "grep -q 'tunnel from $2: running /usr/sbin/xl migrate-receive' /var/log/xlmigd.log &&
+                     grep -q 'tunnel from $2: .* ended with exit status 0' /var/log/xlmigd.log"; then
+        ok "$what: $3's xlmigd ran xl migrate-receive for $2, which exited 0"
+    else
+        not_ok "$what: $3's xlmigd log shows the tunnel"
+    fi
+    verdict "$what" "$3" "$before"
+    no_copy "$what" "$2"
+    echo "RESULT $what: wall $wall s; heartbeat gap ${gap:-?} ms inside the guest, ${ogap:-?} ms from outside"
+    bench_row "$1" "xl -s 'xlmig tunnel'" "$2" "$3" "$wall" ""
+}
+
+# fault TYPE KIND: xlmig migrate hostb -> hosta, broken mid-pre-copy by
+# KIND (kill: hosta's xlmigd killed; cut: hosta's link taken down)
+fault() {
+    what="$1 fault: $2 mid-pre-copy"
+    sleep 3
+    before=$(lab_ask hostb)
+    lab_run hostb "xlmig migrate $XLMIG_ARGS $g hosta" \
+        >"$LAB_RUN/fault-$1-$2.log" 2>&1 &
+    mp=$!
+    n=0             # pre-copy runs once hosta has the domain to fill
+    while [ $n -lt 90 ] && ! lab_run hosta "xl list" | grep -q "^$g "; do
+        sleep 2; n=$((n + 2))
+    done
+    sleep 10        # inside round 1, which takes about 40 s here
+    case $2 in
+    kill) lab_run hosta "pkill -KILL -x xlmigd" ;;
+    cut) lab_run hosta 'ip link set "$(cat /run/lab-link)" down' ;;
+    esac
+    t1=$(date +%s)
+    wait $mp
+    rc=$?
+    note "$what: xlmig gave up $(($(date +%s) - t1)) s after the fault"
+    grep -v '^xlmig: job' "$LAB_RUN/fault-$1-$2.log" | sed 's/^/#   /'
+    if [ $rc -eq 1 ] && grep -q "rolled back" "$LAB_RUN/fault-$1-$2.log"; then
+        ok "$what: xlmig migrate rolled back (exit 1)"
+    else
+        not_ok "$what: xlmig migrate rolled back (exit $rc)"
+    fi
+    case $2 in
+    kill)
+        note "$what: before xlmigd restarts, hosta holds: $(lab_run hosta "xl list" | grep "^$g " | tr -s ' ')"
+        lab_run hosta "setsid xlmigd </dev/null >>/var/log/xlmigd.log 2>&1 &" ;;
+    cut)
+        # hosta's xlmigd gives up on its own (io_timeout) while cut off
+        n=0
+        while [ $n -lt 90 ] && lab_run hosta "xl list" | grep -q "^$g "; do
+            sleep 2; n=$((n + 2))
+        done
+        lab_run hosta 'ip link set "$(cat /run/lab-link)" up' ;;
+    esac
+    n=0
+    while [ $n -lt 60 ] && lab_run hosta "xl list" | grep -q "^$g "; do
+        sleep 2; n=$((n + 2))
+    done
+    no_copy "$what" hosta
+    st=$(lab_run hostb "xl list" | awk -v g="$g" '$1 == g { print $5 }')
+    after=$(lab_ask hostb)
+    note "$what: on hostb: state $st; $after"
+    if [ -n "$st" ] && ! echo "$st" | grep -q p &&
+       [ "$(field bad "$after")" = 0 ] && [ "$(field stale "$after")" = 0 ] &&
+       [ "$(field counter "$after")" -gt "$(field counter "$before")" ]; then
+        ok "$what: the guest runs on hostb, unpaused; its own check is clean and its heartbeat went on"
+    else
+        not_ok "$what: the guest runs on hostb unchanged (state '$st')"
+    fi
+    sleep 5         # hosta's link back up and learnt by the bridge
 }
 
 # The CPU models differ where the defaults say they do: dom0 (a PV
@@ -199,12 +321,25 @@ for t in $TYPES; do
     verdict "$t xl hosta->hostb" hostb "$before"
     no_copy "$t xl hosta->hostb" hosta
     echo "RESULT $t: boot-to-answer ${up} s, xl migrate wall ${wall} s, heartbeat gap ${gap:-?} ms inside the guest, ${ogap:-?} ms from outside"
+    bench_row "$t" "xl (stock, over ssh)" hosta hostb "$wall" ""
 
     # xlmig, both ways: hostb -> hosta, then hosta -> hostb again.
     if [ -n "$XLMIG_CASES" ] && echo " $XLMIG_TYPES " | grep -q " $t "; then
         xlmig_move "$t" hostb hosta && xlmig_move "$t" hosta hostb
     fi
+    # What follows starts from hostb.
+    if ! lab_run hostb "xl list" | grep -q "^$g "; then
+        note "$t: the guest is not on hostb: no fault or tunnel case"
+    elif [ -n "$XLMIG_CASES" ] && echo " $FAULT_TYPES " | grep -q " $t "; then
+        fault "$t" kill
+        fault "$t" cut
+    fi
+    if lab_run hostb "xl list" | grep -q "^$g " &&
+       echo " $TUNNEL_TYPES " | grep -q " $t "; then
+        tunnel_move "$t" hostb hosta
+    fi
     lab_run hosta "xl destroy $g" >/dev/null 2>&1
     lab_run hostb "xl destroy $g" >/dev/null 2>&1
 done
+bench_table
 exit $FAILED
