@@ -145,16 +145,24 @@ static int take_frame(struct relay *r)
     return 0;
 }
 
+/* Has @pid exited?  Its status in *ws. */
+static bool reaped(pid_t pid, int *ws)
+{
+    return waitpid(pid, ws, WNOHANG) == pid;
+}
+
 /*
- * Relay until the end: for the client, TUNNEL_EXIT with everything
- * written; for the server, the command's exit (through @pidfd; its status
- * in *wstatus) with its output read to the end or for DRAIN_NS more.
+ * Relay until the end: for the client (@pid -1), TUNNEL_EXIT with
+ * everything written; for the server, the command's exit (its status in
+ * *wstatus) with its output read to the end or for DRAIN_NS more.  The
+ * command's exit wakes the loop through @pidfd, or where there is none
+ * (pidfd_open is missing under valgrind, for one) a 100 ms tick.
  */
 static int relay_run(struct relay *r, int pidfd, pid_t pid, int *wstatus)
 {
     uint8_t *rbuf = malloc(CHUNK);
     uint64_t drain_until = 0;
-    bool child_done = pidfd < 0;
+    bool server = pid > 0, child_done = false;
     int rc = 0;
 
     for (int s = 0; s < 3; s++)
@@ -166,15 +174,16 @@ static int relay_run(struct relay *r, int pidfd, pid_t pid, int *wstatus)
     }
     for (;;) {
         struct pollfd p[8];
-        int idx[8], np = 0, timeout = child_done ? 100 : -1;
+        int idx[8], np = 0;
+        int timeout = child_done || (server && pidfd < 0) ? 100 : -1;
         int sock = -1, pid_i = -1;
         bool blocked = writes_pending(r), rd_open = false, ready = false;
 
-        if (pidfd < 0 && r->exited && !blocked)
+        if (!server && r->exited && !blocked)
             break;                              /* client: done */
         for (int s = 0; s < 3; s++)
             rd_open |= r->rd[s] >= 0;
-        if (pidfd >= 0 && child_done &&
+        if (server && child_done &&
             (!rd_open || xlmig_now_ns() >= drain_until))
             break;                              /* server: done */
         for (int s = 0; s < 3; s++) {
@@ -210,11 +219,11 @@ static int relay_run(struct relay *r, int pidfd, pid_t pid, int *wstatus)
             if (rc)
                 goto out;
         }
-        if (pid_i >= 0 && p[pid_i].revents) {
-            if (waitpid(pid, wstatus, WNOHANG) == pid) {
-                child_done = true;
-                drain_until = xlmig_now_ns() + DRAIN_NS;
-            }
+        if (server && !child_done &&
+            (pidfd < 0 || (pid_i >= 0 && p[pid_i].revents)) &&
+            reaped(pid, wstatus)) {
+            child_done = true;
+            drain_until = xlmig_now_ns() + DRAIN_NS;
         }
         for (int i = 0; i < np; i++) {
             int s = idx[i] % 3;
@@ -338,17 +347,13 @@ int xlmig_tunnel_serve(xlmig_ctx *ctx, struct xlmig_conn *c,
         goto refuse;
     }
     pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (pidfd < 0)
+        LOG_DEBUG(ctx, "tunnel: pidfd_open: %s; polling for the exit",
+                  strerror(errno));
     close(in[0]);
     close(out[1]);
     close(err[1]);
     in[0] = out[1] = err[1] = -1;
-    if (pidfd < 0) {
-        rc = xlmig_errno_rc(errno);
-        LOG_ERR(ctx, "tunnel: pidfd_open: %s", strerror(errno));
-        kill(pid, SIGKILL);
-        waitpid(pid, NULL, 0);
-        goto out;
-    }
     LOG_INFO(ctx, "tunnel from %s: running %s [pid %d]", c->peer, line,
              (int)pid);
     fcntl(in[1], F_SETFL, O_NONBLOCK);
@@ -372,15 +377,19 @@ int xlmig_tunnel_serve(xlmig_ctx *ctx, struct xlmig_conn *c,
     if (rc) {
         /* The sender is gone; its input has ended (above), which is what
          * an xl receiver acts on.  Give it time to clean up. */
-        struct pollfd p = { pidfd, POLLIN, 0 };
+        int tick = 0;
         LOG_WARN(ctx, "tunnel from %s lost; waiting up to %d s for %s to "
                  "end", c->peer, REAP_S, cmd.argv[0]);
-        if (poll(&p, 1, REAP_S * 1000) <= 0) {
-            LOG_ERR(ctx, "tunnel: %s [pid %d] still runs: killed",
-                    cmd.argv[0], (int)pid);
-            kill(pid, SIGKILL);
+        while (!reaped(pid, &ws)) {
+            if (tick++ == REAP_S * 10) {
+                LOG_ERR(ctx, "tunnel: %s [pid %d] still runs: killed",
+                        cmd.argv[0], (int)pid);
+                kill(pid, SIGKILL);
+                waitpid(pid, &ws, 0);
+                break;
+            }
+            usleep(100000);
         }
-        waitpid(pid, &ws, 0);
         describe_status(ws, why, sizeof(why));
         xlmig_mjob_fail(j, rc, "tunnel lost; %s ended with %s", line, why);
         goto out;

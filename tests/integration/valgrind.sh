@@ -27,6 +27,9 @@ check "restored domain verifies" $SIMDOM verify vg1
 # channels, a refused one, a clean stop.  valgrind's verdict is each daemon's exit status.
 if need_netns && pki_up && net_up; then
     XLMIGD="$VG $BUILD/xlmigd"
+    printf '#!/bin/sh\nexec cat\n' >"$T_WORK/recv-xl"     # xl's stand-in
+    chmod +x "$T_WORK/recv-xl"
+    daemon_conf hostb "tunnel_xl = \"$T_WORK/recv-xl\""
     daemon_start hosta && daemon_start hostb
     on hosta $SIMDOM create -m 16M -c 2 -r 0 --fill vg2 >/dev/null
     on hostb $SIMDOM create -m 16M -c 1 -r 0 vg3 >/dev/null
@@ -39,6 +42,10 @@ if need_netns && pki_up && net_up; then
     on hostb "$BUILD/xlmig" migrate vg3 hostb >/dev/null 2>&1
     check "under valgrind: a refused migration (hostb to itself)" [ $? -eq 3 ]
     on hosta "$BUILD/xlmig" status >/dev/null
+    check "under valgrind, both ends: xlmig tunnel through hostb's xlmigd" \
+        sh -c "echo through | ip netns exec $(ns_of hosta) $VG \
+            $BUILD/xlmig tunnel -f $T_WORK/hosta.conf hostb | grep -qx through" ||
+        tail -5 "$T_WORK/hostb.log" | sed "s/^/#   /"
     for h in hosta hostb; do
         pid=$(cat "$T_WORK/$h.pid")
         kill -TERM "$pid"; wait "$pid"; st=$?
