@@ -236,7 +236,7 @@ fault() {
     rc=$?
     note "$what: xlmig gave up $(($(date +%s) - t1)) s after the fault"
     grep -v '^xlmig: job' "$LAB_RUN/fault-$1-$2.log" | sed 's/^/#   /'
-    if [ $rc -eq 1 ] && grep -q "rolled back" "$LAB_RUN/fault-$1-$2.log"; then
+    if [ $rc -eq 1 ] && grep -q "rolled.back.*runs on this host" "$LAB_RUN/fault-$1-$2.log"; then
         ok "$what: xlmig migrate rolled back (exit 1)"
     else
         not_ok "$what: xlmig migrate rolled back (exit $rc)"
