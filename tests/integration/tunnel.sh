@@ -114,8 +114,8 @@ pkill -KILL -f "tunnel -f $T_WORK/hosta.conf hostb"
 wait $tpid 2>/dev/null
 check "a sender killed mid-stream: the receiver saw its input end" \
     wait_for 10 test -s "$T_WORK/recv.hash"
-check "hostb's log says the tunnel was lost and how the receiver ended" \
-    wait_for 5 grep -q "tunnel from hosta lost\|ended with exit status 0" \
+check "hostb's log says the tunnel was lost and waits for the receiver" \
+    wait_for 5 grep -q "tunnel from hosta lost; waiting up to 60 s" \
     "$T_WORK/hostb.log"
 
 # ---- tunnels off ----

@@ -71,16 +71,16 @@ trap 'exit 1' INT TERM
 
 # bench_row TYPE TOOL FROM TO WALL_S DOWNTIME_MS: a row of the table
 bench_row() {
-    printf '%-4s %-22s %-14s %8s %12s %12s %12s\n' "$1" "$2" "$3->$4" "$5" \
-        "${6:--}" "${ogap:--}" "${gap:--}" >>"$LAB_RUN/bench.rows"
+    printf '%-4s %-22s %-14s %8s %12s %12s\n' "$1" "$2" "$3->$4" "$5" \
+        "${6:--}" "${ogap:--}" >>"$LAB_RUN/bench.rows"
 }
 bench_table() {
     [ -s "$LAB_RUN/bench.rows" ] || return 0
     echo "# Figures (wall: the command's run time; downtime: xlmig's own, suspend"
     echo "# to confirmation; silent: longest gap the probe in the destination's"
-    echo "# dom0 heard; inside: the longest gap the guest's own clock saw)"
-    printf '# %-4s %-22s %-14s %8s %12s %12s %12s\n' type tool direction \
-        wall_s downtime_ms silent_ms inside_ms
+    echo "# dom0 heard)"
+    printf '# %-4s %-22s %-14s %8s %12s %12s\n' type tool direction \
+        wall_s downtime_ms silent_ms
     sed 's/^/# /' "$LAB_RUN/bench.rows"
 }
 
