@@ -350,6 +350,23 @@ static int sim_logdirty_stop(xlmig_ctx *ctx, struct xlmig_dom *d)
     return sim_logdirty(ctx, d, SIM_MSG_LOGDIRTY_STOP, NULL);
 }
 
+static int sim_throttle(xlmig_ctx *ctx, struct xlmig_dom *d, uint32_t pct)
+{
+    uint8_t b[4];
+    void *reply = NULL;
+    size_t rlen = 0;
+    int rc;
+
+    xlmig_put_u32(b, pct);
+    rc = sim_dom_call(ctx, d->info.name, SIM_MSG_SET_THROTTLE, b, sizeof(b),
+                      &reply, &rlen);
+    if (rc)
+        LOG_ERR(ctx, "throttling domain %s to %u%%: %s", d->info.name, pct,
+                xlmig_strerror(rc));
+    free(reply);
+    return rc;
+}
+
 static const struct xlmig_precopy_ops sim_precopy_ops = {
     .save_config = sim_save_config,
     .send_pages = sim_send_pages,
@@ -359,6 +376,7 @@ static const struct xlmig_precopy_ops sim_precopy_ops = {
     .logdirty_stop = sim_logdirty_stop,
     .suspend = sim_suspend,
     .resume = sim_unpause,
+    .throttle = sim_throttle,
 };
 
 static int sim_live_save(xlmig_ctx *ctx, struct xlmig_dom *d,

@@ -359,7 +359,70 @@ struct xsave {
     bool suspended;             /* the domain is suspended */
     bool we_suspended;          /* by this save, so a failure resumes it */
     int hook_rc;                /* why the policy callback aborted */
+    uint32_t throttle;          /* percent taken away by a scheduler cap */
+    int orig_cap;               /* the domain's own cap, to put back */
 };
+
+/*
+ * Throttle by the scheduler's cap (credit and credit2: percent of one
+ * physical CPU for the whole domain, 0 for none): @pct percent of the
+ * CPU time the domain's vCPUs could use is taken away.  0 puts the
+ * domain's own cap back.
+ */
+static int xen_throttle(struct xsave *s, uint32_t pct)
+{
+    xlmig_ctx *ctx = s->ctx;
+    libxl_domain_sched_params p;
+    uint32_t domid = s->d->info.domid;
+    int lrc, full = 100 * (int)(s->d->info.nr_vcpus ? s->d->info.nr_vcpus :
+                                1);
+
+    libxl_domain_sched_params_init(&p);
+    lrc = libxl_domain_sched_params_get(s->x->lctx, domid, &p);
+    if (lrc) {
+        LOG_ERR(ctx, "cannot read domain %u's scheduler parameters (libxl "
+                "error %d): it cannot be throttled", domid, lrc);
+        libxl_domain_sched_params_dispose(&p);
+        return XLMIG_ERR_BACKEND;
+    }
+    if (p.sched != LIBXL_SCHEDULER_CREDIT &&
+        p.sched != LIBXL_SCHEDULER_CREDIT2) {
+        LOG_WARN(ctx, "domain %u runs under the %s scheduler, which has no "
+                 "cap: it cannot be throttled", domid,
+                 libxl_scheduler_to_string(p.sched));
+        libxl_domain_sched_params_dispose(&p);
+        return XLMIG_ERR_NOTIMPL;
+    }
+    if (!s->throttle)
+        s->orig_cap = p.cap;
+    if (pct) {
+        int cap = full * (100 - (int)pct) / 100;
+
+        if (cap < 1)
+            cap = 1;
+        /* A cap of its own lower than ours already holds it back more. */
+        if (s->orig_cap > 0 && s->orig_cap < cap)
+            cap = s->orig_cap;
+        p.cap = cap;
+    } else {
+        p.cap = s->orig_cap;
+    }
+    lrc = libxl_domain_sched_params_set(s->x->lctx, domid, &p);
+    libxl_domain_sched_params_dispose(&p);
+    if (lrc) {
+        LOG_ERR(ctx, "cannot set domain %u's CPU cap (libxl error %d)",
+                domid, lrc);
+        return XLMIG_ERR_BACKEND;
+    }
+    if (pct)
+        LOG_INFO(ctx, "domain %u throttled to %u%%: CPU cap %d%% of %d%%",
+                 domid, pct, full * (100 - (int)pct) / 100, full);
+    else
+        LOG_INFO(ctx, "domain %u's CPU cap back to %d%s", domid,
+                 s->orig_cap, s->orig_cap ? "%" : " (none)");
+    s->throttle = pct;
+    return 0;
+}
 
 static void *pump_main(void *arg)
 {
@@ -508,8 +571,13 @@ static int save_precopy_policy(struct precopy_stats ps, void *data)
         LOG_ERR(s->ctx, "pre-copy abandoned: %s", s->st->last.reason);
         s->hook_rc = XLMIG_ERR_TIMEOUT;
         return XGS_POLICY_ABORT;
+    case XLMIG_DECIDE_THROTTLE:
+        /* Not throttled, the guest goes on as it is and the round limit
+         * or the timeout ends the pre-copy. */
+        if (!xen_throttle(s, s->st->last.throttle_pct))
+            s->st->throttle_pct = s->st->last.throttle_pct;
+        return XGS_POLICY_CONTINUE_PRECOPY;
     default:
-        /* THROTTLE: no backend slows a guest yet; the round goes on. */
         return XGS_POLICY_CONTINUE_PRECOPY;
     }
 }
@@ -815,6 +883,10 @@ static int xen_save_common(xlmig_ctx *ctx, struct xlmig_dom *d,
              (double)st->stopcopy_ns / 1e6);
 
 out:
+    if (s.throttle && xen_throttle(&s, 0))
+        LOG_ERR(ctx, "domain %u keeps the CPU cap of its throttle: set it "
+                "back with xl sched-credit2 (or sched-credit) -c",
+                d->info.domid);
     if (rc && d->type == LIBXL_DOMAIN_TYPE_HVM && live &&
         qemu_logdirty(ctx, d, false))
         LOG_WARN(ctx, "could not switch QEMU's dirty log off");

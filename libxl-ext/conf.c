@@ -287,6 +287,7 @@ static const struct key_rule rules[] = {
     NUM("max_outgoing", max_outgoing, 1, 64),
     NUM("io_timeout", io_timeout_s, 1, 3600),
     NUM("channels", channels, 1, 16),
+    NUM("handover_ms", handover_ms, 0, 600000),
     NUM("tunnel", tunnel, 0, 1),
     STR("tunnel_xl", K_PATH, tunnel_xl),
     { "domain_memory", K_SIZE, offsetof(struct xlmigd_config, domain_memory),

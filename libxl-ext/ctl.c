@@ -166,6 +166,12 @@ int xlmig_ctl_parse(const char *line, size_t len, struct xlmig_ctl_req *r,
                 goto out;
             }
             r->quick = YAJL_IS_TRUE(v);
+        } else if (mig && !strcmp(k, "auto_converge")) {
+            if (!YAJL_IS_TRUE(v) && !YAJL_IS_FALSE(v)) {
+                refuse(why, whylen, "\"auto_converge\" must be true or false");
+                goto out;
+            }
+            r->auto_converge = YAJL_IS_TRUE(v);
         } else if (mig && !strcmp(k, "via")) {
             if (get_str(v, k, r->via, sizeof(r->via), why, whylen))
                 goto out;
@@ -185,6 +191,11 @@ int xlmig_ctl_parse(const char *line, size_t len, struct xlmig_ctl_req *r,
         if (xlmigd_peer_parse(r->host, &p)) {
             refuse(why, whylen, "\"host\" is missing or not "
                    "NAME[@ADDRESS[:PORT]]");
+            goto out;
+        }
+        if (r->auto_converge && r->quick) {
+            refuse(why, whylen, "\"auto_converge\" throttles a live "
+                   "migration; \"quick\" is not live");
             goto out;
         }
         if (r->via[0] && (!r->quick || r->via[0] != '/')) {
@@ -263,6 +274,8 @@ int xlmig_ctl_format(const struct xlmig_ctl_req *r, char *buf, size_t len)
             xlmig_json_int(g, "channels", r->channels);
         if (r->quick)
             xlmig_json_bool(g, "quick", true);
+        if (r->auto_converge)
+            xlmig_json_bool(g, "auto_converge", true);
         if (r->via[0])
             xlmig_json_str(g, "via", r->via);
     }

@@ -36,6 +36,7 @@ struct xlmig_ctl_req {
     uint32_t max_rounds;                /* 0: default */
     uint64_t timeout_s;                 /* 0: none */
     uint32_t channels;                  /* 0: daemon's default */
+    bool auto_converge;                 /* may throttle the guest */
     bool quick;
     char via[XLMIG_CTL_VIA_MAX + 1];    /* "" unless quick through a file */
 };

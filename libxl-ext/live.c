@@ -116,11 +116,12 @@ int xlmig_precopy(xlmig_ctx *ctx, struct xlmig_dom *dom, uint64_t nr_pages,
             goto out;
         }
         if (st->last.decision == XLMIG_DECIDE_THROTTLE) {
-            /* No backend can slow a guest yet: the level is recorded for
-             * the next verdict and the round goes on as CONTINUE.  The
-             * policy only throttles when the job allows it, which no
-             * caller does until a backend implements it. */
-            throttle = st->last.throttle_pct;
+            /* A guest that cannot be slowed goes on as it is: the verdict
+             * is then a CONTINUE, and the round limit or the timeout ends
+             * the pre-copy. */
+            if (ops->throttle &&
+                !ops->throttle(ctx, dom, st->last.throttle_pct))
+                throttle = st->throttle_pct = st->last.throttle_pct;
         }
     }
 
@@ -164,6 +165,10 @@ out:
      * resumed (which turns it off) if the handover fails. */
     if (rc && logdirty && ops->logdirty_stop(ctx, dom))
         LOG_ERR(ctx, "could not switch log-dirty off");
+    /* The guest gets its CPU back whatever happened: a suspended one is
+     * about to be destroyed or resumed. */
+    if (throttle && ops->throttle(ctx, dom, 0))
+        LOG_ERR(ctx, "the domain stays throttled to %u%%", throttle);
     if (rc && suspended && ops->resume(ctx, dom))
         LOG_ERR(ctx, "could not resume the domain after the failure");
     st->pages_sent = w->pages_data + w->pages_zero;

@@ -19,6 +19,7 @@ struct xlmig_live_stats {
     uint64_t precopy_ns;        /* start to suspend */
     uint64_t stopcopy_ns;       /* suspend to the last state written */
     uint64_t suspended_at_ns;   /* monotonic time of the suspend */
+    uint32_t throttle_pct;      /* the highest throttle the guest was under */
     struct xlmig_verdict last;  /* the verdict that ended pre-copy */
 };
 
@@ -57,6 +58,9 @@ struct xlmig_precopy_ops {
     int (*logdirty_stop)(xlmig_ctx *ctx, struct xlmig_dom *dom);
     int (*suspend)(xlmig_ctx *ctx, struct xlmig_dom *dom);
     int (*resume)(xlmig_ctx *ctx, struct xlmig_dom *dom);
+    /* Optional: take @pct percent of the guest's CPU time away (0: none,
+     * as before the migration). */
+    int (*throttle)(xlmig_ctx *ctx, struct xlmig_dom *dom, uint32_t pct);
 };
 
 /*

@@ -1136,6 +1136,7 @@ int xlmig_migrate_out(xlmig_ctx *ctx, struct xlmig_tls *tls,
             goto out;
         pthread_mutex_lock(&j->lock);
         j->prog.rounds = st.rounds;
+        j->prog.throttle_pct = st.throttle_pct;
         pthread_mutex_unlock(&j->lock);
     }
 

@@ -82,6 +82,7 @@ struct xlmig_progress {
     uint64_t downtime_ns;       /* suspend to the destination's confirm */
     uint64_t total_ns;
     uint32_t rounds;
+    uint32_t throttle_pct;      /* the most the guest was throttled */
 };
 
 struct xlmig_mjob {

@@ -9,8 +9,10 @@
  *  3. Round limit: round >= max_rounds -> STOP, and say by how much the
  *     downtime target will be missed.
  *  4. Not converging (the guest dirties at least half as fast as we send)
- *     and throttling allowed -> THROTTLE: 20% first, then +10% a round,
- *     at most 99% (as QEMU's auto-converge).
+ *     and throttling allowed -> THROTTLE: 20% first, then +10% a round
+ *     (as QEMU's auto-converge), or at once the level that would bring
+ *     the dirty rate down to half the bandwidth if the guest's writing
+ *     scales with its CPU time, when that is higher; at most 99%.
  *  5. Otherwise CONTINUE.
  *
  * Bandwidth is what this round achieved, capped by the job's limit; a
@@ -103,8 +105,20 @@ void xlmig_policy_decide(const struct xlmig_limits *lim,
     }
     if (lim->allow_throttle && bw && v->dirty_rate * 2 >= bw &&
         r->throttle_pct < 99) {
+        /* The rate measured was under the current throttle: what the
+         * guest would write unthrottled, and the share of that half the
+         * bandwidth allows. */
+        double full = (double)v->dirty_rate * 100.0 /
+                      (double)(100 - r->throttle_pct);
+        double need = 100.0 - 100.0 * (double)bw / (2.0 * full);
+
         v->decision = XLMIG_DECIDE_THROTTLE;
         v->throttle_pct = r->throttle_pct ? r->throttle_pct + 10 : 20;
+        if (need > (double)v->throttle_pct) {
+            v->throttle_pct = need >= 99.0 ? 99 : (uint32_t)need;
+            if ((double)v->throttle_pct < need)
+                v->throttle_pct++;
+        }
         if (v->throttle_pct > 99)
             v->throttle_pct = 99;
         snprintf(v->reason, sizeof(v->reason),

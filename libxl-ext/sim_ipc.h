@@ -30,7 +30,8 @@ enum sim_msg {
     SIM_MSG_LOGDIRTY_START = 11,        /* -> mode name */
     SIM_MSG_LOGDIRTY_PEEK_CLEAR = 12,   /* -> bitmap, one bit per pfn */
     SIM_MSG_LOGDIRTY_STOP = 13,
-    SIM_MSG_MAX = 13,
+    SIM_MSG_SET_THROTTLE = 14,  /* u32 percent of CPU time taken, 0-99 */
+    SIM_MSG_MAX = 14,
 };
 
 /* vCPU "registers": what a vCPU thread needs to continue its workload. */

@@ -222,6 +222,8 @@ static void migrate_usage(FILE *f)
 "  --bandwidth MIB/S   cap the transfer rate\n"
 "  --max-rounds N      pre-copy rounds at most (default 30)\n"
 "  --timeout S         give up (and roll back) after S seconds\n"
+"  --auto-converge     throttle a guest that dirties memory faster than\n"
+"                      it can be sent, until the downtime target is met\n"
 "  --quick             suspend first, then send everything (not live)\n"
 "  --via PATH          with --quick: through a file on shared storage\n"
 "  --channels N        data channels (default: xlmigd's)\n"
@@ -253,6 +255,7 @@ int xlmig_cmd_migrate(int argc, char **argv)
         { "max-rounds", required_argument, NULL, 'r' },
         { "timeout", required_argument, NULL, 't' },
         { "quick", no_argument, NULL, 'q' },
+        { "auto-converge", no_argument, NULL, 'a' },
         { "via", required_argument, NULL, 'V' },
         { "channels", required_argument, NULL, 'c' },
         { "json", no_argument, NULL, 'j' },
@@ -271,7 +274,7 @@ int xlmig_cmd_migrate(int argc, char **argv)
     memset(&r, 0, sizeof(r));
     r.cmd = XLMIG_CTL_MIGRATE;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "d:b:r:t:qV:c:jh", opts, NULL)) !=
+    while ((c = getopt_long(argc, argv, "d:b:r:t:qaV:c:jh", opts, NULL)) !=
            -1) {
         switch (c) {
         case 'd':
@@ -300,6 +303,7 @@ int xlmig_cmd_migrate(int argc, char **argv)
             r.channels = (uint32_t)v;
             break;
         case 'q': r.quick = true; break;
+        case 'a': r.auto_converge = true; break;
         case 'V':
             if (strlen(optarg) > XLMIG_CTL_VIA_MAX || optarg[0] != '/') {
                 fprintf(stderr, "xlmig: --via needs an absolute path\n");
@@ -314,6 +318,11 @@ int xlmig_cmd_migrate(int argc, char **argv)
     }
     if (argc - optind != 2) {
         migrate_usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (r.auto_converge && r.quick) {
+        fprintf(stderr, "xlmig: --auto-converge throttles a live migration; "
+                "--quick is not live\n");
         return EXIT_USAGE;
     }
     if (r.via[0] && !r.quick) {
@@ -395,20 +404,24 @@ int xlmig_cmd_migrate(int argc, char **argv)
             const char *res = jstr(e, "result");
             rc = result_exit(res);
             if (!json) {
-                char a[32], b[32];
+                char a[32], b[32], thr[48] = "";
+                if (jnum(e, "throttle_pct") > 0)
+                    snprintf(thr, sizeof(thr), ", guest throttled up to "
+                             "%.0f%%", jnum(e, "throttle_pct"));
                 if (tty)
                     fputs("\r\033[K", stderr);
                 if (rc == 0)
                     printf("migrated %s to %s: total %.2f s, downtime %.1f "
                            "ms, %.0f rounds, %s sent for %s of memory "
-                           "(%.2fx)\n", jstr(e, "domain"), jstr(e, "peer"),
+                           "(%.2fx)%s\n", jstr(e, "domain"),
+                           jstr(e, "peer"),
                            jnum(e, "total_ms") / 1000.0,
                            jnum(e, "downtime_ms"), jnum(e, "rounds"),
                            mib(jnum(e, "bytes_sent"), a, sizeof(a)),
                            mib(jnum(e, "memory_bytes"), b, sizeof(b)),
                            jnum(e, "memory_bytes") > 0 ?
                                jnum(e, "bytes_sent") /
-                                   jnum(e, "memory_bytes") : 0.0);
+                                   jnum(e, "memory_bytes") : 0.0, thr);
                 else if (rc == EXIT_INDOUBT)
                     fprintf(stderr, "xlmig: job %u is IN DOUBT: %s\n"
                             "xlmig: %s stays suspended here; run `xlmig "

@@ -57,6 +57,7 @@ struct vcpu {
     uint64_t share;             /* data pages this vCPU owns */
     uint64_t epoch_ns;          /* pacing: when the current run began */
     uint64_t epoch_writes;
+    uint64_t slice_ns;          /* throttle: when this time slice began */
 };
 
 struct dom {
@@ -79,6 +80,8 @@ struct dom {
     bool quit;
     unsigned parked;
     bool started;               /* restored domains start with no vCPUs */
+
+    uint32_t throttle_pct;      /* share of CPU time taken away, 0-99 */
 
     uint64_t clock_base_ns;     /* guest time accumulated while paused */
     uint64_t run_since_ns;      /* 0 while paused */
@@ -167,6 +170,9 @@ static void wait_until(struct dom *d, uint64_t abs_mono_ns)
     pthread_cond_timedwait(&d->cond, &d->lock, &ts);
 }
 
+/* A vCPU under a throttle runs this long between its sleeps. */
+#define SIM_SLICE_NS 10000000ull
+
 static void *vcpu_main(void *arg)
 {
     struct vcpu *v = arg;
@@ -198,6 +204,23 @@ static void *vcpu_main(void *arg)
             continue;
         }
         now = xlmig_now_ns();
+        if (d->throttle_pct && now - v->slice_ns >= SIM_SLICE_NS) {
+            /*
+             * Throttled: after each slice of running, sleep so that the
+             * vCPU runs (100 - throttle)% of the time, as a scheduler cap
+             * does.  The guest's work is paced by its CPU time, so the
+             * sleep earns no writes.
+             */
+            uint64_t off = SIM_SLICE_NS * d->throttle_pct /
+                           (100 - d->throttle_pct);
+            wait_until(d, now + off);
+            if (!d->pause_req && !d->quit) {
+                uint64_t slept = xlmig_now_ns() - now;
+                v->epoch_ns += slept < off ? slept : off;
+            }
+            v->slice_ns = xlmig_now_ns();
+            continue;
+        }
         if (!unlimited) {
             /* Writes allowed so far at the configured rate. */
             double allowed = (double)(now - v->epoch_ns) / 1e9 *
@@ -562,13 +585,14 @@ static void handle(struct dom *d, int cfd, uint32_t type, const uint8_t *p,
                      "name=%s\nuuid=%s\ndomid=%u\nstate=%s\n"
                      "memory_pages=%" PRIu64 "\nvcpus=%u\ndirty_rate=%s\n"
                      "pattern=%s\nwrites=%" PRIu64 "\nguest_time_ms=%" PRIu64
-                     "\nlogdirty=%s\npid=%d\n",
+                     "\nlogdirty=%s\nthrottle=%u\npid=%d\n",
                      d->cfg.name, uuid, d->domid,
                      d->pause_req ? "paused" : "running", d->cfg.nr_pages,
                      d->cfg.nr_vcpus, rate, sim_pattern_name(d->cfg.pattern),
                      writes, guest_time(d) / 1000000,
                      d->ld == LD_ASYNC ? "async" :
-                     d->ld == LD_SYNC ? "sync" : "off", (int)getpid());
+                     d->ld == LD_SYNC ? "sync" : "off", d->throttle_pct,
+                     (int)getpid());
         pthread_mutex_unlock(&d->lock);
         sim_ipc_reply(cfd, 0, text, (size_t)n);
         return;
@@ -687,6 +711,16 @@ static void handle(struct dom *d, int cfd, uint32_t type, const uint8_t *p,
     }
     case SIM_MSG_LOGDIRTY_STOP:
         ld_stop(d);
+        sim_ipc_reply(cfd, 0, NULL, 0);
+        return;
+    case SIM_MSG_SET_THROTTLE:
+        if (len != 4 || xlmig_get_u32(p) > 99)
+            goto inval;
+        pthread_mutex_lock(&d->lock);
+        d->throttle_pct = xlmig_get_u32(p);
+        pthread_cond_broadcast(&d->cond);
+        pthread_mutex_unlock(&d->lock);
+        dom_log("throttle %u%%", xlmig_get_u32(p));
         sim_ipc_reply(cfd, 0, NULL, 0);
         return;
     default:

@@ -181,6 +181,8 @@ static void gen_job(yajl_gen g, const struct djob *dj)
         xlmig_json_num(g, "total_ms", (double)p->total_ns / 1e6);
         if (m->rc == 0 && m->dir == XLMIG_JOB_OUT)
             xlmig_json_num(g, "downtime_ms", (double)p->downtime_ns / 1e6);
+        if (m->dir == XLMIG_JOB_OUT)
+            xlmig_json_int(g, "throttle_pct", p->throttle_pct);
         xlmig_json_int(g, "rc", m->rc);
     }
     if (m->error[0])
@@ -224,6 +226,7 @@ static void publish(struct xlmig_mjob *m, enum xlmig_job_event ev)
         xlmig_json_num(g, "predicted_downtime_ms",
                        v->predicted_downtime_ns == UINT64_MAX ? -1.0 :
                        (double)v->predicted_downtime_ns / 1e6);
+        xlmig_json_int(g, "throttle_pct", r->throttle_pct);
         xlmig_json_str(g, "decision", xlmig_decision_name(v->decision));
         xlmig_json_str(g, "reason", v->reason);
         break;
@@ -646,6 +649,8 @@ static void do_migrate(struct client *cl, const struct xlmig_ctl_req *r)
     if (r->timeout_s)
         dj->oo.lim.max_total_ns = r->timeout_s * 1000000000ull;
     dj->oo.lim.bandwidth_cap = r->bandwidth_mib << 20;
+    dj->oo.lim.allow_throttle = r->auto_converge;
+    dj->oo.lim.fixed_downtime_ns = D.cfg.handover_ms * 1000000ull;
     dj->oo.quick = r->quick;
     snprintf(dj->via, sizeof(dj->via), "%s", r->via);
     dj->oo.via = dj->via[0] ? dj->via : NULL;

@@ -32,6 +32,7 @@ static void test_full(void **state)
         "state_dir = \"/var/lib/x\"\n"
         "backend = \"sim\"\n"
         "max_incoming = 2\nmax_outgoing = 3\nio_timeout = 5\n"
+        "handover_ms = 2000\n"
         "domain_memory = \"2G\"\nlog_level = \"debug\"\n";
 
     (void)state;
@@ -50,6 +51,7 @@ static void test_full(void **state)
     assert_int_equal(c.max_incoming, 2);
     assert_int_equal(c.max_outgoing, 3);
     assert_int_equal(c.io_timeout_s, 5);
+    assert_int_equal(c.handover_ms, 2000);
     assert_int_equal(c.domain_memory, 2ull << 30);
     assert_int_equal(c.log_level, XLMIG_LOG_DEBUG);
     assert_non_null(xlmigd_config_peer(&c, "hostc"));
@@ -96,6 +98,7 @@ static const struct {
     { "peers = [ \"@10.0.0.1\" ]\n", "is not NAME or NAME@ADDRESS" },
     { "peers = [ \"hostb\", \"hostb@1.2.3.4\" ]\n", "'hostb' listed twice" },
     { "io_timeout = 0\n", "io_timeout: 0 is outside 1..3600" },
+    { "handover_ms = 600001\n", "handover_ms: 600001 is outside 0..600000" },
     { "domain_memory = \"lots\"\n", "expected MiB or a size" },
     { "log_level = \"loud\"\n", "not error, warn, info or debug" },
     { "= 3\n", "expected a setting name" },

@@ -25,7 +25,8 @@ static void test_migrate(void **state)
                            "\"host\":\"hostb@10.0.0.2:8003\","
                            "\"max_downtime_ms\":20,\"bandwidth_mib\":100,"
                            "\"max_rounds\":5,\"timeout_s\":60,"
-                           "\"channels\":1,\"quick\":false}\n", &r, why), 0);
+                           "\"channels\":1,\"quick\":false,"
+                           "\"auto_converge\":true}\n", &r, why), 0);
     assert_int_equal(r.cmd, XLMIG_CTL_MIGRATE);
     assert_string_equal(r.domain, "web1");
     assert_string_equal(r.host, "hostb@10.0.0.2:8003");
@@ -34,6 +35,7 @@ static void test_migrate(void **state)
     assert_int_equal(r.max_rounds, 5);
     assert_int_equal(r.timeout_s, 60);
     assert_false(r.quick);
+    assert_true(r.auto_converge);
     n = xlmig_ctl_format(&r, line, sizeof(line));
     assert_true(n > 0);
     assert_int_equal(line[n - 1], '\n');
@@ -85,6 +87,10 @@ static const struct {
       "\"via\":\"/x\"}", "\"via\" needs \"quick\"" },
     { "{\"cmd\":\"migrate\",\"domain\":\"web1\",\"host\":\"hostb\","
       "\"quick\":true,\"via\":\"x\"}", "absolute path" },
+    { "{\"cmd\":\"migrate\",\"domain\":\"web1\",\"host\":\"hostb\","
+      "\"auto_converge\":\"yes\"}", "\"auto_converge\" must be true or false" },
+    { "{\"cmd\":\"migrate\",\"domain\":\"web1\",\"host\":\"hostb\","
+      "\"quick\":true,\"auto_converge\":true}", "\"quick\" is not live" },
 };
 
 static void test_refusals(void **state)
