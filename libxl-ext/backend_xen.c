@@ -641,6 +641,8 @@ static int send_config(xlmig_ctx *ctx, struct xlmig_dom *d,
         libxl_domain_config_dispose(&cfg);
         return XLMIG_ERR_BACKEND;
     }
+    /* As xl does: the destination picks its own domid. */
+    cfg.c_info.domid = 0;
     json = libxl_domain_config_to_json(x->lctx, &cfg);
     libxl_domain_config_dispose(&cfg);
     if (!json)

@@ -172,6 +172,12 @@ int xlmig_ctl_parse(const char *line, size_t len, struct xlmig_ctl_req *r,
                 goto out;
             }
             r->auto_converge = YAJL_IS_TRUE(v);
+        } else if (mig && !strcmp(k, "xl")) {
+            if (!YAJL_IS_TRUE(v) && !YAJL_IS_FALSE(v)) {
+                refuse(why, whylen, "\"xl\" must be true or false");
+                goto out;
+            }
+            r->xl = YAJL_IS_TRUE(v);
         } else if (mig && !strcmp(k, "via")) {
             if (get_str(v, k, r->via, sizeof(r->via), why, whylen))
                 goto out;
@@ -191,6 +197,11 @@ int xlmig_ctl_parse(const char *line, size_t len, struct xlmig_ctl_req *r,
         if (xlmigd_peer_parse(r->host, &p)) {
             refuse(why, whylen, "\"host\" is missing or not "
                    "NAME[@ADDRESS[:PORT]]");
+            goto out;
+        }
+        if (r->xl && (r->quick || r->channels > 1)) {
+            refuse(why, whylen, "\"xl\" is a live migration on one "
+                   "connection: not with \"quick\" or \"channels\"");
             goto out;
         }
         if (r->auto_converge && r->quick) {
@@ -276,6 +287,8 @@ int xlmig_ctl_format(const struct xlmig_ctl_req *r, char *buf, size_t len)
             xlmig_json_bool(g, "quick", true);
         if (r->auto_converge)
             xlmig_json_bool(g, "auto_converge", true);
+        if (r->xl)
+            xlmig_json_bool(g, "xl", true);
         if (r->via[0])
             xlmig_json_str(g, "via", r->via);
     }

@@ -37,6 +37,7 @@ struct xlmig_ctl_req {
     uint64_t timeout_s;                 /* 0: none */
     uint32_t channels;                  /* 0: daemon's default */
     bool auto_converge;                 /* may throttle the guest */
+    bool xl;                            /* to a stock xl migrate-receive */
     bool quick;
     char via[XLMIG_CTL_VIA_MAX + 1];    /* "" unless quick through a file */
 };

@@ -11,6 +11,7 @@
  */
 #include "migrate.h"
 #include "tunnel.h"
+#include "xl_send.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -321,6 +322,11 @@ static int set_phase(struct xlmig_mjob *j, enum xlmig_phase to)
     if (!rc)
         xlmig_mjob_notify(j, XLMIG_EV_PHASE);
     return rc;
+}
+
+int xlmig_mjob_phase(struct xlmig_mjob *j, enum xlmig_phase to)
+{
+    return set_phase(j, to);
 }
 
 /* ------------------------------------------------------------------ */
@@ -950,6 +956,17 @@ int xlmig_migrate_out(xlmig_ctx *ctx, struct xlmig_tls *tls,
     rc = ctx->ops->attach(ctx, &info, &dom);
     if (rc)
         goto out;
+    if (o->xl) {
+        /* A stock receiver: xl's protocol inside a tunnel, its own
+         * checks, no job record (nothing there to ask after a crash). */
+        rc = xlmig_xl_migrate(ctx, cfg, j, o, &c, dom, &o->lim, &suspended,
+                              &committed);
+        if (rc == XLMIG_ERR_INDOUBT)
+            goto out;
+        if (rc)
+            goto out;
+        goto xl_done;
+    }
     ctx->ops->describe(ctx, dom, &desc);
     {
         struct xlmig_membuf mb = { b, 0, sizeof(b), 0 };
@@ -1190,13 +1207,15 @@ int xlmig_migrate_out(xlmig_ctx *ctx, struct xlmig_tls *tls,
         LOG_WARN(ctx, "cannot remove %s: %s", o->via, strerror(errno));
     out_record_remove(cfg, j->job.id);
     rc = set_phase(j, XLMIG_PHASE_COMMITTED);
-
+xl_done:
 out:
     if (rc && rc != XLMIG_ERR_INDOUBT && !committed) {
         char why[256];
         snprintf(why, sizeof(why), "%s", j->error[0] ? j->error :
                  xlmig_strerror(rc));
-        if (conn_ok && rc != XLMIG_ERR_PEER)
+        /* (Inside a tunnel the connection is shut already: xl's
+         * receiver learns from its input's end.) */
+        if (conn_ok && rc != XLMIG_ERR_PEER && !o->xl)
             xlmig_send_abort(&c, j->wire_id, rc, why);
         if (suspended && dom && ctx->ops->resume(ctx, dom))
             LOG_ERR(ctx, "could not resume %s after the failed migration",

@@ -161,7 +161,12 @@ struct xlmig_out_opts {
     bool quick;                 /* suspend first, then send */
     const char *via;            /* quick through this shared file */
     unsigned channels;
+    bool xl;                    /* to a stock xl migrate-receive */
 };
+
+/* Move @j to phase @to and tell its watchers; an illegal move fails. */
+int xlmig_mjob_phase(struct xlmig_mjob *j, enum xlmig_phase to)
+    XLMIG_MUST_CHECK;
 
 /*
  * Migrate a domain of this host to @o->dest.  Returns 0 when the

@@ -428,6 +428,14 @@ out:
 int xlmig_tunnel_client(xlmig_ctx *ctx, struct xlmig_conn *c, int argc,
                         char *const *argv, int *status)
 {
+    const int fds[3] = { 0, 1, 2 };
+
+    return xlmig_tunnel_run(ctx, c, argc, argv, fds, status);
+}
+
+int xlmig_tunnel_run(xlmig_ctx *ctx, struct xlmig_conn *c, int argc,
+                     char *const *argv, const int fds[3], int *status)
+{
     uint8_t b[XLMIG_PROTO_TEXT_MAX];
     size_t n = xlmig_tunnel_put_cmd(b, sizeof(b), argc, argv);
     struct relay r;
@@ -445,12 +453,19 @@ int xlmig_tunnel_client(xlmig_ctx *ctx, struct xlmig_conn *c, int argc,
     memset(&r, 0, sizeof(r));
     r.ctx = ctx;
     r.c = c;
-    r.rd[0] = 0;
+    r.rd[0] = fds[0];
     r.rd[1] = r.rd[2] = -1;
     r.wr[0] = -1;
-    r.wr[1] = 1;
-    r.wr[2] = 2;
+    r.wr[1] = fds[1];
+    r.wr[2] = fds[2];
     rc = relay_run(&r, -1, -1, NULL);
+    /* Whatever the relay has not closed yet ends here: a local reader
+     * sees the end, a local writer its pipe break. */
+    if (r.rd[0] > 2)
+        close(r.rd[0]);
+    for (int s = 1; s < 3; s++)
+        if (r.wr[s] > 2)
+            close(r.wr[s]);
     if (!rc)
         *status = (int)r.status;
     return rc;

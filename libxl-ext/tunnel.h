@@ -55,4 +55,13 @@ int xlmig_tunnel_serve(xlmig_ctx *ctx, struct xlmig_conn *c,
 int xlmig_tunnel_client(xlmig_ctx *ctx, struct xlmig_conn *c, int argc,
                         char *const *argv, int *status) XLMIG_MUST_CHECK;
 
+/*
+ * The same with the command's input read from @fds[0] and its output and
+ * error written to @fds[1] and @fds[2].  Descriptors above 2 are closed
+ * when their stream ends and, at the latest, on return.
+ */
+int xlmig_tunnel_run(xlmig_ctx *ctx, struct xlmig_conn *c, int argc,
+                     char *const *argv, const int fds[3], int *status)
+    XLMIG_MUST_CHECK;
+
 #endif

@@ -224,6 +224,8 @@ static void migrate_usage(FILE *f)
 "  --timeout S         give up (and roll back) after S seconds\n"
 "  --auto-converge     throttle a guest that dirties memory faster than\n"
 "                      it can be sent, until the downtime target is met\n"
+"  --xl                to a stock `xl migrate-receive`, run by HOST's\n"
+"                      xlmigd through a tunnel (xen backend)\n"
 "  --quick             suspend first, then send everything (not live)\n"
 "  --via PATH          with --quick: through a file on shared storage\n"
 "  --channels N        data channels (default: xlmigd's)\n"
@@ -256,6 +258,7 @@ int xlmig_cmd_migrate(int argc, char **argv)
         { "timeout", required_argument, NULL, 't' },
         { "quick", no_argument, NULL, 'q' },
         { "auto-converge", no_argument, NULL, 'a' },
+        { "xl", no_argument, NULL, 'x' },
         { "via", required_argument, NULL, 'V' },
         { "channels", required_argument, NULL, 'c' },
         { "json", no_argument, NULL, 'j' },
@@ -274,7 +277,7 @@ int xlmig_cmd_migrate(int argc, char **argv)
     memset(&r, 0, sizeof(r));
     r.cmd = XLMIG_CTL_MIGRATE;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "d:b:r:t:qaV:c:jh", opts, NULL)) !=
+    while ((c = getopt_long(argc, argv, "d:b:r:t:qaxV:c:jh", opts, NULL)) !=
            -1) {
         switch (c) {
         case 'd':
@@ -304,6 +307,7 @@ int xlmig_cmd_migrate(int argc, char **argv)
             break;
         case 'q': r.quick = true; break;
         case 'a': r.auto_converge = true; break;
+        case 'x': r.xl = true; break;
         case 'V':
             if (strlen(optarg) > XLMIG_CTL_VIA_MAX || optarg[0] != '/') {
                 fprintf(stderr, "xlmig: --via needs an absolute path\n");
@@ -318,6 +322,11 @@ int xlmig_cmd_migrate(int argc, char **argv)
     }
     if (argc - optind != 2) {
         migrate_usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (r.xl && (r.quick || r.channels > 1)) {
+        fprintf(stderr, "xlmig: --xl is a live migration on one "
+                "connection: not with --quick, --via or --channels\n");
         return EXIT_USAGE;
     }
     if (r.auto_converge && r.quick) {
