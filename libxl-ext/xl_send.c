@@ -520,7 +520,10 @@ int xlmig_xl_migrate(xlmig_ctx *ctx, const struct xlmigd_config *cfg,
     }
     LOG_INFO(ctx, "xl migrate-receive runs on %s", o->dest.name);
 
-    rc = xlmig_mjob_phase(j, XLMIG_PHASE_PRECOPY);
+    /* The receiver waits for the stream: its prepare is done. */
+    rc = xlmig_mjob_phase(j, XLMIG_PHASE_PREPARE);
+    if (!rc)
+        rc = xlmig_mjob_phase(j, XLMIG_PHASE_PRECOPY);
     if (rc)
         goto fail;
     pthread_mutex_lock(&j->lock);

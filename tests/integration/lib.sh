@@ -25,6 +25,9 @@ ok() { echo "ok - $*"; }
 not_ok() { echo "not ok - $*"; T_FAILED=1; }
 skip() { echo "skip - $*"; }
 note() { echo "# $*"; }
+# both STATUS WANT COMMAND...: STATUS is WANT and COMMAND succeeds (one
+# command for check, where `check ... [ ] && grep` would test only the [ ])
+both() { [ "$1" -eq "$2" ] || return 1; shift 2; "$@"; }
 check() {       # check DESCRIPTION COMMAND...
     d=$1; shift
     if "$@"; then ok "$d"; else not_ok "$d"; fi

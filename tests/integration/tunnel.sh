@@ -61,7 +61,7 @@ check "xl's options pass through: -t -vv migrate-receive -e -d -p" \
 
 tun hostb </dev/null
 check "without a command, the tunnel runs xl migrate-receive" \
-    [ $rc -eq 0 ] && [ "$(cat "$T_WORK/recv.args")" = "migrate-receive" ]
+    both $rc 0 [ "$(cat "$T_WORK/recv.args")" = "migrate-receive" ]
 
 # ---- what xl migrate runs: its ssh command plus HOST plus the rune ----
 ip netns exec "$(ns_of hosta)" env XLMIG_CONF="$T_WORK/hosta.conf" \
@@ -101,7 +101,7 @@ check "hostb's log names the refused command" \
 
 tun hostc xl migrate-receive </dev/null
 check "an unknown host is refused before dialling (exit $rc)" \
-    [ $rc -eq 255 ] && grep -q "hostc is not a peer" "$T_WORK/tun.err"
+    both $rc 255 grep -q "hostc is not a peer" "$T_WORK/tun.err"
 
 # ---- the sender dies mid-stream: the receiver's input ends ----
 rm -f "$T_WORK/recv.hash"
@@ -118,6 +118,21 @@ check "hostb's log says the tunnel was lost and waits for the receiver" \
     wait_for 5 grep -q "tunnel from hosta lost; waiting up to 60 s" \
     "$T_WORK/hostb.log"
 
+# ---- xlmig migrate --xl needs Xen's stream: refused on the sim ----
+daemon_start hosta || not_ok "xlmigd on hosta"
+on hosta $SIMDOM create -m 16M -c 1 -r 1M web9 >/dev/null
+on hosta "$XLMIG_BIN" migrate --xl web9 hostb >"$T_WORK/xl.out" 2>&1
+rc=$?
+sed 's/^/#   /' "$T_WORK/xl.out"
+check "migrate --xl on the sim backend rolls back (exit $rc) saying why" \
+    both $rc 1 grep -q "needs the xen backend" "$T_WORK/xl.out"
+check "... and web9 runs on hosta, intact" intact hosta web9
+on hosta "$XLMIG_BIN" migrate --xl --channels 2 web9 hostb >"$T_WORK/xl.out" 2>&1
+rc=$?
+check "--xl with --channels 2 is a usage error (exit $rc)" \
+    both $rc 2 grep -q "not with --quick, --via or --channels" "$T_WORK/xl.out"
+on hosta $SIMDOM destroy web9 >/dev/null
+
 # ---- tunnels off ----
 daemon_kill hostb TERM
 daemon_conf hostb "tunnel_xl = \"$RECV\"" "tunnel = 0"
@@ -125,6 +140,6 @@ daemon_start hostb || not_ok "xlmigd on hostb with tunnel = 0"
 rm -f "$T_WORK/recv.args"
 tun hostb xl migrate-receive </dev/null
 check "tunnel = 0: refused with the reason (exit $rc)" \
-    [ $rc -eq 255 ] && grep -q "tunnels are off on hostb" "$T_WORK/tun.err" &&
-    [ ! -e "$T_WORK/recv.args" ]
+    both $rc 255 sh -c "grep -q 'tunnels are off on hostb' '$T_WORK/tun.err' &&
+        [ ! -e '$T_WORK/recv.args' ]"
 exit $T_FAILED

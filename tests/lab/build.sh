@@ -142,6 +142,10 @@ key = "/etc/xlmig/$h.key"
 ca = "/etc/xlmig/ca.crt"
 peers = [ "hosta@10.99.0.1", "hostb@10.99.0.2" ]
 io_timeout = 20
+# What a handover costs here beyond the last pages (suspend, device
+# state, the destination's devices), measured as a migration's downtime
+# less its last pages over the bandwidth: 2.1-2.9 s under TCG.
+handover_ms = 2500
 CONF
 done
 install -m644 pki/ca.crt "$R/etc/xlmig/ca.crt"

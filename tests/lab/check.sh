@@ -31,6 +31,23 @@
 # Then, for LAB_TUNNEL_TYPES (default pv), stock xl over xlmig's TLS:
 # `xl migrate -s "xlmig tunnel"` hostb -> hosta, with the same checks.
 #
+# Then, for LAB_XL_TYPES (default pv), the other way round: xlmig's
+# source sending to a stock `xl migrate-receive` through the tunnel
+# (`xlmig migrate --xl`) hosta -> hostb, with the same checks.
+#
+# HVM guests (LAB_FRESH_TYPES, default hvm) take each xlmig direction
+# as a fresh guest: here an HVM guest's second migration, with stock xl
+# as with xlmig, leaves it stalled (netback reports its receive ring
+# stalled, the guest takes no CPU), whichever way it goes.  The guest
+# started on hostb for hostb -> hosta hides avx2, which hosta lacks.
+#
+# Then the write-heavy case (LAB_HEAVY, default on; PV): a guest writing
+# 8000 pages/s over a 64 MiB region, more than the link carries, moved
+# by stock xl hosta -> hostb and by `xlmig migrate --auto-converge
+# --max-downtime $HEAVY_MS` back: stock xl stops after its 5 rounds
+# whatever is left, xlmig throttles the guest (the scheduler's cap) until
+# what is left fits the target.
+#
 # Every migration's figures go in a table at the end (make lab-bench
 # runs only the migrations, for the table).
 #
@@ -46,6 +63,10 @@ XLMIG_TYPES=${LAB_XLMIG_TYPES:-$TYPES}
 XLMIG_ARGS=${LAB_XLMIG_ARGS:---max-rounds 4}
 FAULT_TYPES=${LAB_FAULT_TYPES-pv}
 TUNNEL_TYPES=${LAB_TUNNEL_TYPES-pv}
+XL_TYPES=${LAB_XL_TYPES-pv}
+FRESH_TYPES=${LAB_FRESH_TYPES-hvm}
+HEAVY=${LAB_HEAVY-1}
+HEAVY_MS=${LAB_HEAVY_MS:-6000}
 FAILED=0
 
 ok() { echo "ok - $*"; }
@@ -213,6 +234,110 @@ tunnel_move() {
     bench_row "$1" "xl -s 'xlmig tunnel'" "$2" "$3" "$wall" ""
 }
 
+# xl_move TYPE FROM TO: xlmig migrate --xl (to a stock xl
+# migrate-receive through TO's xlmigd), then check
+xl_move() {
+    what="$1 xlmig --xl to stock xl $2->$3"
+    sleep 3
+    before=$(lab_ask "$2")
+    probe_start "$3"
+    t1=$(date +%s)
+    lab_run "$2" "xlmig migrate --xl $XLMIG_ARGS $g $3" \
+        >"$LAB_RUN/xl-$1.log" 2>&1
+    rc=$?
+    wall=$(($(date +%s) - t1))
+    probe=$(probe_stop "$3" "probe-xl-$1.out")
+    sed 's/^/#   /' "$LAB_RUN/xl-$1.log" | grep -v '^#   xlmig: job'
+    if [ $rc -ne 0 ]; then
+        not_ok "$what: xlmig migrate --xl (exit $rc)"
+        lab_run "$2" "tail -30 /var/log/xlmigd.log" | sed 's/^/#   /'
+        return 1
+    fi
+    ok "$what: xlmig migrate --xl in $wall s"
+    if lab_run "$2" "grep -q 'xl migrate-receive on $3: migration target: Domain started successs*fully' /var/log/xlmigd.log" &&
+       lab_run "$3" "grep -q 'tunnel from $2: .* ended with exit status 0' /var/log/xlmigd.log"; then
+        ok "$what: $3's stock xl migrate-receive started the domain and exited 0"
+    else
+        not_ok "$what: the logs show xl migrate-receive on $3 starting the domain"
+    fi
+    verdict "$what" "$3" "$before"
+    no_copy "$what" "$2"
+    res=$(grep '^migrated ' "$LAB_RUN/xl-$1.log")
+    echo "RESULT $what: ${res#migrated }; ${ogap:-?} ms silent from outside"
+    bench_row "$1" "xlmig --xl -> stock xl" "$2" "$3" "$wall" \
+        "$(echo "$res" | sed -n 's/.*downtime \([0-9.]*\) ms.*/\1/p')"
+}
+
+# fresh TYPE HOST [CFG]: a new guest on HOST, answering; 0 when it does
+fresh() {
+    lab_run hosta "xl destroy $g" >/dev/null 2>&1
+    lab_run hostb "xl destroy $g" >/dev/null 2>&1
+    if ! lab_run "$2" "xl create ${3:-/etc/xen/guest-$1.cfg}" >/dev/null 2>&1 ||
+       ! lab_wait_guest "$2" 300; then
+        not_ok "$1: a fresh guest on $2 answers"
+        return 1
+    fi
+    sleep 5
+}
+
+# heavy: the write-heavy guest, stock xl hosta -> hostb, then xlmig
+# --auto-converge hostb -> hosta with a downtime target
+heavy() {
+    g=guest-heavy
+    lab_run hosta "sed -e 's/guest-pv/guest-heavy/' \
+        -e 's/lab.rate=[0-9]*/lab.rate=8000/; s/lab.mib=[0-9]*/lab.mib=64/' \
+        -e 's/^memory.*/memory = 192/' \
+        /etc/xen/guest-pv.cfg >/root/guest-heavy.cfg"
+    fresh heavy hosta /root/guest-heavy.cfg || return 1
+    before=$(lab_ask hosta)
+    note "heavy: on hosta: $before"
+    probe_start hostb
+    t1=$(date +%s)
+    lab_run hosta "xl migrate $g 10.99.0.2" >"$LAB_RUN/migrate-heavy.log" 2>&1
+    rc=$?
+    wall=$(($(date +%s) - t1))
+    probe=$(probe_stop hostb "probe-heavy.out")
+    if [ $rc -ne 0 ]; then
+        not_ok "heavy: xl migrate to hostb (exit $rc)"
+        return 1
+    fi
+    ok "heavy: xl migrate to hostb in $wall s"
+    verdict "heavy xl hosta->hostb" hostb "$before"
+    xl_gap=$ogap
+    bench_row heavy "xl (stock, over ssh)" hosta hostb "$wall" ""
+    sleep 3
+    before=$(lab_ask hostb)
+    probe_start hosta
+    t1=$(date +%s)
+    lab_run hostb "xlmig migrate --auto-converge --max-downtime $HEAVY_MS --max-rounds 40 --timeout 900 $g hosta" \
+        >"$LAB_RUN/xlmig-heavy.log" 2>&1
+    rc=$?
+    wall=$(($(date +%s) - t1))
+    probe=$(probe_stop hosta "probe-xlmig-heavy.out")
+    sed 's/^/#   /' "$LAB_RUN/xlmig-heavy.log" | grep -v '^#   xlmig: job'
+    if [ $rc -ne 0 ]; then
+        not_ok "heavy: xlmig migrate --auto-converge (exit $rc)"
+        lab_run hostb "tail -20 /var/log/xlmigd.log" | sed 's/^/#   /'
+        return 1
+    fi
+    ok "heavy: xlmig migrate --auto-converge to hosta in $wall s"
+    verdict "heavy xlmig hostb->hosta" hosta "$before"
+    no_copy "heavy xlmig hostb->hosta" hostb
+    res=$(grep '^migrated ' "$LAB_RUN/xlmig-heavy.log")
+    down=$(echo "$res" | sed -n 's/.*downtime \([0-9]*\).*/\1/p')
+    if grep -q "converged: .* <= $HEAVY_MS ms" "$LAB_RUN/xlmig-heavy.log" &&
+       grep -q "throttling the guest" "$LAB_RUN/xlmig-heavy.log"; then
+        ok "heavy: xlmig throttled the guest until the $HEAVY_MS ms target was predicted"
+    else
+        not_ok "heavy: xlmig's policy converged under $HEAVY_MS ms by throttling"
+    fi
+    note "heavy: downtime: xlmig ${down:-?} ms (target $HEAVY_MS), silent from outside: xlmig ${ogap:-?} ms, stock xl ${xl_gap:-?} ms"
+    echo "RESULT heavy: ${res#migrated }; ${ogap:-?} ms silent from outside against stock xl's ${xl_gap:-?} ms"
+    bench_row heavy "xlmig --auto-converge" hostb hosta "$wall" "$down"
+    lab_run hosta "xl destroy $g" >/dev/null 2>&1
+    lab_run hostb "xl destroy $g" >/dev/null 2>&1
+}
+
 # fault TYPE KIND: xlmig migrate hostb -> hosta, broken mid-pre-copy by
 # KIND (kill: hosta's xlmigd killed; cut: hosta's link taken down)
 fault() {
@@ -323,9 +448,18 @@ for t in $TYPES; do
     echo "RESULT $t: boot-to-answer ${up} s, xl migrate wall ${wall} s, heartbeat gap ${gap:-?} ms inside the guest, ${ogap:-?} ms from outside"
     bench_row "$t" "xl (stock, over ssh)" hosta hostb "$wall" ""
 
-    # xlmig, both ways: hostb -> hosta, then hosta -> hostb again.
+    # xlmig, both ways: hostb -> hosta, then hosta -> hostb again (each
+    # from a fresh guest for LAB_FRESH_TYPES).
     if [ -n "$XLMIG_CASES" ] && echo " $XLMIG_TYPES " | grep -q " $t "; then
-        xlmig_move "$t" hostb hosta && xlmig_move "$t" hosta hostb
+        if echo " $FRESH_TYPES " | grep -q " $t "; then
+            lab_run hostb "sed 's/^cpuid.*/cpuid = \"host,rdtscp=0,avx2=0\"/' \
+                /etc/xen/guest-$t.cfg >/root/guest-$t-level.cfg"
+            fresh "$t" hostb "/root/guest-$t-level.cfg" &&
+                xlmig_move "$t" hostb hosta
+            fresh "$t" hosta && xlmig_move "$t" hosta hostb
+        else
+            xlmig_move "$t" hostb hosta && xlmig_move "$t" hosta hostb
+        fi
     fi
     # What follows starts from hostb.
     if ! lab_run hostb "xl list" | grep -q "^$g "; then
@@ -338,8 +472,15 @@ for t in $TYPES; do
        echo " $TUNNEL_TYPES " | grep -q " $t "; then
         tunnel_move "$t" hostb hosta
     fi
+    if [ -n "$XLMIG_CASES" ] && lab_run hosta "xl list" | grep -q "^$g " &&
+       echo " $XL_TYPES " | grep -q " $t "; then
+        xl_move "$t" hosta hostb
+    fi
     lab_run hosta "xl destroy $g" >/dev/null 2>&1
     lab_run hostb "xl destroy $g" >/dev/null 2>&1
 done
+if [ -n "$XLMIG_CASES" ] && [ -n "$HEAVY" ]; then
+    heavy
+fi
 bench_table
 exit $FAILED

@@ -26,7 +26,8 @@ static void test_migrate(void **state)
                            "\"max_downtime_ms\":20,\"bandwidth_mib\":100,"
                            "\"max_rounds\":5,\"timeout_s\":60,"
                            "\"channels\":1,\"quick\":false,"
-                           "\"auto_converge\":true}\n", &r, why), 0);
+                           "\"auto_converge\":true,\"xl\":true}\n", &r,
+                           why), 0);
     assert_int_equal(r.cmd, XLMIG_CTL_MIGRATE);
     assert_string_equal(r.domain, "web1");
     assert_string_equal(r.host, "hostb@10.0.0.2:8003");
@@ -36,6 +37,7 @@ static void test_migrate(void **state)
     assert_int_equal(r.timeout_s, 60);
     assert_false(r.quick);
     assert_true(r.auto_converge);
+    assert_true(r.xl);
     n = xlmig_ctl_format(&r, line, sizeof(line));
     assert_true(n > 0);
     assert_int_equal(line[n - 1], '\n');
@@ -91,6 +93,10 @@ static const struct {
       "\"auto_converge\":\"yes\"}", "\"auto_converge\" must be true or false" },
     { "{\"cmd\":\"migrate\",\"domain\":\"web1\",\"host\":\"hostb\","
       "\"quick\":true,\"auto_converge\":true}", "\"quick\" is not live" },
+    { "{\"cmd\":\"migrate\",\"domain\":\"web1\",\"host\":\"hostb\","
+      "\"xl\":1}", "\"xl\" must be true or false" },
+    { "{\"cmd\":\"migrate\",\"domain\":\"web1\",\"host\":\"hostb\","
+      "\"xl\":true,\"channels\":2}", "not with \"quick\" or \"channels\"" },
 };
 
 static void test_refusals(void **state)
