@@ -557,6 +557,7 @@ static int save_precopy_policy(struct precopy_stats ps, void *data)
     /* The log is read: decide on round N + 1. */
     s->r.pages_dirtied = (uint64_t)ps.dirty_count;
     s->r.elapsed_ns = xlmig_now_ns() - s->t0;
+    s->r.throttle_pct = s->throttle;    /* what the round ran under */
     rc = xlmig_live_decide(s->ctx, s->lim, &s->r, s->hooks, s->st);
     s->round_t0 = xlmig_now_ns();
     s->round_off0 = s->w->offset;
