@@ -591,6 +591,12 @@ static int save_suspend(void *data)
         s->hooks->suspending(s->hooks->opaque);
     s->st->suspended_at_ns = xlmig_now_ns();
     s->st->precopy_ns = s->st->suspended_at_ns - s->t0;
+    /* A throttled guest gets its CPU back to answer the suspend: capped,
+     * its handshake alone would stretch the downtime by seconds.  What it
+     * writes meanwhile is in the log libxc reads after the suspend. */
+    if (s->throttle && xen_throttle(s, 0))
+        LOG_WARN(s->ctx, "suspending domain %u under its throttle",
+                 s->d->info.domid);
     /* A quick migration suspended it already; its caller resumes it. */
     if (!is_suspended(s->ctx, s->d)) {
         if (xen_suspend(s->ctx, s->d))

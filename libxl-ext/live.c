@@ -130,6 +130,11 @@ int xlmig_precopy(xlmig_ctx *ctx, struct xlmig_dom *dom, uint64_t nr_pages,
     st->precopy_ns = ts - t0;
     if (hooks && hooks->suspending)
         hooks->suspending(hooks->opaque);
+    /* The guest stops at full speed: a throttled one would take longer
+     * to reach its suspend point.  What it writes meanwhile is in the
+     * tail read after the suspend. */
+    if (throttle && !ops->throttle(ctx, dom, 0))
+        throttle = 0;
     rc = ops->suspend(ctx, dom);
     if (rc)
         goto out;
