@@ -695,18 +695,64 @@ void xlmig_state_reconcile_in(xlmig_ctx *ctx, const char *dir)
 /* ------------------------------------------------------------------ */
 /* The source                                                          */
 
+void xlmig_mjob_sent(struct xlmig_mjob *j, struct xlmig_pace *p,
+                     uint64_t len)
+{
+    uint64_t now = xlmig_now_ns();
+    bool tell = false;
+
+    pthread_mutex_lock(&j->lock);
+    j->prog.bytes_sent += len;
+    j->prog.round_bytes += len;
+    if (now - p->last_ns >= PROGRESS_EVERY_NS) {
+        if (p->last_ns)
+            j->prog.bandwidth = (uint64_t)((double)(j->prog.bytes_sent -
+                                                    p->last_bytes) * 1e9 /
+                                           (double)(now - p->last_ns));
+        p->last_ns = now;
+        p->last_bytes = j->prog.bytes_sent;
+        tell = true;
+    }
+    pthread_mutex_unlock(&j->lock);
+    if (tell)
+        xlmig_mjob_notify(j, XLMIG_EV_PROGRESS);
+}
+
+void xlmig_mjob_round(struct xlmig_mjob *j, const struct xlmig_round *r,
+                      const struct xlmig_verdict *v)
+{
+    pthread_mutex_lock(&j->lock);
+    j->prog.last = *r;
+    j->prog.verdict = *v;
+    j->prog.rounds = r->round;
+    j->prog.dirty_rate = v->dirty_rate;
+    j->prog.round = r->round + 1;
+    j->prog.round_bytes = 0;
+    j->prog.round_target = r->pages_dirtied * (XLMIG_PAGE_SIZE + 8);
+    pthread_mutex_unlock(&j->lock);
+    xlmig_mjob_notify(j, XLMIG_EV_ROUND);
+}
+
+void xlmig_mjob_suspending(struct xlmig_mjob *j)
+{
+    pthread_mutex_lock(&j->lock);
+    j->prog.suspended_ns = xlmig_now_ns();
+    pthread_mutex_unlock(&j->lock);
+    if (set_phase(j, XLMIG_PHASE_STOPCOPY))
+        LOG_ERR(j->job.ctx, "internal: phase change refused");
+}
+
 struct out_sink {
     struct xlmig_conn *c;
     struct xlmig_mjob *j;
-    uint64_t last_ns, last_bytes;
+    struct xlmig_pace pace;
 };
 
 static int out_writev(void *opaque, const struct iovec *iov, int n)
 {
     struct out_sink *s = opaque;
     struct xlmig_mjob *j = s->j;
-    uint64_t now, len = 0;
-    bool tell = false;
+    uint64_t len = 0;
     int rc;
 
     for (int i = 0; i < n; i++)
@@ -716,22 +762,7 @@ static int out_writev(void *opaque, const struct iovec *iov, int n)
     rc = xlmig_conn_sendv(s->c, XLMIG_MSG_STREAM_DATA, iov, n);
     if (rc)
         return xlmig_mjob_cancelled(j) ? XLMIG_ERR_CANCELLED : rc;
-    now = xlmig_now_ns();
-    pthread_mutex_lock(&j->lock);
-    j->prog.bytes_sent += len;
-    j->prog.round_bytes += len;
-    if (now - s->last_ns >= PROGRESS_EVERY_NS) {
-        if (s->last_ns)
-            j->prog.bandwidth = (uint64_t)((double)(j->prog.bytes_sent -
-                                                    s->last_bytes) * 1e9 /
-                                           (double)(now - s->last_ns));
-        s->last_ns = now;
-        s->last_bytes = j->prog.bytes_sent;
-        tell = true;
-    }
-    pthread_mutex_unlock(&j->lock);
-    if (tell)
-        xlmig_mjob_notify(j, XLMIG_EV_PROGRESS);
+    xlmig_mjob_sent(j, &s->pace, len);
     return 0;
 }
 
@@ -776,16 +807,7 @@ static int out_round(void *opaque, const struct xlmig_round *r,
     uint8_t b[XLMIG_MSG_ROUND_SIZE];
     int rc;
 
-    pthread_mutex_lock(&j->lock);
-    j->prog.last = *r;
-    j->prog.verdict = *v;
-    j->prog.rounds = r->round;
-    j->prog.dirty_rate = v->dirty_rate;
-    j->prog.round = r->round + 1;
-    j->prog.round_bytes = 0;
-    j->prog.round_target = r->pages_dirtied * (XLMIG_PAGE_SIZE + 8);
-    pthread_mutex_unlock(&j->lock);
-    xlmig_mjob_notify(j, XLMIG_EV_ROUND);
+    xlmig_mjob_round(j, r, v);
     if (xlmig_mjob_cancelled(j))
         return XLMIG_ERR_CANCELLED;
     xlmig_msg_put_round(b, &m);
@@ -797,11 +819,7 @@ static void out_suspending(void *opaque)
 {
     struct out_hooks *h = opaque;
 
-    pthread_mutex_lock(&h->j->lock);
-    h->j->prog.suspended_ns = xlmig_now_ns();
-    pthread_mutex_unlock(&h->j->lock);
-    if (set_phase(h->j, XLMIG_PHASE_STOPCOPY))
-        LOG_ERR(h->j->job.ctx, "internal: phase change refused");
+    xlmig_mjob_suspending(h->j);
 }
 
 /*
@@ -1046,8 +1064,8 @@ int xlmig_migrate_out(xlmig_ctx *ctx, struct xlmig_tls *tls,
 
     os.c = &c;
     os.j = j;
-    os.last_ns = 0;
-    os.last_bytes = 0;
+    os.pace.last_ns = 0;
+    os.pace.last_bytes = 0;
     fsink.writev = out_writev;
     fsink.drain = NULL;
     fsink.opaque = &os;

@@ -164,6 +164,19 @@ struct xlmig_out_opts {
     bool xl;                    /* to a stock xl migrate-receive */
 };
 
+/* The source's progress, for the job's watchers.  Count @len octets sent
+ * (a progress event at most every 250 ms; @pace holds the last sample of
+ * the bandwidth); record a finished round and its verdict; note the
+ * suspend and enter stop-and-copy. */
+struct xlmig_pace {
+    uint64_t last_ns, last_bytes;
+};
+void xlmig_mjob_sent(struct xlmig_mjob *j, struct xlmig_pace *pace,
+                     uint64_t len);
+void xlmig_mjob_round(struct xlmig_mjob *j, const struct xlmig_round *r,
+                      const struct xlmig_verdict *v);
+void xlmig_mjob_suspending(struct xlmig_mjob *j);
+
 /* Move @j to phase @to and tell its watchers; an illegal move fails. */
 int xlmig_mjob_phase(struct xlmig_mjob *j, enum xlmig_phase to)
     XLMIG_MUST_CHECK;

@@ -222,7 +222,7 @@ struct xl_job {
     int out_r;                  /* its standard output: we read */
     int err_fd;                 /* its standard error, kept (memfd) */
     unsigned io_timeout_s;
-    uint64_t last_ns, last_bytes;       /* progress */
+    struct xlmig_pace pace;
 
     pthread_t relay;
     bool relay_started;
@@ -296,8 +296,7 @@ static int pipe_writev(void *opaque, const struct iovec *iov, int n)
 {
     struct xl_job *x = opaque;
     struct xlmig_mjob *j = x->j;
-    uint64_t len = 0, now;
-    bool tell = false;
+    uint64_t len = 0;
 
     for (int i = 0; i < n; i++) {
         const uint8_t *p = iov[i].iov_base;
@@ -314,22 +313,7 @@ static int pipe_writev(void *opaque, const struct iovec *iov, int n)
         }
         len += iov[i].iov_len;
     }
-    now = xlmig_now_ns();
-    pthread_mutex_lock(&j->lock);
-    j->prog.bytes_sent += len;
-    j->prog.round_bytes += len;
-    if (now - x->last_ns >= 250000000ull) {
-        if (x->last_ns)
-            j->prog.bandwidth = (uint64_t)((double)(j->prog.bytes_sent -
-                                                    x->last_bytes) * 1e9 /
-                                           (double)(now - x->last_ns));
-        x->last_ns = now;
-        x->last_bytes = j->prog.bytes_sent;
-        tell = true;
-    }
-    pthread_mutex_unlock(&j->lock);
-    if (tell)
-        xlmig_mjob_notify(j, XLMIG_EV_PROGRESS);
+    xlmig_mjob_sent(j, &x->pace, len);
     return xlmig_mjob_cancelled(j) ? XLMIG_ERR_CANCELLED : 0;
 }
 
@@ -367,30 +351,16 @@ static int xl_round(void *opaque, const struct xlmig_round *r,
                     const struct xlmig_verdict *v)
 {
     struct xl_job *x = opaque;
-    struct xlmig_mjob *j = x->j;
 
-    pthread_mutex_lock(&j->lock);
-    j->prog.last = *r;
-    j->prog.verdict = *v;
-    j->prog.rounds = r->round;
-    j->prog.dirty_rate = v->dirty_rate;
-    j->prog.round = r->round + 1;
-    j->prog.round_bytes = 0;
-    j->prog.round_target = r->pages_dirtied * (XLMIG_PAGE_SIZE + 8);
-    pthread_mutex_unlock(&j->lock);
-    xlmig_mjob_notify(j, XLMIG_EV_ROUND);
-    return xlmig_mjob_cancelled(j) ? XLMIG_ERR_CANCELLED : 0;
+    xlmig_mjob_round(x->j, r, v);
+    return xlmig_mjob_cancelled(x->j) ? XLMIG_ERR_CANCELLED : 0;
 }
 
 static void xl_suspending(void *opaque)
 {
     struct xl_job *x = opaque;
 
-    pthread_mutex_lock(&x->j->lock);
-    x->j->prog.suspended_ns = xlmig_now_ns();
-    pthread_mutex_unlock(&x->j->lock);
-    if (xlmig_mjob_phase(x->j, XLMIG_PHASE_STOPCOPY))
-        LOG_ERR(x->ctx, "internal: phase change refused");
+    xlmig_mjob_suspending(x->j);
 }
 
 /* The receiver's standard error, line by line into the log; its last
@@ -444,6 +414,14 @@ static void finish(struct xl_job *x, bool force, char *last, size_t lastlen)
         close(x->err_fd);
     }
     x->err_fd = -1;
+    if (x->relay_rc == XLMIG_ERR_PEER && x->c->f.type == XLMIG_MSG_ABORT) {
+        /* The destination's xlmigd refused the tunnel (tunnel = 0, its
+         * limits): its reason says more than xl's silence. */
+        struct xlmig_msg_text m;
+
+        xlmig_msg_get_text(x->c->f.type, x->c->body, x->c->f.length, &m);
+        snprintf(last, lastlen, "%.64s refused: %.160s", x->peer, m.text);
+    }
 }
 
 int xlmig_xl_migrate(xlmig_ctx *ctx, const struct xlmigd_config *cfg,
@@ -514,8 +492,8 @@ int xlmig_xl_migrate(xlmig_ctx *ctx, const struct xlmigd_config *cfg,
     if (rc) {
         finish(&x, true, last, sizeof(last));
         xlmig_mjob_fail(j, rc, "%s did not start xl migrate-receive%s%s",
-                        o->dest.name, last[0] ? ": " : " (see its log)",
-                        last);
+                        o->dest.name, last[0] ? ": " : " (see xlmigd's log "
+                        "there)", last);
         return rc;
     }
     LOG_INFO(ctx, "xl migrate-receive runs on %s", o->dest.name);

@@ -10,12 +10,7 @@
 XLMIG_BIN=$BUILD/xlmig
 PROBE=$BUILD/tests/integration/attach_probe
 
-if ! need_netns; then
-    skip "network namespaces need root"
-    exit 0
-fi
-pki_up || { not_ok "certificates"; exit 1; }
-net_up || { not_ok "namespaces and veth"; exit 1; }
+two_hosts
 daemon_conf hosta 'log_level = "debug"'
 daemon_conf hostb 'log_level = "debug"'
 daemon_start hosta XLMIG_TEST_COMMIT_GATE="$T_WORK/gate" &&

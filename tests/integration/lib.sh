@@ -164,6 +164,17 @@ net_cleanup() {
     ip netns del "${T_NS}b" 2>/dev/null
 }
 
+# two_hosts: the two hosts' namespaces, veth and certificates, or the
+# script ends here (skipped without root, failed otherwise)
+two_hosts() {
+    if ! need_netns; then
+        skip "network namespaces need root"
+        exit 0
+    fi
+    pki_up || { not_ok "certificates"; exit 1; }
+    net_up || { not_ok "namespaces and veth"; exit 1; }
+}
+
 # ---- checks shared by the two-host scripts ----
 intact() {      # intact HOST DOMAIN: running there, and verifies
     [ "$(runs_on "$2")" = "$1" ] && on "$1" $SIMDOM verify "$2" >/dev/null

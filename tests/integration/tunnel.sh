@@ -12,12 +12,7 @@
 . "$(dirname "$0")/lib.sh"
 XLMIG_BIN=$BUILD/xlmig
 
-if ! need_netns; then
-    skip "network namespaces need root"
-    exit 0
-fi
-pki_up || { not_ok "certificates"; exit 1; }
-net_up || { not_ok "namespaces and veth"; exit 1; }
+two_hosts
 
 RECV=$T_WORK/recv-xl
 cat >"$RECV" <<EOF

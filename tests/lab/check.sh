@@ -176,17 +176,24 @@ no_copy() {
     fi
 }
 
+# timed FROM TO NAME COMMAND: the guest's line on FROM in $before, a
+# probe in TO's dom0, COMMAND run in FROM's dom0 with its output in
+# $LAB_RUN/NAME.log; sets $rc, $wall (seconds) and $probe (its line)
+timed() {
+    sleep 3
+    before=$(lab_ask "$1")
+    probe_start "$2"
+    t1=$(date +%s)
+    lab_run "$1" "$4" >"$LAB_RUN/$3.log" 2>&1
+    rc=$?
+    wall=$(($(date +%s) - t1))
+    probe=$(probe_stop "$2" "probe-$3.out")
+}
+
 # xlmig_move TYPE FROM TO: live-migrate the guest with xlmig, then check
 xlmig_move() {
     what="$1 xlmig $2->$3"
-    sleep 3
-    before=$(lab_ask "$2")
-    probe_start "$3"
-    t1=$(date +%s)
-    lab_run "$2" "xlmig migrate $XLMIG_ARGS $g $3" >"$LAB_RUN/xlmig-$1-$2.log" 2>&1
-    rc=$?
-    wall=$(($(date +%s) - t1))
-    probe=$(probe_stop "$3" "probe-xlmig-$1-$2.out")
+    timed "$2" "$3" "xlmig-$1-$2" "xlmig migrate $XLMIG_ARGS $g $3"
     sed 's/^/#   /' "$LAB_RUN/xlmig-$1-$2.log" | grep -v '^#   xlmig: job'
     if [ $rc -ne 0 ]; then
         not_ok "$what: xlmig migrate (exit $rc)"
@@ -206,15 +213,7 @@ xlmig_move() {
 # tunnel_move TYPE FROM TO: stock xl migrate over xlmig tunnel, then check
 tunnel_move() {
     what="$1 xl over xlmig tunnel $2->$3"
-    sleep 3
-    before=$(lab_ask "$2")
-    probe_start "$3"
-    t1=$(date +%s)
-    lab_run "$2" "xl migrate -s 'xlmig tunnel' $g $3" \
-        >"$LAB_RUN/tunnel-$1.log" 2>&1
-    rc=$?
-    wall=$(($(date +%s) - t1))
-    probe=$(probe_stop "$3" "probe-tunnel-$1.out")
+    timed "$2" "$3" "tunnel-$1" "xl migrate -s 'xlmig tunnel' $g $3"
     tail -3 "$LAB_RUN/tunnel-$1.log" | sed 's/^/#   /'
     if [ $rc -ne 0 ]; then
         not_ok "$what: xl migrate -s \"xlmig tunnel\" (exit $rc)"
@@ -238,15 +237,7 @@ tunnel_move() {
 # migrate-receive through TO's xlmigd), then check
 xl_move() {
     what="$1 xlmig --xl to stock xl $2->$3"
-    sleep 3
-    before=$(lab_ask "$2")
-    probe_start "$3"
-    t1=$(date +%s)
-    lab_run "$2" "xlmig migrate --xl $XLMIG_ARGS $g $3" \
-        >"$LAB_RUN/xl-$1.log" 2>&1
-    rc=$?
-    wall=$(($(date +%s) - t1))
-    probe=$(probe_stop "$3" "probe-xl-$1.out")
+    timed "$2" "$3" "xl-$1" "xlmig migrate --xl $XLMIG_ARGS $g $3"
     sed 's/^/#   /' "$LAB_RUN/xl-$1.log" | grep -v '^#   xlmig: job'
     if [ $rc -ne 0 ]; then
         not_ok "$what: xlmig migrate --xl (exit $rc)"
@@ -289,14 +280,8 @@ heavy() {
         -e 's/^memory.*/memory = 192/' \
         /etc/xen/guest-pv.cfg >/root/guest-heavy.cfg"
     fresh heavy hosta /root/guest-heavy.cfg || return 1
-    before=$(lab_ask hosta)
-    note "heavy: on hosta: $before"
-    probe_start hostb
-    t1=$(date +%s)
-    lab_run hosta "xl migrate $g 10.99.0.2" >"$LAB_RUN/migrate-heavy.log" 2>&1
-    rc=$?
-    wall=$(($(date +%s) - t1))
-    probe=$(probe_stop hostb "probe-heavy.out")
+    note "heavy: on hosta: $(lab_ask hosta)"
+    timed hosta hostb migrate-heavy "xl migrate $g 10.99.0.2"
     if [ $rc -ne 0 ]; then
         not_ok "heavy: xl migrate to hostb (exit $rc)"
         return 1
@@ -305,15 +290,8 @@ heavy() {
     verdict "heavy xl hosta->hostb" hostb "$before"
     xl_gap=$ogap
     bench_row heavy "xl (stock, over ssh)" hosta hostb "$wall" ""
-    sleep 3
-    before=$(lab_ask hostb)
-    probe_start hosta
-    t1=$(date +%s)
-    lab_run hostb "xlmig migrate --auto-converge --max-downtime $HEAVY_MS --max-rounds 40 --timeout 900 $g hosta" \
-        >"$LAB_RUN/xlmig-heavy.log" 2>&1
-    rc=$?
-    wall=$(($(date +%s) - t1))
-    probe=$(probe_stop hosta "probe-xlmig-heavy.out")
+    timed hostb hosta xlmig-heavy \
+        "xlmig migrate --auto-converge --max-downtime $HEAVY_MS --max-rounds 40 --timeout 900 $g hosta"
     sed 's/^/#   /' "$LAB_RUN/xlmig-heavy.log" | grep -v '^#   xlmig: job'
     if [ $rc -ne 0 ]; then
         not_ok "heavy: xlmig migrate --auto-converge (exit $rc)"
