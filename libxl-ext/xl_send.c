@@ -228,6 +228,7 @@ struct xl_job {
     bool relay_started;
     int relay_rc;
     int status;                 /* xl migrate-receive's exit status */
+    bool refused;               /* its xlmigd refused the tunnel */
     int fds[3];                 /* the relay's ends */
 };
 
@@ -421,6 +422,7 @@ static void finish(struct xl_job *x, bool force, char *last, size_t lastlen)
 
         xlmig_msg_get_text(x->c->f.type, x->c->body, x->c->f.length, &m);
         snprintf(last, lastlen, "%.64s refused: %.160s", x->peer, m.text);
+        x->refused = true;
     }
 }
 
@@ -491,6 +493,8 @@ int xlmig_xl_migrate(xlmig_ctx *ctx, const struct xlmigd_config *cfg,
                 cfg->io_timeout_s, "its banner");
     if (rc) {
         finish(&x, true, last, sizeof(last));
+        if (x.refused)
+            rc = XLMIG_ERR_REFUSED;     /* exit 3: nothing moved */
         xlmig_mjob_fail(j, rc, "%s did not start xl migrate-receive%s%s",
                         o->dest.name, last[0] ? ": " : " (see xlmigd's log "
                         "there)", last);
