@@ -11,6 +11,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "preflight.h"
 #include "sim_host.h"
 #include "sim_ipc.h"
 #include "sim_layout.h"
@@ -171,25 +172,25 @@ static int get_blob(xlmig_ctx *ctx, struct xlmig_dom *d, uint32_t type,
 static int sim_save_config(xlmig_ctx *ctx, struct xlmig_dom *d,
                            struct xlmig_stream_writer *w)
 {
-    char p[PATH_MAX], why[160], cfgtext[4096];
-    ssize_t r;
-    int fd, n;
+    char p[PATH_MAX], why[300], *cfgtext;
+    int n;
 
     sim_path(p, sizeof(p), d->info.name, "config");
-    fd = open(p, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        LOG_ERR(ctx, "cannot read %s: %s", p, strerror(errno));
-        return xlmig_errno_rc(errno);
-    }
-    r = read(fd, cfgtext, sizeof(cfgtext));
-    close(fd);
-    if (r < 0 ||
-        sim_config_parse(cfgtext, (size_t)r, &d->cfg, why, sizeof(why))) {
-        LOG_ERR(ctx, "%s: %s", p, r < 0 ? strerror(errno) : why);
+    if (sim_config_load(p, &d->cfg, why, sizeof(why))) {
+        LOG_ERR(ctx, "%s", why);
         return XLMIG_ERR_BACKEND;
     }
-    n = sim_config_format(&d->cfg, cfgtext, sizeof(cfgtext));
+    cfgtext = malloc(SIM_CONFIG_MAX);
+    if (!cfgtext)
+        return XLMIG_ERR_NOMEM;
+    n = sim_config_format(&d->cfg, cfgtext, SIM_CONFIG_MAX);
+    if (n < 0) {
+        LOG_ERR(ctx, "%s does not fit a configuration record", p);
+        free(cfgtext);
+        return XLMIG_ERR_BACKEND;
+    }
     xlmig_write_config(w, XLMIG_CONFIG_SIM_KV, cfgtext, (size_t)n);
+    free(cfgtext);
     return w->err;
 }
 
@@ -583,6 +584,142 @@ static int sim_info(xlmig_ctx *ctx, struct xlmig_dom *d,
     return sim_dom_find(ctx, d->info.name, out);
 }
 
+/* ---- preflight ---- */
+
+/* The sim "hypervisor" is this xlmig: its version, "0.1.0" -> 0, 1. */
+static void sim_hv(char *hv, size_t len, uint32_t *major, uint32_t *minor)
+{
+    unsigned a = 0, b = 0;
+
+    sscanf(XLMIG_VERSION, "%u.%u", &a, &b);
+    *major = a;
+    *minor = b;
+    snprintf(hv, len, "sim %s", XLMIG_VERSION);
+}
+
+static int sim_needs(xlmig_ctx *ctx, struct xlmig_dom *d,
+                     struct xlmig_needs *n)
+{
+    struct sim_config *c = &d->cfg;
+    char p[PATH_MAX], why[300];
+
+    sim_path(p, sizeof(p), d->info.name, "config");
+    if (sim_config_load(p, c, why, sizeof(why))) {
+        LOG_ERR(ctx, "%s", why);
+        return XLMIG_ERR_BACKEND;
+    }
+    sim_hv(n->hv, sizeof(n->hv), &n->hv_major, &n->hv_minor);
+    snprintf(n->domtype, sizeof(n->domtype), "sim");
+    snprintf(n->cpu_vendor, sizeof(n->cpu_vendor), "%s", c->cpu_vendor);
+    snprintf(n->cpu_features, sizeof(n->cpu_features), "%s",
+             c->cpu_features);
+    n->memory = c->nr_pages << XLMIG_PAGE_SHIFT;
+    n->vcpus = c->nr_vcpus;
+    snprintf(n->pool, sizeof(n->pool), "%s", c->pool);
+    snprintf(n->pin, sizeof(n->pin), "%s", c->cpus);
+    for (unsigned i = 0; i < c->ndisks && i < XLMIG_PF_DISKS_MAX; i++) {
+        struct xlmig_pf_disk *pd = &n->disks[n->ndisks++];
+        const struct sim_disk *sd = &c->disks[i];
+        snprintf(pd->vdev, sizeof(pd->vdev), "%s", sd->vdev);
+        snprintf(pd->target, sizeof(pd->target), "%s", sd->target);
+        pd->flags = (sd->cdrom ? XLMIG_PF_DISK_CDROM : 0) |
+                    (sd->ro ? XLMIG_PF_DISK_RO : 0) |
+                    (sd->target[0] ? 0 : XLMIG_PF_DISK_EMPTY);
+        if (sd->target[0] && xlmig_path_size(sd->target, &pd->size))
+            LOG_WARN(ctx, "disk %s: cannot read the size of %s here",
+                     sd->vdev, sd->target);
+    }
+    for (unsigned i = 0; i < c->nvifs && i < XLMIG_PF_NICS_MAX; i++) {
+        memcpy(n->nics[i].mac, c->vifs[i].mac, 6);
+        snprintf(n->nics[i].bridge, sizeof(n->nics[i].bridge), "%s",
+                 c->vifs[i].bridge);
+        n->nnics++;
+    }
+    for (unsigned i = 0; i < c->npci && i < XLMIG_PF_PCI_MAX; i++)
+        snprintf(n->pci[n->npci++], sizeof(n->pci[0]), "%s", c->pci[i]);
+    n->nomigrate = c->disable_migrate;
+    return 0;
+}
+
+/* Which simulated domain here has a vif with @mac ("" none). */
+static void sim_mac_user(xlmig_ctx *ctx, const uint8_t mac[6], char *who,
+                         size_t len)
+{
+    struct xlmig_dominfo *all = NULL;
+    struct sim_config *c = malloc(sizeof(*c));
+    unsigned n = 0;
+
+    who[0] = '\0';
+    if (c && !sim_dom_list(ctx, &all, &n))
+        for (unsigned i = 0; i < n && !who[0]; i++) {
+            char p[PATH_MAX], why[300];
+            sim_path(p, sizeof(p), all[i].name, "config");
+            if (sim_config_load(p, c, why, sizeof(why)))
+                continue;
+            for (unsigned k = 0; k < c->nvifs; k++)
+                if (!memcmp(c->vifs[k].mac, mac, 6))
+                    snprintf(who, len, "domain %s", all[i].name);
+        }
+    free(all);
+    free(c);
+    if (!who[0])
+        xlmig_host_mac_user(mac, who, len);
+}
+
+static int sim_offer(xlmig_ctx *ctx, const struct xlmig_needs *n,
+                     struct xlmig_offer *o)
+{
+    struct sim_hostconf *h = malloc(sizeof(*h));
+    struct xlmig_dominfo *all = NULL;
+    unsigned nall = 0;
+    char why[300];
+    int rc;
+
+    if (!h)
+        return XLMIG_ERR_NOMEM;
+    rc = sim_hostconf_load(h, why, sizeof(why));
+    if (rc) {
+        LOG_ERR(ctx, "%s", why);
+        goto out;
+    }
+    sim_hv(o->hv, sizeof(o->hv), &o->hv_major, &o->hv_minor);
+    rc = sim_host_cpu(h, o->cpu_vendor, o->cpu_features,
+                      sizeof(o->cpu_features));
+    if (rc) {
+        LOG_ERR(ctx, "cannot read this host's CPU from /proc/cpuinfo");
+        goto out;
+    }
+    o->policy_ok = -1;
+    o->pcpus = sim_host_pcpus(h);
+    rc = sim_dom_list(ctx, &all, &nall);
+    if (rc)
+        goto out;
+    for (unsigned i = 0; i < nall; i++)
+        o->vcpus_used += all[i].nr_vcpus;
+    snprintf(o->pool_name, sizeof(o->pool_name), "%s",
+             n->pool[0] ? n->pool : "Pool-0");
+    o->pool_found = sim_host_pool(h, n->pool, o->pool_cpus,
+                                  sizeof(o->pool_cpus));
+    for (unsigned i = 0; i < n->ndisks; i++) {
+        const struct xlmig_pf_disk *d = &n->disks[i];
+        if (d->flags & (XLMIG_PF_DISK_EMPTY | XLMIG_PF_DISK_OPAQUE))
+            continue;
+        o->disks[i].err = xlmig_path_size(d->target, &o->disks[i].size);
+        if (o->disks[i].err == ENOENT || o->disks[i].err == ENOTDIR)
+            xlmig_path_space(d->target, &o->disks[i].space);
+    }
+    for (unsigned i = 0; i < n->nnics; i++) {
+        o->nics[i].bridge = n->nics[i].bridge[0] &&
+                            xlmig_host_bridge(n->nics[i].bridge);
+        sim_mac_user(ctx, n->nics[i].mac, o->nics[i].mac_user,
+                     sizeof(o->nics[i].mac_user));
+    }
+out:
+    free(all);
+    free(h);
+    return rc;
+}
+
 const struct xlmig_backend_ops xlmig_backend_sim = {
     .name = "sim",
     .stream_id = XLMIG_STREAM_BACKEND_SIM,
@@ -603,4 +740,6 @@ const struct xlmig_backend_ops xlmig_backend_sim = {
     .restore_record = sim_restore_record,
     .restore_finish = sim_restore_finish,
     .info = sim_info,
+    .needs = sim_needs,
+    .offer = sim_offer,
 };

@@ -31,6 +31,8 @@ struct xlmig_record;
 struct xlmig_limits;
 struct xlmig_live_stats;
 struct xlmig_live_hooks;
+struct xlmig_needs;
+struct xlmig_offer;
 
 struct xlmig_ctx {
     const struct xlmig_backend_ops *ops;
@@ -137,6 +139,17 @@ struct xlmig_backend_ops {
                 struct xlmig_dominfo *out);
     /* Optional: memory free for new domains, in bytes. */
     int (*host_free)(xlmig_ctx *ctx, uint64_t *bytes);
+
+    /*
+     * Preflight (preflight.h), source: what @dom needs of a destination
+     * (the engine sets flags and the stream version).  Destination: what
+     * this host offers for @n (the engine sets the stream range and the
+     * overcommit limit).  A fact that cannot be read is an error.
+     */
+    int (*needs)(xlmig_ctx *ctx, struct xlmig_dom *dom,
+                 struct xlmig_needs *n);
+    int (*offer)(xlmig_ctx *ctx, const struct xlmig_needs *n,
+                 struct xlmig_offer *o);
 };
 
 extern const struct xlmig_backend_ops xlmig_backend_sim;

@@ -1,8 +1,8 @@
 /*
  * A simulated domain's configuration: the "config" file in its directory
  * and the DOMAIN_CONFIG body (format SIM_KV) of its streams.  Text, one
- * "key=value" per line; every key below is required, no other key is
- * allowed.  The parser is fed outside input (a stream) and has a fuzz
+ * "key=value" per line; the first eight keys are required, the rest
+ * optional (disk, vif and pci may repeat), no other key is allowed.  The parser is fed outside input (a stream) and has a fuzz
  * target (tests/fuzz/fuzz_simconfig.c).
  */
 #ifndef XLMIG_SIM_CONFIG_H
@@ -20,6 +20,26 @@ enum sim_pattern {
 };
 
 #define SIM_RATE_MAX UINT64_MAX /* write as fast as the vCPU can */
+#define SIM_CONFIG_MAX 16384    /* octets of config text */
+#define SIM_DISKS_MAX 8
+#define SIM_VIFS_MAX 8
+#define SIM_PCI_MAX 4
+#define SIM_FEATURES_MAX 4095
+
+/* disk=TARGET,FORMAT,VDEV[:cdrom],ACCESS (xl's positional disk spec). */
+struct sim_disk {
+    char target[256];           /* absolute path; "" an empty drive */
+    char format[16];
+    char vdev[16];
+    int cdrom;
+    int ro;
+};
+
+/* vif=mac=MAC[,bridge=BRIDGE] */
+struct sim_vif {
+    uint8_t mac[6];
+    char bridge[16];
+};
 
 struct sim_config {
     char name[XLMIG_NAME_MAX];
@@ -30,6 +50,17 @@ struct sim_config {
     enum sim_pattern pattern;
     uint32_t hot_percent;       /* 1..100, used by HOTSET */
     uint64_t seed;
+
+    /* Optional (docs/simdom.md): what preflight compares. */
+    char cpu_vendor[16];        /* recorded when the domain was created */
+    char cpu_features[SIM_FEATURES_MAX + 1];    /* names, one space apart */
+    char pool[64];              /* cpupool; "" the default pool */
+    char cpus[128];             /* hard affinity, a CPU list; "" any */
+    unsigned ndisks, nvifs, npci;
+    struct sim_disk disks[SIM_DISKS_MAX];
+    struct sim_vif vifs[SIM_VIFS_MAX];
+    char pci[SIM_PCI_MAX][16];  /* passthrough devices, BDF */
+    int disable_migrate;
 };
 
 const char *sim_pattern_name(enum sim_pattern p);
@@ -41,8 +72,34 @@ int sim_pattern_parse(const char *s, enum sim_pattern *p);
  */
 int sim_config_parse(const char *text, size_t len, struct sim_config *cfg,
                      char *why, size_t whylen);
+/* One disk or vif spec (as in the config and xlmig-simdom create). */
+int sim_disk_parse(const char *s, struct sim_disk *d, char *why,
+                   size_t whylen);
+int sim_vif_parse(const char *s, struct sim_vif *v, char *why,
+                  size_t whylen);
 /* Format into @buf; returns the length, or -1 if @len is too small. */
 int sim_config_format(const struct sim_config *cfg, char *buf, size_t len);
+
+/*
+ * A simulated host's own settings: the file host.conf in the sim
+ * directory, as a hypervisor's boot options are the host's (docs/simdom.md).
+ * key=value lines, every key optional; cpupool may repeat.
+ */
+#define SIM_HOST_POOLS_MAX 8
+
+struct sim_hostconf {
+    char cpu_vendor[16];        /* "" = the machine's */
+    char cpu_mask[SIM_FEATURES_MAX + 1];        /* features not offered */
+    uint32_t pcpus;             /* 0 = the machine's online CPUs */
+    unsigned npools;
+    struct {
+        char name[64];
+        char cpus[256];
+    } pools[SIM_HOST_POOLS_MAX];
+};
+
+int sim_hostconf_parse(const char *text, size_t len, struct sim_hostconf *h,
+                       char *why, size_t whylen);
 
 /* Parse a size with optional K/M/G/T suffix (binary units). */
 int sim_parse_size(const char *s, uint64_t *out);

@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "preflight.h"
 #include "sim_ipc.h"
 #include "sim_layout.h"
 
@@ -45,6 +46,183 @@ static int write_file(const char *path, const void *data, size_t len)
     if (close(fd) < 0 && !r)
         r = -errno;
     return r;
+}
+
+int sim_config_load(const char *path, struct sim_config *cfg, char *why,
+                    size_t whylen)
+{
+    char *buf = malloc(SIM_CONFIG_MAX + 1);
+    ssize_t n;
+    int fd, rc;
+
+    if (!buf) {
+        snprintf(why, whylen, "out of memory");
+        return XLMIG_ERR_NOMEM;
+    }
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(why, whylen, "cannot open %s: %s", path, strerror(errno));
+        free(buf);
+        return xlmig_errno_rc(errno);
+    }
+    n = 0;
+    for (;;) {
+        ssize_t r = read(fd, buf + n, (size_t)(SIM_CONFIG_MAX + 1 - n));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            snprintf(why, whylen, "cannot read %s: %s", path,
+                     strerror(errno));
+            close(fd);
+            free(buf);
+            return xlmig_errno_rc(errno);
+        }
+        if (r == 0 || (n += r) == SIM_CONFIG_MAX + 1)
+            break;
+    }
+    close(fd);
+    rc = sim_config_parse(buf, (size_t)n, cfg, why, whylen);
+    free(buf);
+    return rc;
+}
+
+int sim_hostconf_load(struct sim_hostconf *h, char *why, size_t whylen)
+{
+    char p[PATH_MAX], *buf;
+    ssize_t n = 0;
+    int fd, rc;
+
+    memset(h, 0, sizeof(*h));
+    snprintf(p, sizeof(p), "%s/host.conf", sim_dir());
+    fd = open(p, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return 0;
+        snprintf(why, whylen, "cannot open %s: %s", p, strerror(errno));
+        return xlmig_errno_rc(errno);
+    }
+    buf = malloc(SIM_CONFIG_MAX + 1);
+    if (!buf) {
+        close(fd);
+        return XLMIG_ERR_NOMEM;
+    }
+    for (;;) {
+        ssize_t r = read(fd, buf + n, (size_t)(SIM_CONFIG_MAX + 1 - n));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0 || (n += r) == SIM_CONFIG_MAX + 1)
+            break;
+    }
+    close(fd);
+    rc = sim_hostconf_parse(buf, (size_t)n, h, why, whylen);
+    if (rc) {
+        char tmp[256];
+        snprintf(tmp, sizeof(tmp), "%s", why);
+        snprintf(why, whylen, "%s: %s", p, tmp);
+    }
+    free(buf);
+    return rc;
+}
+
+int sim_host_cpu(const struct sim_hostconf *h, char vendor[16],
+                 char *features, size_t len)
+{
+    FILE *f = fopen("/proc/cpuinfo", "re");
+    char *line = NULL;
+    size_t cap = 0, off = 0;
+    bool got_flags = false;
+
+    vendor[0] = '\0';
+    if (len)
+        features[0] = '\0';
+    if (!f)
+        return xlmig_errno_rc(errno);
+    while (getline(&line, &cap, f) > 0 && !got_flags) {
+        char *colon = strchr(line, ':');
+        if (!colon)
+            continue;
+        if (!strncmp(line, "vendor_id", 9) && !vendor[0]) {
+            sscanf(colon + 1, " %15s", vendor);
+        } else if (!strncmp(line, "flags", 5)) {
+            char *save = NULL;
+            for (char *w = strtok_r(colon + 1, " \t\n", &save); w;
+                 w = strtok_r(NULL, " \t\n", &save)) {
+                size_t wl = strlen(w);
+                int r;
+                if (xlmig_pf_has_feature(h->cpu_mask, w, wl) ||
+                    !xlmig_pf_features_valid(w))
+                    continue;
+                if (off + wl + 2 > len)
+                    break;
+                r = snprintf(features + off, len - off, "%s%s",
+                             off ? " " : "", w);
+                off += (size_t)r;
+            }
+            got_flags = true;
+        }
+    }
+    free(line);
+    fclose(f);
+    if (h->cpu_vendor[0])
+        snprintf(vendor, 16, "%s", h->cpu_vendor);
+    return 0;
+}
+
+uint32_t sim_host_pcpus(const struct sim_hostconf *h)
+{
+    long n;
+
+    if (h->pcpus)
+        return h->pcpus;
+    n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (uint32_t)n : 1;
+}
+
+bool sim_host_pool(const struct sim_hostconf *h, const char *name,
+                   char *cpus, size_t len)
+{
+    uint32_t pcpus = sim_host_pcpus(h);
+    uint64_t rest[16] = { 0 }, set[16];
+    size_t off = 0;
+
+    if (*name && strcmp(name, "Pool-0")) {
+        for (unsigned i = 0; i < h->npools; i++)
+            if (!strcmp(h->pools[i].name, name)) {
+                /* Only the CPUs this host has. */
+                if (xlmig_cpulist_parse(h->pools[i].cpus, set))
+                    return false;
+                memcpy(rest, set, sizeof(rest));
+                goto format;
+            }
+        return false;
+    }
+    for (uint32_t c = 0; c < pcpus && c < 1024; c++)
+        rest[c / 64] |= 1ull << (c % 64);
+    for (unsigned i = 0; i < h->npools; i++)
+        if (!xlmig_cpulist_parse(h->pools[i].cpus, set))
+            for (int k = 0; k < 16; k++)
+                rest[k] &= ~set[k];
+format:
+    if (len)
+        cpus[0] = '\0';
+    for (uint32_t c = 0; c < pcpus && c < 1024; c++) {
+        uint32_t e = c;
+        int r;
+        if (!(rest[c / 64] >> (c % 64) & 1))
+            continue;
+        while (e + 1 < pcpus && e + 1 < 1024 &&
+               rest[(e + 1) / 64] >> ((e + 1) % 64) & 1)
+            e++;
+        r = e > c ? snprintf(cpus + off, len - off, "%s%u-%u",
+                             off ? "," : "", c, e)
+                  : snprintf(cpus + off, len - off, "%s%u", off ? "," : "",
+                             c);
+        if (r < 0 || (size_t)r >= len - off)
+            break;
+        off += (size_t)r;
+        c = e;
+    }
+    return true;
 }
 
 void sim_dom_cleanup_dir(const char *dir)
@@ -132,7 +310,8 @@ static int domid_alloc(void)
 int sim_dom_spawn(xlmig_ctx *ctx, const struct sim_config *cfg,
                   enum sim_boot boot, int paused, uint32_t *domid_out)
 {
-    char dir[PATH_MAX], p[PATH_MAX], text[1024], bin[PATH_MAX], ready[128];
+    char dir[PATH_MAX], p[PATH_MAX], text[SIM_CONFIG_MAX], bin[PATH_MAX];
+    char ready[128];
     char fdarg[16], domidbuf[16];
     int lockfd = -1, ramfd = -1, pipefd[2] = { -1, -1 };
     bool made_dir = false;

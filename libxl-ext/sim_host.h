@@ -11,7 +11,9 @@
 #ifndef XLMIG_SIM_HOST_H
 #define XLMIG_SIM_HOST_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "private.h"
 #include "sim_config.h"
@@ -19,6 +21,24 @@
 const char *sim_dir(void);
 /* "<sim dir>/<name>/<file>" into @buf; -1 if it does not fit. */
 int sim_path(char *buf, size_t len, const char *name, const char *file);
+
+/* Read and parse a config file; the reason in @why on failure. */
+int sim_config_load(const char *path, struct sim_config *cfg, char *why,
+                    size_t whylen) XLMIG_MUST_CHECK;
+
+/* This simulated host's settings ($XLMIG_SIM_DIR/host.conf; none if the
+ * file is absent). */
+int sim_hostconf_load(struct sim_hostconf *h, char *why, size_t whylen)
+    XLMIG_MUST_CHECK;
+/* The CPU this host offers domains: the machine's vendor (or host.conf's)
+ * and its features (from /proc/cpuinfo) less host.conf's cpu_mask. */
+int sim_host_cpu(const struct sim_hostconf *h, char vendor[16],
+                 char *features, size_t len) XLMIG_MUST_CHECK;
+uint32_t sim_host_pcpus(const struct sim_hostconf *h);
+/* The CPUs of pool @name ("" or "Pool-0": the pool of every CPU no other
+ * pool has) as a CPU list; false if there is no such pool. */
+bool sim_host_pool(const struct sim_hostconf *h, const char *name,
+                   char *cpus, size_t len);
 
 enum sim_boot {
     SIM_BOOT_FRESH = 0,         /* new domain: format memory, start vCPUs */

@@ -18,7 +18,7 @@ FUZZ_BUILD := build-fuzz
 FUZZ_CFLAGS := -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined \
 	-D_GNU_SOURCE -DXLMIG_VERSION='"$(VERSION)"' -Ilibxl-ext/include \
 	-Ilibxl-ext $(PKG_CFLAGS)
-FUZZ_LIB_SRCS := $(addprefix libxl-ext/, util.c crc32c.c stream.c proto.c conf.c ctl.c \
+FUZZ_LIB_SRCS := $(addprefix libxl-ext/, util.c crc32c.c stream.c proto.c preflight.c conf.c ctl.c \
 	sim_config.c sim_layout.c qmp.c tunnel_cmd.c)
 
 $(FUZZ_BUILD)/%: tests/fuzz/%.c $(FUZZ_LIB_SRCS)

@@ -822,8 +822,7 @@ static int cmd_run(int argc, char **argv)
     struct dom *d = &D;
     int readyfd = -1, lfd = -1, c, logfd;
     bool restored = false, fill = false, paused = false;
-    char p[sizeof(d->dir) + 16], buf[4096], why[160];
-    ssize_t n;
+    char p[sizeof(d->dir) + 16], why[300];
     FILE *f;
 
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -851,12 +850,7 @@ static int cmd_run(int argc, char **argv)
         FAIL("domain directory path too long: %s\n", argv[optind]);
     snprintf(d->dir, sizeof(d->dir), "%s", argv[optind]);
     dpath(p, sizeof(p), "config");
-    f = fopen(p, "re");
-    if (!f)
-        FAIL("cannot open %s: %s\n", p, strerror(errno));
-    n = (ssize_t)fread(buf, 1, sizeof(buf), f);
-    fclose(f);
-    if (sim_config_parse(buf, (size_t)n, &d->cfg, why, sizeof(why)))
+    if (sim_config_load(p, &d->cfg, why, sizeof(why)))
         FAIL("%s: %s\n", p, why);
     dpath(p, sizeof(p), "domid");
     f = fopen(p, "re");
