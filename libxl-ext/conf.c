@@ -254,7 +254,8 @@ void xlmigd_config_default(struct xlmigd_config *c)
     c->log_level = XLMIG_LOG_INFO;
 }
 
-enum key_kind { K_STR, K_PATH, K_NUM, K_SIZE, K_PEERS, K_LEVEL, K_NAME };
+enum key_kind { K_STR, K_PATH, K_NUM, K_SIZE, K_PEERS, K_LEVEL, K_NAME,
+                K_RATIO };
 
 struct key_rule {
     const char *key;
@@ -293,6 +294,7 @@ static const struct key_rule rules[] = {
     { "domain_memory", K_SIZE, offsetof(struct xlmigd_config, domain_memory),
       8, 0, 0 },
     { "log_level", K_LEVEL, 0, 0, 0, 0 },
+    { "vcpu_overcommit", K_RATIO, 0, 0, 0, 0 },
 };
 
 static int apply(struct lexer *lx, const struct setting *s,
@@ -351,6 +353,41 @@ static int apply(struct lexer *lx, const struct setting *s,
             return fail(lx, "%s: must not be zero", s->key);
         c->domain_memory = v;
         return 0;
+    }
+    case K_RATIO: {
+        /* 0 (no limit), or 0.01 to 1000 vCPUs per pCPU, two decimals. */
+        unsigned long long whole = 0, frac = 0;
+        int digits = 0;
+        const char *p;
+        if (s->kind == VAL_NUMBER) {
+            whole = s->num;
+        } else if (s->kind == VAL_STRING) {
+            for (p = s->str; *p >= '0' && *p <= '9' && whole < 100000; p++)
+                whole = whole * 10 + (unsigned)(*p - '0');
+            if (p == s->str)
+                goto bad_ratio;
+            if (*p == '.') {
+                for (p++; *p >= '0' && *p <= '9' && digits < 2; p++) {
+                    frac = frac * 10 + (unsigned)(*p - '0');
+                    digits++;
+                }
+                if (!digits)
+                    goto bad_ratio;
+                if (digits == 1)
+                    frac *= 10;
+            }
+            if (*p)
+                goto bad_ratio;
+        } else {
+            goto bad_ratio;
+        }
+        if (whole > 1000 || (whole == 1000 && frac))
+            goto bad_ratio;
+        c->vcpu_overcommit_pct = (unsigned)(whole * 100 + frac);
+        return 0;
+    bad_ratio:
+        return fail(lx, "vcpu_overcommit: expected vCPUs per pCPU, 0 (no "
+                    "limit) to 1000, e.g. 4 or \"1.5\"");
     }
     case K_LEVEL: {
         static const char *const names[] = { "error", "warn", "info",

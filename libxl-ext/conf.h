@@ -45,6 +45,7 @@ struct xlmigd_config {
     uint64_t domain_memory;             /* bytes for domains; 0 = host's */
     unsigned channels;                  /* default data channels */
     unsigned handover_ms;               /* downtime beyond the last pages */
+    unsigned vcpu_overcommit_pct;       /* vCPUs per pCPU x 100; 0 none */
     unsigned tunnel;                    /* serve `xlmig tunnel`: 0 or 1 */
     char tunnel_xl[XLMIGD_PATH_MAX];    /* the xl it runs */
     enum xlmig_log_level log_level;

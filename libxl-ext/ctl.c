@@ -20,6 +20,7 @@ const char *xlmig_ctl_cmd_name(enum xlmig_ctl_cmd c)
 {
     switch (c) {
     case XLMIG_CTL_MIGRATE: return "migrate";
+    case XLMIG_CTL_PREFLIGHT: return "preflight";
     case XLMIG_CTL_STATUS: return "status";
     case XLMIG_CTL_CANCEL: return "cancel";
     case XLMIG_CTL_RECOVER: return "recover";
@@ -111,6 +112,8 @@ int xlmig_ctl_parse(const char *line, size_t len, struct xlmig_ctl_req *r,
             r->cmd = XLMIG_CTL_CANCEL;
         else if (!strcmp(cmd, "recover"))
             r->cmd = XLMIG_CTL_RECOVER;
+        else if (!strcmp(cmd, "preflight"))
+            r->cmd = XLMIG_CTL_PREFLIGHT;
         else {
             refuse(why, whylen, "unknown command \"%s\"", cmd);
             goto out;
@@ -124,6 +127,7 @@ int xlmig_ctl_parse(const char *line, size_t len, struct xlmig_ctl_req *r,
         const char *k = root->u.object.keys[i];
         yajl_val v = root->u.object.values[i];
         bool mig = r->cmd == XLMIG_CTL_MIGRATE;
+        bool pre = r->cmd == XLMIG_CTL_PREFLIGHT;
 
         for (size_t p = 0; p < i; p++)
             if (!strcmp(root->u.object.keys[p], k)) {
@@ -137,10 +141,17 @@ int xlmig_ctl_parse(const char *line, size_t len, struct xlmig_ctl_req *r,
             if (get_uint(v, k, UINT32_MAX, &u, why, whylen))
                 goto out;
             r->job = (uint32_t)u;
-        } else if (mig && !strcmp(k, "domain")) {
+        } else if ((mig || pre) && !strcmp(k, "domain")) {
             if (get_str(v, k, r->domain, sizeof(r->domain), why, whylen))
                 goto out;
-        } else if (mig && !strcmp(k, "host")) {
+        } else if (pre && !strcmp(k, "copy_storage")) {
+            if (!YAJL_IS_TRUE(v) && !YAJL_IS_FALSE(v)) {
+                refuse(why, whylen, "\"copy_storage\" must be true or "
+                       "false");
+                goto out;
+            }
+            r->copy_storage = YAJL_IS_TRUE(v);
+        } else if ((mig || pre) && !strcmp(k, "host")) {
             if (get_str(v, k, r->host, sizeof(r->host), why, whylen))
                 goto out;
         } else if (mig && !strcmp(k, "max_downtime_ms")) {
@@ -187,7 +198,7 @@ int xlmig_ctl_parse(const char *line, size_t len, struct xlmig_ctl_req *r,
             goto out;
         }
     }
-    if (r->cmd == XLMIG_CTL_MIGRATE) {
+    if (r->cmd == XLMIG_CTL_MIGRATE || r->cmd == XLMIG_CTL_PREFLIGHT) {
         struct xlmigd_peer p;
         if (!sim_name_valid(r->domain)) {
             refuse(why, whylen, "\"domain\" is missing or not a valid "
@@ -270,6 +281,12 @@ int xlmig_ctl_format(const struct xlmig_ctl_req *r, char *buf, size_t len)
     xlmig_json_str(g, "cmd", xlmig_ctl_cmd_name(r->cmd));
     if (r->job)
         xlmig_json_int(g, "job", r->job);
+    if (r->cmd == XLMIG_CTL_PREFLIGHT) {
+        xlmig_json_str(g, "domain", r->domain);
+        xlmig_json_str(g, "host", r->host);
+        if (r->copy_storage)
+            xlmig_json_bool(g, "copy_storage", true);
+    }
     if (r->cmd == XLMIG_CTL_MIGRATE) {
         xlmig_json_str(g, "domain", r->domain);
         xlmig_json_str(g, "host", r->host);

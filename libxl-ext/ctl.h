@@ -24,6 +24,7 @@ enum xlmig_ctl_cmd {
     XLMIG_CTL_STATUS = 2,
     XLMIG_CTL_CANCEL = 3,
     XLMIG_CTL_RECOVER = 4,
+    XLMIG_CTL_PREFLIGHT = 5,
 };
 
 struct xlmig_ctl_req {
@@ -39,6 +40,7 @@ struct xlmig_ctl_req {
     bool auto_converge;                 /* may throttle the guest */
     bool xl;                            /* to a stock xl migrate-receive */
     bool quick;
+    bool copy_storage;                  /* preflight: disks would be copied */
     char via[XLMIG_CTL_VIA_MAX + 1];    /* "" unless quick through a file */
 };
 

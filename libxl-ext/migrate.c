@@ -31,6 +31,7 @@
 
 #include "channel.h"
 #include "cursor.h"
+#include "preflight.h"
 #include "stream.h"
 
 #define XLMIG_CAPS 0                    /* no optional capabilities yet */
@@ -252,6 +253,8 @@ void xlmig_mjob_init(struct xlmig_mjob *j, xlmig_ctx *ctx, uint32_t id,
 
 void xlmig_mjob_dispose(struct xlmig_mjob *j)
 {
+    free(j->pf);
+    j->pf = NULL;
     pthread_mutex_destroy(&j->lock);
 }
 
@@ -863,6 +866,109 @@ static int end_stream(struct xlmig_stream_writer *w,
     return rc && xlmig_mjob_cancelled(j) ? XLMIG_ERR_CANCELLED : rc;
 }
 
+/*
+ * PREFLIGHT with the domain's needs; the destination's report is kept in
+ * the job and published.  On return DOMAIN_INFO's body is at @di (for
+ * PREPARE).  0 when every check passed, XLMIG_ERR_REFUSED when one
+ * failed (the job's error names them), another error if it never ran.
+ */
+static int out_preflight(xlmig_ctx *ctx, struct xlmig_conn *c,
+                         struct xlmig_mjob *j, const struct xlmig_out_opts *o,
+                         struct xlmig_dom *dom, const struct xlmig_dominfo *info,
+                         const struct xlmig_domain_desc *desc,
+                         uint8_t di[XLMIG_DOMAIN_INFO_SIZE])
+{
+    struct xlmig_needs *n = calloc(1, sizeof(*n));
+    struct xlmig_pf_report *r = malloc(sizeof(*r));
+    uint8_t *b = malloc(XLMIG_MSG_PREFLIGHT_SIZE + XLMIG_PF_NEEDS_MAX);
+    struct xlmig_msg_text txt;
+    char why[256];
+    long len;
+    int rc;
+
+    if (!n || !r || !b) {
+        rc = XLMIG_ERR_NOMEM;
+        goto out;
+    }
+    {
+        struct xlmig_membuf mb = { b, 0, XLMIG_REC_HDR_SIZE +
+                                   XLMIG_DOMAIN_INFO_SIZE + 8, 0 };
+        struct xlmig_sink ms;
+        struct xlmig_stream_writer tw;
+        /* DOMAIN_INFO's body as the stream encodes it. */
+        xlmig_sink_mem(&ms, &mb);
+        if (xlmig_writer_init(&tw, ctx, &ms)) {
+            rc = XLMIG_ERR_NOMEM;
+            goto out;
+        }
+        xlmig_write_domain_info(&tw, desc);
+        rc = tw.err;
+        xlmig_writer_dispose(&tw);
+        if (rc)
+            goto out;
+        memcpy(di, b + XLMIG_REC_HDR_SIZE, XLMIG_DOMAIN_INFO_SIZE);
+    }
+    rc = ctx->ops->needs(ctx, dom, n);
+    if (rc) {
+        xlmig_mjob_fail(j, rc, "cannot read what %s needs of a host (see "
+                        "the log)", info->name);
+        goto out;
+    }
+    n->flags = (o->check_only ? XLMIG_PF_CHECK_ONLY : 0) |
+               (o->copy_storage ? XLMIG_PF_COPY_STORAGE : 0);
+    n->stream_version = XLMIG_STREAM_VERSION;
+    memcpy(b, di, XLMIG_DOMAIN_INFO_SIZE);
+    xlmig_put_u64(b + XLMIG_DOMAIN_INFO_SIZE,
+                  info->nr_pages << XLMIG_PAGE_SHIFT);
+    xlmig_put_u32(b + XLMIG_DOMAIN_INFO_SIZE + 8, n->flags);
+    xlmig_put_u32(b + XLMIG_DOMAIN_INFO_SIZE + 12, 0);
+    len = xlmig_needs_encode(n, b + XLMIG_MSG_PREFLIGHT_SIZE,
+                             XLMIG_PF_NEEDS_MAX);
+    if (len < 0) {
+        xlmig_mjob_fail(j, XLMIG_ERR_INVAL, "what %s needs of a host does "
+                        "not fit a PREFLIGHT", info->name);
+        rc = XLMIG_ERR_INVAL;
+        goto out;
+    }
+    rc = xlmig_conn_send(c, XLMIG_MSG_PREFLIGHT, b,
+                         XLMIG_MSG_PREFLIGHT_SIZE + (size_t)len);
+    if (!rc)
+        rc = xlmig_conn_expect(c, XLMIG_MSG_PREFLIGHT_REPORT);
+    if (rc)
+        goto out;
+    rc = xlmig_pf_report_decode(c->body, c->f.length, r, why, sizeof(why));
+    if (rc) {
+        LOG_ERR(ctx, "%s sent a bad preflight report: %s", o->dest.name,
+                why);
+        rc = XLMIG_ERR_PEER;
+        goto out;
+    }
+    pthread_mutex_lock(&j->lock);
+    free(j->pf);
+    j->pf = r;
+    pthread_mutex_unlock(&j->lock);
+    r = NULL;
+    xlmig_mjob_notify(j, XLMIG_EV_PREFLIGHT);
+    rc = xlmig_conn_expect(c, XLMIG_MSG_PREFLIGHT_RESULT);
+    if (rc)
+        goto out;
+    xlmig_msg_get_text(c->f.type, c->body, c->f.length, &txt);
+    if (txt.code != 1) {
+        LOG_ERR(ctx, "%s refused %s: %s", o->dest.name, info->name,
+                txt.text);
+        xlmig_mjob_fail(j, XLMIG_ERR_REFUSED, "%s refused: %s",
+                        o->dest.name, txt.text);
+        rc = XLMIG_ERR_REFUSED;
+        goto out;
+    }
+    LOG_INFO(ctx, "preflight on %s: %s", o->dest.name, txt.text);
+out:
+    free(n);
+    free(r);
+    free(b);
+    return rc;
+}
+
 int xlmig_migrate_out(xlmig_ctx *ctx, struct xlmig_tls *tls,
                       const struct xlmigd_config *cfg, struct xlmig_mjob *j,
                       const struct xlmig_out_opts *o)
@@ -881,7 +987,6 @@ int xlmig_migrate_out(xlmig_ctx *ctx, struct xlmig_tls *tls,
     struct out_hooks oh;
     struct xlmig_live_hooks hooks;
     struct xlmig_live_stats st;
-    struct xlmig_msg_text txt;
     uint8_t b[XLMIG_MSG_PREPARE_SIZE + 16 + XLMIG_PROTO_TEXT_MAX];
     char host[XLMIG_NAME_MAX];
     bool conn_ok = false, writer_ok = false, suspended = false;
@@ -986,42 +1091,9 @@ int xlmig_migrate_out(xlmig_ctx *ctx, struct xlmig_tls *tls,
         goto xl_done;
     }
     ctx->ops->describe(ctx, dom, &desc);
-    {
-        struct xlmig_membuf mb = { b, 0, sizeof(b), 0 };
-        struct xlmig_sink ms;
-        struct xlmig_stream_writer tw;
-        /* DOMAIN_INFO's body as the stream encodes it. */
-        xlmig_sink_mem(&ms, &mb);
-        if (xlmig_writer_init(&tw, ctx, &ms)) {
-            rc = XLMIG_ERR_NOMEM;
-            goto out;
-        }
-        xlmig_write_domain_info(&tw, &desc);
-        rc = tw.err;
-        xlmig_writer_dispose(&tw);
-        if (rc)
-            goto out;
-        /* b: record header (16) + body (104) */
-        memmove(b + 16, b + XLMIG_REC_HDR_SIZE, XLMIG_DOMAIN_INFO_SIZE);
-    }
-    xlmig_put_u64(b + 16 + XLMIG_DOMAIN_INFO_SIZE,
-                  info.nr_pages << XLMIG_PAGE_SHIFT);
-    rc = xlmig_conn_send(&c, XLMIG_MSG_PREFLIGHT, b + 16,
-                         XLMIG_MSG_PREFLIGHT_SIZE);
-    if (!rc)
-        rc = xlmig_conn_expect(&c, XLMIG_MSG_PREFLIGHT_RESULT);
-    if (rc)
+    rc = out_preflight(ctx, &c, j, o, dom, &info, &desc, b + 16);
+    if (rc || o->check_only)
         goto out;
-    xlmig_msg_get_text(c.f.type, c.body, c.f.length, &txt);
-    if (txt.code != 1) {
-        LOG_ERR(ctx, "%s refused %s: %s", o->dest.name, info.name,
-                txt.text);
-        xlmig_mjob_fail(j, XLMIG_ERR_REFUSED, "%s refused: %s",
-                        o->dest.name, txt.text);
-        rc = XLMIG_ERR_REFUSED;
-        goto out;
-    }
-    LOG_INFO(ctx, "preflight on %s: %s", o->dest.name, txt.text);
     rc = set_phase(j, XLMIG_PHASE_PREPARE);
     if (rc)
         goto out;
@@ -1393,59 +1465,96 @@ static int get_desc(xlmig_ctx *ctx, const uint8_t *body,
     return 0;
 }
 
-/* Is a domain with this name or UUID here?  (Quietly: not an error.) */
-static int dom_present(xlmig_ctx *ctx, const struct xlmig_domain_desc *d,
-                       char *why, size_t len)
+/* Rows: is a domain with this name, or this UUID, here already? */
+static void identity_rows(xlmig_ctx *ctx, const struct xlmig_domain_desc *d,
+                          struct xlmig_pf_report *r)
 {
     struct xlmig_dominfo *all = NULL;
+    char uuid[37], by_name[96] = "", by_uuid[96] = "";
     unsigned n = 0;
-    int rc = 0;
 
+    xlmig_uuid_format(d->uuid, uuid);
     if (xlmig_domain_list(ctx, &all, &n)) {
-        snprintf(why, len, "cannot list the domains of this host");
-        return XLMIG_ERR_BACKEND;
+        xlmig_pf_add(r, XLMIG_PF_FAIL, "name", d->name, "?", "cannot list "
+                     "the domains of the destination");
+        return;
     }
-    for (unsigned i = 0; i < n && !rc; i++) {
-        char uuid[37];
-        if (!strcmp(all[i].name, d->name)) {
-            snprintf(why, len, "a domain named %s already exists here "
-                     "(domid %u)", d->name, all[i].domid);
-            rc = XLMIG_ERR_EXISTS;
-        } else if (!memcmp(all[i].uuid, d->uuid, 16)) {
-            xlmig_uuid_format(d->uuid, uuid);
-            snprintf(why, len, "domain %s here already has UUID %s",
-                     all[i].name, uuid);
-            rc = XLMIG_ERR_EXISTS;
-        }
+    for (unsigned i = 0; i < n; i++) {
+        if (!strcmp(all[i].name, d->name))
+            snprintf(by_name, sizeof(by_name), "domid %u", all[i].domid);
+        if (!memcmp(all[i].uuid, d->uuid, 16))
+            snprintf(by_uuid, sizeof(by_uuid), "domain %s", all[i].name);
     }
     free(all);
-    return rc;
+    if (by_name[0])
+        xlmig_pf_add(r, XLMIG_PF_FAIL, "name", d->name, by_name, "a domain "
+                     "named %s already exists on the destination (%s)",
+                     d->name, by_name);
+    else
+        xlmig_pf_add(r, XLMIG_PF_PASS, "name", d->name, "free", "no "
+                     "domain of that name");
+    if (by_uuid[0])
+        xlmig_pf_add(r, XLMIG_PF_FAIL, "uuid", uuid, by_uuid, "%s on the "
+                     "destination already has UUID %s", by_uuid, uuid);
+    else
+        xlmig_pf_add(r, XLMIG_PF_PASS, "uuid", uuid, "free", "no domain "
+                     "with that UUID");
 }
 
-/* The basic preflight: backend, identity, memory.  (Issue: full CPU and
- * resource checks come with `xlmig preflight`.)  0 = accepted. */
-static int preflight(xlmig_ctx *ctx, const struct xlmig_in_env *env,
-                     struct xlmig_mjob *j, const struct xlmig_domain_desc *d,
-                     uint64_t need, char *why, size_t len)
+/*
+ * The destination's preflight: every check, one row each, into @r.  The
+ * memory counted for the domain (its maximum, or what it has now if that
+ * is more) is kept in j->need_bytes for PREPARE's reservation.
+ */
+static void preflight(xlmig_ctx *ctx, const struct xlmig_in_env *env,
+                      struct xlmig_mjob *j, const struct xlmig_domain_desc *d,
+                      uint64_t now_bytes, const struct xlmig_needs *n,
+                      struct xlmig_pf_report *r)
 {
+    const char *src_backend = xlmig_stream_backend_name(d->backend_id);
+    struct xlmig_offer *o;
+    char why[XLMIG_PF_REASON_MAX + 1], mem[48];
+    uint64_t need = n->memory > now_bytes ? n->memory : now_bytes;
     int rc;
 
     if (d->backend_id != ctx->ops->stream_id) {
-        snprintf(why, len, "domain is a %s domain; this host runs the %s "
-                 "backend", xlmig_stream_backend_name(d->backend_id),
-                 ctx->ops->name);
-        return XLMIG_ERR_INVAL;
+        xlmig_pf_add(r, XLMIG_PF_FAIL, "backend", src_backend,
+                     ctx->ops->name, "the domain is a %s domain; this host "
+                     "runs the %s backend", src_backend, ctx->ops->name);
+        return;         /* nothing else compares across backends */
     }
-    if (env->admit && (rc = env->admit(env->opaque, j, why, len)))
-        return rc;
-    if ((rc = dom_present(ctx, d, why, len)))
-        return rc;
-    if (env->reserve && (rc = env->reserve(env->opaque, NULL, need, why,
-                                           len)))
-        return rc;
-    snprintf(why, len, "%s can run %s (%u vCPUs, %" PRIu64 " MiB)",
-             env->cfg->host_name, d->name, d->nr_vcpus, need >> 20);
-    return 0;
+    xlmig_pf_add(r, XLMIG_PF_PASS, "backend", src_backend, ctx->ops->name,
+                 "same backend");
+    why[0] = '\0';
+    if (env->admit && (rc = env->admit(env->opaque, j, why, sizeof(why))))
+        xlmig_pf_add(r, XLMIG_PF_FAIL, "incoming", "", "busy", "%s", why);
+    else
+        xlmig_pf_add(r, XLMIG_PF_PASS, "incoming", "", "admitted", "%s",
+                     why[0] ? why : "within max_incoming");
+    identity_rows(ctx, d, r);
+
+    j->need_bytes = need;
+    snprintf(mem, sizeof(mem), "%" PRIu64 " MiB", need >> 20);
+    why[0] = '\0';
+    if (env->reserve &&
+        (rc = env->reserve(env->opaque, NULL, need, why, sizeof(why))))
+        xlmig_pf_add(r, XLMIG_PF_FAIL, "memory", mem, "short", "%s", why);
+    else
+        xlmig_pf_add(r, XLMIG_PF_PASS, "memory", mem, "enough", "%s",
+                     why[0] ? why : "not counted here");
+
+    o = calloc(1, sizeof(*o));
+    if (!o || ctx->ops->offer(ctx, n, o)) {
+        xlmig_pf_add(r, XLMIG_PF_FAIL, "host", "", "?", "the destination "
+                     "cannot read its own resources (see its log)");
+        free(o);
+        return;
+    }
+    o->stream_min = 1;
+    o->stream_max = XLMIG_STREAM_VERSION;
+    o->overcommit = env->cfg->vcpu_overcommit_pct / 100.0;
+    xlmig_pf_eval(n, o, r);
+    free(o);
 }
 
 static int answer_query(xlmig_ctx *ctx, struct xlmig_conn *c,
@@ -1505,6 +1614,73 @@ static int serve_tunnel(xlmig_ctx *ctx, struct xlmig_conn *c,
     return xlmig_tunnel_serve(ctx, c, env->cfg, j);
 }
 
+/*
+ * Answer PREFLIGHT (in c->body): the report, then the verdict.  0 when
+ * every check passed; XLMIG_ERR_REFUSED (the job failed with the reasons)
+ * otherwise.
+ */
+static int in_preflight(xlmig_ctx *ctx, struct xlmig_conn *c,
+                        const struct xlmig_in_env *env, struct xlmig_mjob *j,
+                        const struct xlmig_domain_desc *d, uint64_t need,
+                        uint32_t flags)
+{
+    struct xlmig_needs *n = calloc(1, sizeof(*n));
+    struct xlmig_pf_report *r = malloc(sizeof(*r));
+    uint8_t *b = malloc(XLMIG_MSG_REPORT_MAX);
+    char why[XLMIG_PROTO_TEXT_MAX];
+    long len;
+    int rc;
+
+    if (!n || !r || !b) {
+        rc = XLMIG_ERR_NOMEM;
+        goto out;
+    }
+    rc = xlmig_needs_decode(c->body + XLMIG_MSG_PREFLIGHT_SIZE,
+                            c->f.length - XLMIG_MSG_PREFLIGHT_SIZE, n, why,
+                            sizeof(why));
+    if (rc) {
+        LOG_ERR(ctx, "%s's PREFLIGHT for %s: %s", c->peer, d->name, why);
+        xlmig_send_abort(c, 0, XLMIG_ERR_PEER, why);
+        rc = XLMIG_ERR_PEER;
+        goto out;
+    }
+    n->flags = flags;
+    xlmig_pf_report_init(r);
+    preflight(ctx, env, j, d, need, n, r);
+    len = xlmig_pf_report_encode(r, b, XLMIG_MSG_REPORT_MAX);
+    if (len < 0) {
+        rc = XLMIG_ERR_INVAL;
+        goto out;
+    }
+    rc = xlmig_conn_send(c, XLMIG_MSG_PREFLIGHT_REPORT, b, (size_t)len);
+    if (rc)
+        goto out;
+    if (r->failed) {
+        xlmig_pf_failures(r, why, sizeof(why));
+        result(c, false, "%s", why);
+        LOG_WARN(ctx, "refused %s from %s: %s", d->name, c->peer, why);
+        xlmig_mjob_fail(j, XLMIG_ERR_REFUSED, "refused: %s", why);
+        rc = XLMIG_ERR_REFUSED;
+    } else {
+        result(c, true, "%s can run %s: %u checks passed, %u with a "
+               "warning", env->cfg->host_name, d->name, r->n - r->warned,
+               r->warned);
+        LOG_INFO(ctx, "preflight%s for %s from %s: %u checks passed",
+                 flags & XLMIG_PF_CHECK_ONLY ? " (only)" : "", d->name,
+                 c->peer, r->n);
+    }
+    pthread_mutex_lock(&j->lock);
+    free(j->pf);
+    j->pf = r;
+    pthread_mutex_unlock(&j->lock);
+    r = NULL;
+out:
+    free(n);
+    free(r);
+    free(b);
+    return rc;
+}
+
 int xlmig_serve(xlmig_ctx *ctx, struct xlmig_tls_conn *tls, const char *peer,
                 const struct xlmig_in_env *env, struct xlmig_mjob *j)
 {
@@ -1522,6 +1698,7 @@ int xlmig_serve(xlmig_ctx *ctx, struct xlmig_tls_conn *tls, const char *peer,
     bool reader_ok = false, prepared = false, committed = false;
     bool aborted = false;
     uint64_t need;
+    uint32_t flags;
     int rc;
 
     rc = xlmig_conn_init(&c, ctx, tls, peer);
@@ -1563,18 +1740,14 @@ int xlmig_serve(xlmig_ctx *ctx, struct xlmig_tls_conn *tls, const char *peer,
     if (rc)
         goto out;
     need = xlmig_get_u64(c.body + XLMIG_DOMAIN_INFO_SIZE);
+    flags = xlmig_get_u32(c.body + XLMIG_DOMAIN_INFO_SIZE + 8);
     pthread_mutex_lock(&j->lock);
     snprintf(j->job.domain, sizeof(j->job.domain), "%s", d.name);
     j->prog.memory_bytes = d.nr_pages << XLMIG_PAGE_SHIFT;
     pthread_mutex_unlock(&j->lock);
-    rc = preflight(ctx, env, j, &d, need, why, sizeof(why));
-    result(&c, rc == 0, "%s", why);
-    if (rc) {
-        LOG_WARN(ctx, "refused %s from %s: %s", d.name, peer, why);
-        xlmig_mjob_fail(j, XLMIG_ERR_REFUSED, "refused: %s", why);
-        rc = XLMIG_ERR_REFUSED;
+    rc = in_preflight(ctx, &c, env, j, &d, need, flags);
+    if (rc || (flags & XLMIG_PF_CHECK_ONLY))
         goto out;
-    }
     rc = set_phase(j, XLMIG_PHASE_PREPARE);
     if (rc)
         goto out;
@@ -1604,7 +1777,8 @@ int xlmig_serve(xlmig_ctx *ctx, struct xlmig_tls_conn *tls, const char *peer,
         }
     }
     if (env->reserve &&
-        (rc = env->reserve(env->opaque, j, need, why, sizeof(why)))) {
+        (rc = env->reserve(env->opaque, j, j->need_bytes, why,
+                           sizeof(why)))) {
         xlmig_send_abort(&c, j->wire_id, rc, why);
         xlmig_mjob_fail(j, rc, "%s", why);
         goto out;

@@ -19,6 +19,7 @@
 #include "conf.h"
 #include "job.h"
 #include "live.h"
+#include "preflight.h"
 #include "proto.h"
 #include "stream.h"
 #include "tls.h"
@@ -65,6 +66,7 @@ enum xlmig_job_event {
     XLMIG_EV_ROUND = 2,         /* a pre-copy round ended: see last */
     XLMIG_EV_PROGRESS = 3,      /* periodic, while data moves */
     XLMIG_EV_DONE = 4,          /* the worker is finished: see rc */
+    XLMIG_EV_PREFLIGHT = 5,     /* the destination's report: see pf */
 };
 
 struct xlmig_progress {
@@ -92,6 +94,7 @@ struct xlmig_mjob {
     char peer[XLMIG_NAME_MAX];
     char mode[16];              /* "live", "quick", "quick-via" */
     uint64_t reserved_bytes;    /* destination: memory held for it */
+    uint64_t need_bytes;        /* destination: what preflight counted */
 
     pthread_mutex_t lock;       /* guards everything below */
     bool cancel;                /* asked to stop before COMMIT */
@@ -101,6 +104,7 @@ struct xlmig_mjob {
     int chan_sock[XLMIG_CHANNELS_MAX];  /* data channels' sockets, or -1;
                                          * shut down on cancel too */
     struct xlmig_progress prog;
+    struct xlmig_pf_report *pf; /* the preflight report, once there */
     int rc;
     char error[256];
 
@@ -162,6 +166,8 @@ struct xlmig_out_opts {
     const char *via;            /* quick through this shared file */
     unsigned channels;
     bool xl;                    /* to a stock xl migrate-receive */
+    bool check_only;            /* preflight, then stop */
+    bool copy_storage;          /* preflight as if disks would be copied */
 };
 
 /* The source's progress, for the job's watchers.  Count @len octets sent
@@ -203,7 +209,9 @@ struct xlmig_in_env {
      */
     int (*reserve)(void *opaque, struct xlmig_mjob *j, uint64_t bytes,
                    char *why, size_t whylen);
-    /* A limit on incoming jobs: 0, or XLMIG_ERR_BUSY with the reason. */
+    /* A limit on incoming jobs: 0, or XLMIG_ERR_BUSY with the reason.
+     * Either callback also describes, in @why, what it counted when it
+     * accepts. */
     int (*admit)(void *opaque, struct xlmig_mjob *j, char *why,
                  size_t whylen);
 };

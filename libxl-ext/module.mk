@@ -1,5 +1,5 @@
 LIB_SRCS := $(addprefix libxl-ext/, util.c ctx.c crc32c.c stream.c dump.c \
-	job.c policy.c proto.c preflight.c live.c quick.c tls.c conf.c migrate.c channel.c ctl.c backend_sim.c backend_xen.c qmp.c xen_stream.c tunnel.c tunnel_cmd.c xl_send.c sim_config.c sim_host.c \
+	job.c policy.c proto.c preflight.c live.c quick.c tls.c conf.c migrate.c channel.c ctl.c backend_sim.c backend_xen.c qmp.c xen_stream.c xen_cpu.c tunnel.c tunnel_cmd.c xl_send.c sim_config.c sim_host.c \
 	sim_ipc.c sim_layout.c)
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 LIBXLMIG_A := $(BUILD)/libxlmig.a

@@ -674,7 +674,11 @@ static void eval_cpu(const struct xlmig_needs *n, const struct xlmig_offer *o,
     unsigned nmissing = 0;
     const char *p = n->cpu_features;
 
-    if (strcmp(n->cpu_vendor, o->cpu_vendor))
+    if (!n->cpu_vendor[0])
+        xlmig_pf_add(r, XLMIG_PF_WARN, "cpu.vendor", "(not recorded)",
+                     o->cpu_vendor, "the CPU the domain started on was not "
+                     "recorded: not compared");
+    else if (strcmp(n->cpu_vendor, o->cpu_vendor))
         xlmig_pf_add(r, XLMIG_PF_FAIL, "cpu.vendor", n->cpu_vendor,
                      o->cpu_vendor, "the domain started on a %s CPU; the "
                      "destination's is %s", n->cpu_vendor[0] ?
@@ -709,7 +713,8 @@ static void eval_cpu(const struct xlmig_needs *n, const struct xlmig_offer *o,
                      "feature the domain uses is offered");
 
     if (o->policy_ok >= 0)
-        xlmig_pf_add(r, o->policy_ok ? XLMIG_PF_PASS : XLMIG_PF_FAIL,
+        xlmig_pf_add(r, o->policy_ok == 1 ? XLMIG_PF_PASS :
+                     o->policy_ok == 2 ? XLMIG_PF_WARN : XLMIG_PF_FAIL,
                      "cpu.policy", "domain policy", "max policy",
                      "%s", o->policy_why);
 }

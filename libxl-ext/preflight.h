@@ -144,7 +144,8 @@ struct xlmig_offer {
     /* What a domain of this type may be given here (Xen: its max policy;
      * sim: the host's CPU less the host's levelling mask). */
     char cpu_features[XLMIG_PF_FEATURES_MAX + 1];
-    int policy_ok;              /* -1 not checked, 0 refused, 1 accepted */
+    int policy_ok;              /* -1 not asked, 0 refused, 1 accepted,
+                                 * 2 could not be checked */
     char policy_why[128];
     uint32_t pcpus;
     uint32_t vcpus_used;        /* vCPUs of the domains here now */

@@ -13,11 +13,13 @@
 
 #include "crc32c.h"
 #include "cursor.h"
+#include "preflight.h"
 #include "stream.h"
 
 BUILD_BUG_ON(XLMIG_PROTO_HDR_SIZE != 4 + 2 + 2 + 4 + 4 + 4 + 4);
 BUILD_BUG_ON(XLMIG_MSG_HELLO_SIZE != 4 + 4 + 8 + 64 + 16);
-BUILD_BUG_ON(XLMIG_MSG_PREFLIGHT_SIZE != XLMIG_DOMAIN_INFO_SIZE + 8);
+BUILD_BUG_ON(XLMIG_MSG_PREFLIGHT_SIZE != XLMIG_DOMAIN_INFO_SIZE + 8 + 4 + 4);
+BUILD_BUG_ON(XLMIG_PROTO_BODY_MAX < XLMIG_MSG_PREFLIGHT_SIZE + XLMIG_PF_NEEDS_MAX);
 BUILD_BUG_ON(XLMIG_MSG_PREPARE_SIZE != 8 + 4 + 4 + XLMIG_DOMAIN_INFO_SIZE);
 BUILD_BUG_ON(XLMIG_MSG_ROUND_SIZE != 4 + 4 + 8 + 8 + 8);
 BUILD_BUG_ON(XLMIG_MSG_JOB_STATE_SIZE != 8 + 4 + 4);
@@ -49,6 +51,7 @@ static const struct {
     { XLMIG_MSG_TUNNEL, "TUNNEL" },
     { XLMIG_MSG_TUNNEL_DATA, "TUNNEL_DATA" },
     { XLMIG_MSG_TUNNEL_EXIT, "TUNNEL_EXIT" },
+    { XLMIG_MSG_PREFLIGHT_REPORT, "PREFLIGHT_REPORT" },
 };
 
 const char *xlmig_msg_name(uint32_t type)
@@ -176,11 +179,21 @@ int xlmig_proto_check_body(const uint8_t hdr[XLMIG_PROTO_HDR_SIZE],
     case XLMIG_MSG_PREPARE: {
         size_t off = f->type == XLMIG_MSG_PREFLIGHT ? 0 : 16;
         char w[160];
-        rc = exact(f, f->type == XLMIG_MSG_PREFLIGHT ?
-                   XLMIG_MSG_PREFLIGHT_SIZE : XLMIG_MSG_PREPARE_SIZE,
-                   why, whylen);
-        if (rc)
+        if (f->type == XLMIG_MSG_PREFLIGHT) {
+            uint32_t flags;
+            if (f->length < XLMIG_MSG_PREFLIGHT_SIZE ||
+                f->length > XLMIG_MSG_PREFLIGHT_SIZE + XLMIG_PF_NEEDS_MAX)
+                return why_set(why, whylen, "PREFLIGHT: length %u, expected "
+                               "%u to %u", f->length,
+                               XLMIG_MSG_PREFLIGHT_SIZE,
+                               XLMIG_MSG_PREFLIGHT_SIZE + XLMIG_PF_NEEDS_MAX);
+            flags = xlmig_get_u32(body + XLMIG_DOMAIN_INFO_SIZE + 8);
+            if (flags & ~(uint32_t)XLMIG_PF_FLAGS_KNOWN)
+                return why_set(why, whylen, "PREFLIGHT: unknown flags "
+                               "0x%x", flags);
+        } else if ((rc = exact(f, XLMIG_MSG_PREPARE_SIZE, why, whylen))) {
             return rc;
+        }
         if (f->type == XLMIG_MSG_PREPARE &&
             (xlmig_get_u32(body + 8) == 0 ||
              xlmig_get_u32(body + 8) > XLMIG_CHANNELS_MAX))
@@ -220,6 +233,12 @@ int xlmig_proto_check_body(const uint8_t hdr[XLMIG_PROTO_HDR_SIZE],
                            "expected 0 or 1", xlmig_get_u32(body));
         return 0;
     }
+    case XLMIG_MSG_PREFLIGHT_REPORT:
+        if (f->length < 8 || f->length > XLMIG_MSG_REPORT_MAX)
+            return why_set(why, whylen, "PREFLIGHT_REPORT: length %u, "
+                           "expected 8 to %u", f->length,
+                           XLMIG_MSG_REPORT_MAX);
+        return 0;
     case XLMIG_MSG_READY:
     case XLMIG_MSG_COMMIT:
     case XLMIG_MSG_COMMITTED:

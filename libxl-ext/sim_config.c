@@ -245,7 +245,7 @@ static const char *const keys[K_COUNT] = {
     "disk", "vif", "pci", "disable_migrate",
 };
 
-static bool pci_valid(const char *s)
+bool sim_pci_valid(const char *s)
 {
     unsigned a, b, c, d;
     char tail;
@@ -421,7 +421,7 @@ int sim_config_parse(const char *text, size_t len, struct sim_config *cfg,
                          lineno, SIM_PCI_MAX);
                 return XLMIG_ERR_INVAL;
             }
-            if (!pci_valid(val))
+            if (!sim_pci_valid(val))
                 goto badval;
             strcpy(cfg->pci[cfg->npci++], val);
             break;

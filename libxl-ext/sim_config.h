@@ -8,6 +8,7 @@
 #ifndef XLMIG_SIM_CONFIG_H
 #define XLMIG_SIM_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -77,6 +78,8 @@ int sim_disk_parse(const char *s, struct sim_disk *d, char *why,
                    size_t whylen);
 int sim_vif_parse(const char *s, struct sim_vif *v, char *why,
                   size_t whylen);
+/* A PCI address, "0000:03:00.0". */
+bool sim_pci_valid(const char *s);
 /* Format into @buf; returns the length, or -1 if @len is too small. */
 int sim_config_format(const struct sim_config *cfg, char *buf, size_t len);
 

@@ -90,7 +90,7 @@ static int ctl_send(int fd, const struct xlmig_ctl_req *r)
 
 struct reader {
     int fd;
-    char buf[1 << 16];
+    char buf[1 << 18];
     size_t len;
 };
 
@@ -214,6 +214,54 @@ static void send_cancel(unsigned job)
     close(fd);
 }
 
+/* Up to @w display columns of @s (ASCII; a cut ends in '~'). */
+static void cell(FILE *f, const char *s, int w, bool last)
+{
+    int n = (int)strlen(s);
+
+    if (last)
+        fputs(s, f);
+    else if (n <= w)
+        fprintf(f, "%-*s", w, s);
+    else
+        fprintf(f, "%.*s~", w - 1, s);
+}
+
+
+/* The `preflight` event as a table, one row per check. */
+static void print_report(FILE *f, yajl_val e)
+{
+    const char *path[] = { "checks", NULL };
+    yajl_val rows = yajl_tree_get(e, path, yajl_t_array);
+    int wc = 5, ws = 6, wd = 11;
+
+    if (!rows)
+        return;
+    for (size_t i = 0; i < rows->u.array.len; i++) {
+        yajl_val r = rows->u.array.values[i];
+        int a = (int)strlen(jstr(r, "check"));
+        int b = (int)strlen(jstr(r, "source"));
+        int c = (int)strlen(jstr(r, "destination"));
+        wc = a > wc ? (a > 16 ? 16 : a) : wc;
+        ws = b > ws ? (b > 28 ? 28 : b) : ws;
+        wd = c > wd ? (c > 28 ? 28 : c) : wd;
+    }
+    fprintf(f, "%-*s  %-*s  %-*s  %-6s  %s\n", wc, "CHECK", ws, "SOURCE",
+            wd, "DESTINATION", "RESULT", "REASON");
+    for (size_t i = 0; i < rows->u.array.len; i++) {
+        yajl_val r = rows->u.array.values[i];
+        const char *v = jstr(r, "verdict");
+        cell(f, jstr(r, "check"), wc, false);
+        fputs("  ", f);
+        cell(f, jstr(r, "source"), ws, false);
+        fputs("  ", f);
+        cell(f, jstr(r, "destination"), wd, false);
+        fprintf(f, "  %-6s  ", !strcmp(v, "fail") ? "FAIL" : v);
+        cell(f, jstr(r, "reason"), 0, true);
+        fputc('\n', f);
+    }
+}
+
 static void migrate_usage(FILE *f)
 {
     fprintf(f,
@@ -249,6 +297,8 @@ static int parse_num(const char *s, const char *what, uint64_t max,
     return 0;
 }
 
+static int run_job(const struct xlmig_ctl_req *req, bool json);
+
 int xlmig_cmd_migrate(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -266,13 +316,9 @@ int xlmig_cmd_migrate(int argc, char **argv)
         { NULL, 0, NULL, 0 },
     };
     struct xlmig_ctl_req r;
-    struct reader *rd = NULL;
-    struct sigaction sa;
-    char raw[8192];
-    bool json = false, tty = isatty(STDERR_FILENO), intr = false;
-    unsigned job = 0;
+    bool json = false;
     uint64_t v;
-    int c, fd, rc = EXIT_ROLLEDBACK;
+    int c;
 
     memset(&r, 0, sizeof(r));
     r.cmd = XLMIG_CTL_MIGRATE;
@@ -347,10 +393,29 @@ int xlmig_cmd_migrate(int argc, char **argv)
     snprintf(r.domain, sizeof(r.domain), "%s", argv[optind]);
     snprintf(r.host, sizeof(r.host), "%s", argv[optind + 1]);
 
+    return run_job(&r, json);
+}
+
+/*
+ * Send a migrate or preflight request and follow its job to the end:
+ * events as text on the terminal (or passed through with @json), the
+ * exit status from the result.  SIGINT cancels the job.
+ */
+static int run_job(const struct xlmig_ctl_req *req, bool json)
+{
+    bool check = req->cmd == XLMIG_CTL_PREFLIGHT;
+    struct reader *rd = NULL;
+    struct sigaction sa;
+    char *raw = NULL;
+    size_t rawlen = sizeof(rd->buf);
+    bool tty = isatty(STDERR_FILENO), intr = false;
+    unsigned job = 0;
+    int fd, rc = EXIT_ROLLEDBACK;
+
     fd = ctl_connect();
     if (fd < 0)
         return EXIT_ROLLEDBACK;
-    if (ctl_send(fd, &r)) {
+    if (ctl_send(fd, req)) {
         fprintf(stderr, "xlmig: cannot send the request to xlmigd\n");
         close(fd);
         return EXIT_ROLLEDBACK;
@@ -359,13 +424,16 @@ int xlmig_cmd_migrate(int argc, char **argv)
     sa.sa_handler = on_int;
     sigaction(SIGINT, &sa, NULL);
     rd = calloc(1, sizeof(*rd));
-    if (!rd) {
+    raw = malloc(rawlen);
+    if (!rd || !raw) {
+        free(rd);
+        free(raw);
         close(fd);
         return EXIT_ROLLEDBACK;
     }
     rd->fd = fd;
     for (;;) {
-        yajl_val e = next_event(rd, raw, sizeof(raw), &intr);
+        yajl_val e = next_event(rd, raw, rawlen, &intr);
         const char *ev;
 
         if (!e) {
@@ -393,9 +461,17 @@ int xlmig_cmd_migrate(int argc, char **argv)
             break;
         } else if (!strcmp(ev, "accepted")) {
             job = (unsigned)jnum(e, "job");
-            if (!json)
+            if (!json && !check)
                 fprintf(stderr, "xlmig: job %u: migrating %s to %s\n", job,
                         jstr(e, "domain"), jstr(e, "peer"));
+        } else if (!strcmp(ev, "preflight") && !json) {
+            /* Shown whole for `preflight`, and when it refuses. */
+            if (check || strcmp(jstr(e, "verdict"), "accepted"))
+                print_report(check ? stdout : stderr, e);
+            else
+                fprintf(stderr, "xlmig: job %u: preflight passed on %s "
+                        "(%.0f warnings)\n", job, jstr(e, "peer"),
+                        jnum(e, "warnings"));
         } else if (!strcmp(ev, "progress") && !json) {
             progress_line(e, tty);
         } else if (!strcmp(ev, "phase") && !json && !tty) {
@@ -419,7 +495,18 @@ int xlmig_cmd_migrate(int argc, char **argv)
                              "%.0f%%", jnum(e, "throttle_pct"));
                 if (tty)
                     fputs("\r\033[K", stderr);
-                if (rc == 0)
+                if (check && rc == 0)
+                    printf("%s can run %s\n", jstr(e, "peer"),
+                           jstr(e, "domain"));
+                else if (check && rc == EXIT_REFUSED)
+                    fprintf(stderr, "xlmig: %s refuses %s: %s\n",
+                            jstr(e, "peer"), jstr(e, "domain"),
+                            jstr(e, "error"));
+                else if (check)
+                    fprintf(stderr, "xlmig: preflight of %s on %s failed: "
+                            "%s\n", jstr(e, "domain"), jstr(e, "peer"),
+                            jstr(e, "error"));
+                else if (rc == 0)
                     printf("migrated %s to %s: total %.2f s, downtime %.1f "
                            "ms, %.0f rounds, %s sent for %s of memory "
                            "(%.2fx)%s\n", jstr(e, "domain"),
@@ -447,8 +534,58 @@ int xlmig_cmd_migrate(int argc, char **argv)
         yajl_tree_free(e);
     }
     free(rd);
+    free(raw);
     close(fd);
     return rc;
+}
+
+static void preflight_usage(FILE *f)
+{
+    fprintf(f,
+"usage: xlmig preflight [--json] [--copy-storage] DOMAIN HOST[@ADDRESS[:PORT]]\n"
+"  Run every check a migration of DOMAIN to HOST would run first, and\n"
+"  print one row per check; nothing moves.  Exit 0: HOST can run DOMAIN;\n"
+"  3: refused (the rows marked FAIL say why); 1: the checks did not run.\n"
+"  --copy-storage      check room for copies of the disks instead of\n"
+"                      the same disks (for a shared-nothing move)\n"
+"  --json              one JSON event per line on standard output\n");
+}
+
+int xlmig_cmd_preflight(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "json", no_argument, NULL, 'j' },
+        { "copy-storage", no_argument, NULL, 'C' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    struct xlmig_ctl_req r;
+    bool json = false;
+    int c;
+
+    memset(&r, 0, sizeof(r));
+    r.cmd = XLMIG_CTL_PREFLIGHT;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'j': json = true; break;
+        case 'C': r.copy_storage = true; break;
+        case 'h': preflight_usage(stdout); return 0;
+        default: preflight_usage(stderr); return EXIT_USAGE;
+        }
+    }
+    if (argc - optind != 2) {
+        preflight_usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (strlen(argv[optind]) >= sizeof(r.domain) ||
+        strlen(argv[optind + 1]) >= sizeof(r.host)) {
+        fprintf(stderr, "xlmig: domain or host name too long\n");
+        return EXIT_USAGE;
+    }
+    snprintf(r.domain, sizeof(r.domain), "%s", argv[optind]);
+    snprintf(r.host, sizeof(r.host), "%s", argv[optind + 1]);
+    return run_job(&r, json);
 }
 
 static int simple(const struct xlmig_ctl_req *r, bool json,

@@ -5,6 +5,7 @@
 #include "libxlmig.h"
 
 int xlmig_cmd_migrate(int argc, char **argv);
+int xlmig_cmd_preflight(int argc, char **argv);
 int xlmig_cmd_status(int argc, char **argv);
 int xlmig_cmd_cancel(int argc, char **argv);
 int xlmig_cmd_recover(int argc, char **argv);

@@ -38,6 +38,7 @@
 #include <openssl/evp.h>
 
 #include "private.h"
+#include "preflight.h"
 #include "sim_config.h"
 #include "sim_host.h"
 #include "sim_ipc.h"
@@ -1037,6 +1038,15 @@ static void usage(FILE *f)
 "          --fill                write every page once at boot\n"
 "      -p, --paused              leave it paused\n"
 "          --seed N              workload seed (default random)\n"
+"          --cpuid host[,FEATURE=0...]  the CPU features the domain\n"
+"                                sees: this host's, less those set to 0\n"
+"          --pool NAME           cpupool (default Pool-0)\n"
+"          --cpus LIST           pin the vCPUs to these CPUs (\"0-1,3\")\n"
+"          --disk SPEC           TARGET,FORMAT,VDEV[:cdrom],ACCESS (xl's\n"
+"                                disk spec; repeat for more)\n"
+"          --vif SPEC            mac=MAC[,bridge=BRIDGE] (repeatable)\n"
+"          --pci BDF             a passthrough device (repeatable)\n"
+"          --disable-migrate     mark it not to be migrated\n"
 "  list                    list simulated domains on this host\n"
 "  info NAME               show a domain's state and counters\n"
 "  pause NAME | unpause NAME | destroy NAME\n"
@@ -1044,6 +1054,118 @@ static void usage(FILE *f)
 "  hash NAME               SHA-256 of the domain's memory\n"
 "\n"
 "Domains live in $XLMIG_SIM_DIR (default /dev/shm/xlmig-sim).\n");
+}
+
+/*
+ * What xl create would refuse before the domain exists: a pool or CPU
+ * this host lacks, a disk or bridge that is not here, a feature asked
+ * for that the host does not offer.  Records the CPU the domain starts
+ * with (the host's, less what --cpuid turns off).
+ */
+static int create_checks(struct sim_config *cfg, const char *cpuid)
+{
+    struct sim_hostconf *h = malloc(sizeof(*h));
+    char *host = malloc(SIM_FEATURES_MAX + 1), *spec = NULL, *save = NULL;
+    char why[300], pool[256];
+    uint64_t need[16], have[16];
+    int rc = 1;
+
+    if (!h || !host)
+        goto out;
+    if (sim_hostconf_load(h, why, sizeof(why))) {
+        fprintf(stderr, "xlmig-simdom: %s\n", why);
+        goto out;
+    }
+    if (sim_host_cpu(h, cfg->cpu_vendor, host, SIM_FEATURES_MAX + 1)) {
+        fprintf(stderr, "xlmig-simdom: cannot read /proc/cpuinfo\n");
+        goto out;
+    }
+    spec = strdup(cpuid);
+    if (!spec || strncmp(spec, "host", 4) || (spec[4] && spec[4] != ',')) {
+        fprintf(stderr, "xlmig-simdom: --cpuid %s: expected host[,FEATURE=0"
+                "|1...]\n", cpuid);
+        goto out;
+    }
+    /* Start from the host's features; =0 removes one, =1 insists on it. */
+    snprintf(cfg->cpu_features, sizeof(cfg->cpu_features), "%s", host);
+    for (char *w = strtok_r(spec + 4, ",", &save); w;
+         w = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(w, '=');
+        size_t wl;
+        if (!eq || (strcmp(eq + 1, "0") && strcmp(eq + 1, "1"))) {
+            fprintf(stderr, "xlmig-simdom: --cpuid: \"%s\" is not "
+                    "FEATURE=0 or FEATURE=1\n", w);
+            goto out;
+        }
+        *eq = '\0';
+        wl = strlen(w);
+        if (eq[1] == '1') {
+            if (!xlmig_pf_has_feature(host, w, wl)) {
+                fprintf(stderr, "xlmig-simdom: --cpuid: this host does not "
+                        "offer %s\n", w);
+                goto out;
+            }
+            continue;
+        }
+        /* Remove every occurrence of the word. */
+        for (char *p = cfg->cpu_features; *p;) {
+            char *e = strchr(p, ' ');
+            size_t n = e ? (size_t)(e - p) : strlen(p);
+            if (n == wl && !memcmp(p, w, wl)) {
+                if (e)
+                    memmove(p, e + 1, strlen(e + 1) + 1);
+                else if (p > cfg->cpu_features)
+                    p[-1] = '\0';
+                else
+                    *p = '\0';
+                continue;
+            }
+            p = e ? e + 1 : p + n;
+        }
+    }
+    if (!sim_host_pool(h, cfg->pool, pool, sizeof(pool))) {
+        fprintf(stderr, "xlmig-simdom: no cpupool %s on this host\n",
+                cfg->pool);
+        goto out;
+    }
+    if (cfg->cpus[0]) {
+        if (xlmig_cpulist_parse(cfg->cpus, need) ||
+            xlmig_cpulist_parse(pool[0] ? pool : "", have)) {
+            fprintf(stderr, "xlmig-simdom: pool %s has no CPUs\n",
+                    cfg->pool[0] ? cfg->pool : "Pool-0");
+            goto out;
+        }
+        for (int i = 0; i < 16; i++)
+            if (need[i] & ~have[i]) {
+                fprintf(stderr, "xlmig-simdom: --cpus %s: not all in pool "
+                        "%s (CPUs %s)\n", cfg->cpus,
+                        cfg->pool[0] ? cfg->pool : "Pool-0", pool);
+                goto out;
+            }
+    }
+    for (unsigned i = 0; i < cfg->ndisks; i++) {
+        uint64_t size;
+        if (cfg->disks[i].target[0] &&
+            xlmig_path_size(cfg->disks[i].target, &size)) {
+            fprintf(stderr, "xlmig-simdom: disk %s: %s is not a file or "
+                    "block device here\n", cfg->disks[i].vdev,
+                    cfg->disks[i].target);
+            goto out;
+        }
+    }
+    for (unsigned i = 0; i < cfg->nvifs; i++)
+        if (cfg->vifs[i].bridge[0] &&
+            !xlmig_host_bridge(cfg->vifs[i].bridge)) {
+            fprintf(stderr, "xlmig-simdom: vif %u: no bridge %s here\n", i,
+                    cfg->vifs[i].bridge);
+            goto out;
+        }
+    rc = 0;
+out:
+    free(spec);
+    free(host);
+    free(h);
+    return rc;
 }
 
 static int cmd_create(int argc, char **argv)
@@ -1057,9 +1179,18 @@ static int cmd_create(int argc, char **argv)
         { "fill", no_argument, NULL, 'F' },
         { "paused", no_argument, NULL, 'p' },
         { "seed", required_argument, NULL, 'S' },
+        { "cpuid", required_argument, NULL, 'I' },
+        { "pool", required_argument, NULL, 'O' },
+        { "cpus", required_argument, NULL, 'U' },
+        { "disk", required_argument, NULL, 'D' },
+        { "vif", required_argument, NULL, 'N' },
+        { "pci", required_argument, NULL, 'X' },
+        { "disable-migrate", no_argument, NULL, 'M' },
         { NULL, 0, NULL, 0 },
     };
-    struct sim_config cfg = {
+    const char *cpuid = "host";
+    char why[300];
+    static struct sim_config cfg = {
         .nr_pages = 65536, .nr_vcpus = 2, .dirty_rate = 16 << 20,
         .pattern = SIM_PATTERN_UNIFORM, .hot_percent = 10,
     };
@@ -1114,6 +1245,55 @@ static int cmd_create(int argc, char **argv)
             break;
         case 'F': fill = true; break;
         case 'p': paused = true; break;
+        case 'I': cpuid = optarg; break;
+        case 'O':
+            if (!sim_name_valid(optarg) || strlen(optarg) >= sizeof(cfg.pool)) {
+                fprintf(stderr, "xlmig-simdom: --pool %s: not a pool name\n",
+                        optarg);
+                return 2;
+            }
+            snprintf(cfg.pool, sizeof(cfg.pool), "%s", optarg);
+            break;
+        case 'U': {
+            uint64_t set[16];
+            if (strlen(optarg) >= sizeof(cfg.cpus) ||
+                xlmig_cpulist_parse(optarg, set)) {
+                fprintf(stderr, "xlmig-simdom: --cpus %s: expected a CPU "
+                        "list such as 0-1,3\n", optarg);
+                return 2;
+            }
+            snprintf(cfg.cpus, sizeof(cfg.cpus), "%s", optarg);
+            break;
+        }
+        case 'D':
+            if (cfg.ndisks == SIM_DISKS_MAX ||
+                sim_disk_parse(optarg, &cfg.disks[cfg.ndisks], why,
+                               sizeof(why))) {
+                fprintf(stderr, "xlmig-simdom: --disk: %s\n",
+                        cfg.ndisks == SIM_DISKS_MAX ? "too many disks" : why);
+                return 2;
+            }
+            cfg.ndisks++;
+            break;
+        case 'N':
+            if (cfg.nvifs == SIM_VIFS_MAX ||
+                sim_vif_parse(optarg, &cfg.vifs[cfg.nvifs], why,
+                              sizeof(why))) {
+                fprintf(stderr, "xlmig-simdom: --vif: %s\n",
+                        cfg.nvifs == SIM_VIFS_MAX ? "too many vifs" : why);
+                return 2;
+            }
+            cfg.nvifs++;
+            break;
+        case 'X':
+            if (cfg.npci == SIM_PCI_MAX || !sim_pci_valid(optarg)) {
+                fprintf(stderr, "xlmig-simdom: --pci %s: expected a BDF "
+                        "such as 0000:03:00.0\n", optarg);
+                return 2;
+            }
+            snprintf(cfg.pci[cfg.npci++], sizeof(cfg.pci[0]), "%s", optarg);
+            break;
+        case 'M': cfg.disable_migrate = 1; break;
         case 'S':
             if (sim_parse_size(optarg, &cfg.seed)) {
                 fprintf(stderr, "xlmig-simdom: --seed %s: expected a "
@@ -1137,6 +1317,8 @@ static int cmd_create(int argc, char **argv)
         return 2;
     }
     strcpy(cfg.name, argv[optind]);
+    if (create_checks(&cfg, cpuid))
+        return 1;
     if (getrandom(cfg.uuid, sizeof(cfg.uuid), 0) != sizeof(cfg.uuid))
         return 1;
     cfg.uuid[6] = (cfg.uuid[6] & 0x0f) | 0x40;      /* version 4 */

@@ -1,7 +1,8 @@
 /*
  * xlmig: the administrator's command.  xl-like: "xlmig COMMAND [options]
  * ARGS".  Exit status 0 on success, 1 on failure, 2 on a usage error
- * (migrate adds 3 refused, 4 in doubt, 5 cancelled: tools/client.c).
+ * (migrate and preflight add 3 refused, 4 in doubt, 5 cancelled:
+ * tools/client.c).
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -35,6 +36,10 @@ static void usage(FILE *f)
 "                             (--max-downtime MS, --bandwidth MIB/S,\n"
 "                             --max-rounds N, --timeout S, --quick,\n"
 "                             --via PATH, --channels N, --json)\n"
+"  preflight [--json] [--copy-storage] DOMAIN HOST\n"
+"                             check that HOST can run DOMAIN (CPU, memory,\n"
+"                             vCPUs, pool, disks, networks, devices,\n"
+"                             identity, versions); nothing moves\n"
 "  status [--json]            migrations of this host's xlmigd\n"
 "  cancel JOB                 stop a migration before COMMIT; the domain\n"
 "                             stays on this host\n"
@@ -50,7 +55,7 @@ static void usage(FILE *f)
 "                             sim elsewhere; or $XLMIG_BACKEND)\n"
 "  -v, --verbose              more log output (repeatable)\n"
 "\n"
-"migrate, status, cancel and recover talk to xlmigd on $XLMIG_SOCKET\n"
+"migrate, preflight, status, cancel and recover talk to xlmigd on $XLMIG_SOCKET\n"
 "(default /run/xlmig/xlmigd.sock).\n");
 }
 
@@ -241,6 +246,8 @@ int main(int argc, char **argv)
         return cmd_restore(argc, argv);
     if (!strcmp(cmd, "dump-stream"))
         return cmd_dump(argc, argv);
+    if (!strcmp(cmd, "preflight"))
+        return xlmig_cmd_preflight(argc, argv);
     if (!strcmp(cmd, "migrate"))
         return xlmig_cmd_migrate(argc, argv);
     if (!strcmp(cmd, "status"))

@@ -189,6 +189,34 @@ static void gen_job(yajl_gen g, const struct djob *dj)
         xlmig_json_str(g, "error", m->error);
 }
 
+/* The `preflight` event's keys, inside an open map.  m->lock held. */
+static void gen_report(yajl_gen g, const struct xlmig_mjob *m)
+{
+    const struct xlmig_pf_report *r = m->pf;
+
+    xlmig_json_int(g, "job", m->job.id);
+    xlmig_json_str(g, "domain", m->job.domain);
+    xlmig_json_str(g, "peer", m->peer);
+    xlmig_json_str(g, "verdict", !r ? "unknown" : r->failed ? "refused" :
+                   "accepted");
+    xlmig_json_int(g, "failed", r ? r->failed : 0);
+    xlmig_json_int(g, "warnings", r ? r->warned : 0);
+    xlmig_json_key(g, "checks");
+    yajl_gen_array_open(g);
+    for (unsigned i = 0; r && i < r->n; i++) {
+        const struct xlmig_pf_row *row = &r->rows[i];
+        yajl_gen_map_open(g);
+        xlmig_json_str(g, "check", row->check);
+        xlmig_json_str(g, "source", row->src);
+        xlmig_json_str(g, "destination", row->dst);
+        xlmig_json_str(g, "verdict", row->verdict == XLMIG_PF_FAIL ? "fail" :
+                       xlmig_pf_verdict_name(row->verdict));
+        xlmig_json_str(g, "reason", row->reason);
+        yajl_gen_map_close(g);
+    }
+    yajl_gen_array_close(g);
+}
+
 /* To everyone watching @dj.  D.lock held. */
 static void send_to_watchers(yajl_gen g, struct djob *dj)
 {
@@ -234,6 +262,10 @@ static void publish(struct xlmig_mjob *m, enum xlmig_job_event ev)
     case XLMIG_EV_PROGRESS:
         g = gen_open("progress");
         gen_job(g, dj);
+        break;
+    case XLMIG_EV_PREFLIGHT:
+        g = gen_open("preflight");
+        gen_report(g, m);
         break;
     case XLMIG_EV_DONE:
     default:
@@ -394,8 +426,12 @@ static int reserve(void *opaque, struct xlmig_mjob *j, uint64_t bytes,
                  "domains (%" PRIu64 " MiB held by incoming migrations)",
                  need >> 20, avail >> 20, held >> 20);
         rc = XLMIG_ERR_NOSPACE;
-    } else if (j) {
-        j->reserved_bytes = need;
+    } else {
+        snprintf(why, len, "%" PRIu64 " MiB with 1/64 overhead; %" PRIu64
+                 " MiB free for domains (%" PRIu64 " MiB held by incoming "
+                 "migrations)", need >> 20, avail >> 20, held >> 20);
+        if (j)
+            j->reserved_bytes = need;
     }
     pthread_mutex_unlock(&D.lock);
     free(doms);
@@ -418,6 +454,8 @@ static int admit(void *opaque, struct xlmig_mjob *j, char *why, size_t len)
                  "(max_incoming = %u)", active, D.cfg.max_incoming);
         return XLMIG_ERR_BUSY;
     }
+    snprintf(why, len, "%u incoming migrations running (max_incoming = "
+             "%u)", active, D.cfg.max_incoming);
     return 0;
 }
 
@@ -608,9 +646,12 @@ static void do_migrate(struct client *cl, const struct xlmig_ctl_req *r)
     struct djob *dj;
     yajl_gen g;
 
+    bool check = r->cmd == XLMIG_CTL_PREFLIGHT;
+
     pthread_mutex_lock(&D.lock);
-    for (struct djob *j = D.jobs; j; j = j->next) {
-        if (j->m.done || j->m.dir != XLMIG_JOB_OUT || j->is_recover)
+    for (struct djob *j = D.jobs; j && !check; j = j->next) {
+        if (j->m.done || j->m.dir != XLMIG_JOB_OUT || j->is_recover ||
+            j->oo.check_only)
             continue;
         active++;
         if (!strcmp(j->oo.domain ? j->oo.domain : "", r->domain)) {
@@ -621,7 +662,7 @@ static void do_migrate(struct client *cl, const struct xlmig_ctl_req *r)
         }
     }
     pthread_mutex_unlock(&D.lock);
-    if (active >= D.cfg.max_outgoing) {
+    if (!check && active >= D.cfg.max_outgoing) {
         reply_error(cl, "busy: %u outgoing migrations already "
                     "(max_outgoing = %u)", active, D.cfg.max_outgoing);
         return;
@@ -656,6 +697,10 @@ static void do_migrate(struct client *cl, const struct xlmig_ctl_req *r)
     snprintf(dj->via, sizeof(dj->via), "%s", r->via);
     dj->oo.via = dj->via[0] ? dj->via : NULL;
     dj->oo.channels = r->channels ? r->channels : D.cfg.channels;
+    dj->oo.check_only = check;
+    dj->oo.copy_storage = r->copy_storage;
+    if (check)
+        snprintf(dj->m.mode, sizeof(dj->m.mode), "preflight");
     pthread_mutex_lock(&D.lock);
     subscribe(dj, cl);
     g = gen_open("accepted");
@@ -761,12 +806,14 @@ static void handle_request(struct client *cl, const char *line, size_t len)
         reply_error(cl, "bad request: %s", why);
         return;
     }
-    if (stopping && r.cmd == XLMIG_CTL_MIGRATE) {
+    if (stopping && (r.cmd == XLMIG_CTL_MIGRATE ||
+                     r.cmd == XLMIG_CTL_PREFLIGHT)) {
         reply_error(cl, "xlmigd is shutting down");
         return;
     }
     switch (r.cmd) {
     case XLMIG_CTL_MIGRATE:
+    case XLMIG_CTL_PREFLIGHT:
         do_migrate(cl, &r);
         break;
     case XLMIG_CTL_STATUS:
