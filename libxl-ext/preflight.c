@@ -733,8 +733,8 @@ static void eval_vcpus(const struct xlmig_needs *n,
         (double)after > o->overcommit * o->pcpus)
         xlmig_pf_add(r, XLMIG_PF_FAIL, "vcpus", s, d, "%" PRIu64 " vCPUs "
                      "on %u pCPUs would exceed vcpu_overcommit %.2f (at most "
-                     "%.0f)", after, o->pcpus, o->overcommit,
-                     o->overcommit * o->pcpus);
+                     "%u)", after, o->pcpus, o->overcommit,
+                     (unsigned)(o->overcommit * o->pcpus));
     else if (o->pcpus && n->vcpus > o->pcpus)
         xlmig_pf_add(r, XLMIG_PF_WARN, "vcpus", s, d, "more vCPUs than the "
                      "destination has pCPUs: they will share");

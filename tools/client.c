@@ -243,8 +243,8 @@ static void print_report(FILE *f, yajl_val e)
         int b = (int)strlen(jstr(r, "source"));
         int c = (int)strlen(jstr(r, "destination"));
         wc = a > wc ? (a > 16 ? 16 : a) : wc;
-        ws = b > ws ? (b > 28 ? 28 : b) : ws;
-        wd = c > wd ? (c > 28 ? 28 : c) : wd;
+        ws = b > ws ? (b > 36 ? 36 : b) : ws;
+        wd = c > wd ? (c > 36 ? 36 : c) : wd;
     }
     fprintf(f, "%-*s  %-*s  %-*s  %-6s  %s\n", wc, "CHECK", ws, "SOURCE",
             wd, "DESTINATION", "RESULT", "REASON");
@@ -474,7 +474,7 @@ static int run_job(const struct xlmig_ctl_req *req, bool json)
                         jnum(e, "warnings"));
         } else if (!strcmp(ev, "progress") && !json) {
             progress_line(e, tty);
-        } else if (!strcmp(ev, "phase") && !json && !tty) {
+        } else if (!strcmp(ev, "phase") && !json && !tty && !check) {
             fprintf(stderr, "xlmig: job %u: %s\n", job, jstr(e, "phase"));
         } else if (!strcmp(ev, "round") && !json) {
             if (tty)
@@ -499,8 +499,7 @@ static int run_job(const struct xlmig_ctl_req *req, bool json)
                     printf("%s can run %s\n", jstr(e, "peer"),
                            jstr(e, "domain"));
                 else if (check && rc == EXIT_REFUSED)
-                    fprintf(stderr, "xlmig: %s refuses %s: %s\n",
-                            jstr(e, "peer"), jstr(e, "domain"),
+                    fprintf(stderr, "xlmig: preflight: %s\n",
                             jstr(e, "error"));
                 else if (check)
                     fprintf(stderr, "xlmig: preflight of %s on %s failed: "

@@ -25,6 +25,13 @@ XLMIGD_REAL=$XLMIGD
 XLMIGD="sh $T_WORK/hostb-mounts.sh $XLMIGD_REAL"
 daemon_start hostb || { not_ok "xlmigd on hostb"; exit 1; }
 ok "two hosts up; hostb does not see hosta's local storage"
+# mk HOST ARGS...: xlmig-simdom create on HOST, in its namespace (where
+# its bridges are)
+mk() {
+    h=$1; shift
+    ip netns exec "$(ns_of "$h")" env XLMIG_SIM_DIR="$T_ROOT/$h" \
+        $SIMDOM create "$@" >/dev/null
+}
 in_hostb_mnt() { nsenter -t "$(cat "$T_WORK/hostb.pid")" -m "$@"; }
 
 for ns in "${T_NS}a" "${T_NS}b"; do
@@ -51,10 +58,10 @@ hostconf() {    # hostconf HOST LINES...: that sim host's host.conf
 
 truncate -s 64M "$T_WORK/shared/web.img"
 truncate -s 650M "$T_WORK/shared/boot.iso"
-on hosta $SIMDOM create -m 64M -c 1 -r 1M \
+mk hosta -m 64M -c 1 -r 1M \
     --disk "$T_WORK/shared/web.img,raw,xvda,rw" \
     --disk "$T_WORK/shared/boot.iso,raw,hdc:cdrom,r" \
-    --vif mac=00:16:3e:00:00:01,bridge=xenbr0 web >/dev/null ||
+    --vif mac=00:16:3e:00:00:01,bridge=xenbr0 web ||
     not_ok "create web"
 
 # ---- everything passes ----
@@ -90,7 +97,7 @@ check "xlmig migrate runs the same preflight: refused (exit $mrc)" [ $mrc -eq 3 
 check "migrate prints the report with the same reason" \
     grep -qE "^cpu.features +.* FAIL +$feat: used by domain" "$T_WORK/mig"
 check "nothing moved: web runs on hosta, intact" stays web
-on hosta $SIMDOM create -m 32M -c 1 -r 0 --cpuid "host,$feat=0" lev >/dev/null
+mk hosta -m 32M -c 1 -r 0 --cpuid "host,$feat=0" lev
 pf lev
 check "a domain started without '$feat' (--cpuid host,$feat=0) passes (exit $rc)" \
     [ $rc -eq 0 ]
@@ -103,8 +110,8 @@ check "the refusal names both vendors" \
 hostconf hostb
 
 # ---- bridges and MACs ----
-on hosta $SIMDOM create -m 32M -c 1 -r 0 \
-    --vif mac=00:16:3e:00:00:02,bridge=xenbr1 br1 >/dev/null
+mk hosta -m 32M -c 1 -r 0 \
+    --vif mac=00:16:3e:00:00:02,bridge=xenbr1 br1
 pf br1
 check "a bridge hostb lacks: refused (exit $rc)" [ $rc -eq 3 ]
 check "the refusal names the bridge" \
@@ -112,8 +119,8 @@ check "the refusal names the bridge" \
 ip -n "${T_NS}b" link add xenbr1 type bridge
 pf br1
 check "once hostb has xenbr1 it passes (exit $rc)" [ $rc -eq 0 ]
-on hostb $SIMDOM create -m 32M -c 1 -r 0 \
-    --vif mac=00:16:3e:00:00:02,bridge=xenbr0 other >/dev/null
+mk hostb -m 32M -c 1 -r 0 \
+    --vif mac=00:16:3e:00:00:02,bridge=xenbr0 other
 pf br1
 check "a MAC in use on hostb: refused (exit $rc)" [ $rc -eq 3 ]
 check "the refusal says who has it" \
@@ -125,9 +132,9 @@ on hosta $SIMDOM destroy br1 >/dev/null
 # ---- storage ----
 truncate -s 32M "$T_WORK/local/db.img"
 truncate -s 1M "$T_WORK/local/tools.iso"
-on hosta $SIMDOM create -m 32M -c 1 -r 0 \
+mk hosta -m 32M -c 1 -r 0 \
     --disk "$T_WORK/local/db.img,raw,xvda,rw" \
-    --disk "$T_WORK/local/tools.iso,raw,hdc:cdrom,r" db >/dev/null
+    --disk "$T_WORK/local/tools.iso,raw,hdc:cdrom,r" db
 pf db
 check "disk and media only hosta has: refused (exit $rc)" [ $rc -eq 3 ]
 check "the disk is named missing" \
@@ -146,8 +153,8 @@ check "the refusal gives both sizes" \
 check "media present on hostb passes" row "media hdc" pass "media present"
 check "db stays on hosta" stays db
 on hosta $SIMDOM destroy db >/dev/null
-on hosta $SIMDOM create -m 32M -c 1 -r 0 \
-    --disk ",raw,hdc:cdrom,r" empty >/dev/null
+mk hosta -m 32M -c 1 -r 0 \
+    --disk ",raw,hdc:cdrom,r" empty
 pf empty
 check "an empty cdrom drive passes (exit $rc)" both $rc 0 \
     row "media hdc" pass "no media to find"
@@ -155,7 +162,7 @@ on hosta $SIMDOM destroy empty >/dev/null
 
 # ---- cpupool, pinning, vCPUs ----
 hostconf hosta "cpupool=batch:1"
-on hosta $SIMDOM create -m 32M -c 1 -r 0 --pool batch --cpus 1 pinned >/dev/null
+mk hosta -m 32M -c 1 -r 0 --pool batch --cpus 1 pinned
 pf pinned
 check "a cpupool hostb lacks: refused (exit $rc)" [ $rc -eq 3 ]
 check "the refusal names the pool" \
@@ -172,13 +179,22 @@ hostconf hostb
 hostconf hosta
 on hosta $SIMDOM destroy pinned >/dev/null
 
+mk hosta -m 32M -c 3 -r 0 wide
+pf wide
+check "3 vCPUs for hostb's 2 pCPUs, no limit set: passes (exit $rc)" [ $rc -eq 0 ]
+check "with a warning that they will share" \
+    row vcpus warn "more vCPUs than the destination has pCPUs: they will share"
 daemon_kill hostb
-daemon_conf hostb 'vcpu_overcommit = "0.5"'
+daemon_conf hostb 'vcpu_overcommit = 1'
 daemon_start hostb || not_ok "xlmigd on hostb again"
-pf web
+pf wide
 check "more vCPUs than vcpu_overcommit allows: refused (exit $rc)" [ $rc -eq 3 ]
 check "the refusal gives the figures" \
-    row vcpus FAIL "1 vCPUs on [0-9]+ pCPUs would exceed vcpu_overcommit 0.50"
+    row vcpus FAIL "3 vCPUs on 2 pCPUs would exceed vcpu_overcommit 1.00 \\(at most 2\\)"
+pf web
+check "web's one vCPU is within it (exit $rc)" both $rc 0 \
+    row vcpus pass "1 vCPUs on 2 pCPUs, within vcpu_overcommit 1.00"
+on hosta $SIMDOM destroy wide >/dev/null
 
 # ---- memory, alone and for two incoming migrations at once ----
 daemon_kill hostb
@@ -191,8 +207,8 @@ check "the refusal gives the figures" \
 daemon_kill hostb
 daemon_conf hostb 'domain_memory = 400'
 daemon_start hostb || not_ok "xlmigd on hostb again"
-on hosta $SIMDOM create -m 256M -c 1 -r 1M big1 >/dev/null
-on hosta $SIMDOM create -m 256M -c 1 -r 1M big2 >/dev/null
+mk hosta -m 256M -c 1 -r 1M big1
+mk hosta -m 256M -c 1 -r 1M big2
 pf big2
 check "either domain alone fits hostb's 400 MiB (exit $rc)" [ $rc -eq 0 ]
 on hosta "$XLMIG_BIN" migrate --bandwidth 16 big1 hostb >"$T_WORK/big1" 2>&1 &
@@ -216,15 +232,15 @@ rm -f "$T_WORK/hostb.conf"
 daemon_start hostb || not_ok "xlmigd on hostb again"
 
 # ---- identity, devices ----
-on hostb $SIMDOM create -m 32M -c 1 -r 0 web >/dev/null
+mk hostb -m 32M -c 1 -r 0 web
 pf web
 check "a domain named web on hostb: refused (exit $rc)" [ $rc -eq 3 ]
 check "the refusal names it" \
     row name FAIL "a domain named web already exists on the destination"
 check "the UUID, another one, passes" row uuid pass "no domain with that UUID"
 on hostb $SIMDOM destroy web >/dev/null
-on hosta $SIMDOM create -m 32M -c 1 -r 0 --pci 0000:03:00.0 \
-    --disable-migrate fixed >/dev/null
+mk hosta -m 32M -c 1 -r 0 --pci 0000:03:00.0 \
+    --disable-migrate fixed
 pf fixed
 check "PCI passthrough and nomigrate: refused (exit $rc)" [ $rc -eq 3 ]
 check "the PCI device is named" \
