@@ -475,7 +475,7 @@ int xlmig_needs_decode(const uint8_t *b, size_t len, struct xlmig_needs *n,
         if (!p)
             return why_set(why, whylen, "needs: item 0x%x runs past the "
                            "end (%u octets)", type, ilen);
-        if (base >= 1 && base <= N_STREAM) {
+        if (type == base && base >= 1 && base <= N_STREAM) {
             bool many = base == N_DISK || base == N_NIC || base == N_PCI;
             if (!many && (seen & (1u << base)))
                 return why_set(why, whylen, "needs: item 0x%x twice", base);
@@ -979,6 +979,8 @@ int xlmig_pf_report_decode(const uint8_t *b, size_t len,
                                 sizeof(row->dst), sizeof(row->reason) };
         uint32_t v = xlmig_cursor_u32(&c);
         const uint8_t *lens = xlmig_cursor_take(&c, 8);
+
+        memset(row, 0, sizeof(*row));
         if (!lens)
             return why_set(why, whylen, "report: row %u is cut short", i);
         if (v > XLMIG_PF_FAIL)

@@ -8,8 +8,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct sim_config c, c2;
-    char why[160], buf[1024];
+    static struct sim_config c, c2;
+    static char buf[2 * SIM_CONFIG_MAX];
+    char why[160];
     int n;
 
     if (sim_config_parse((const char *)data, size, &c, why, sizeof(why)))

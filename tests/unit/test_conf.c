@@ -32,7 +32,7 @@ static void test_full(void **state)
         "state_dir = \"/var/lib/x\"\n"
         "backend = \"sim\"\n"
         "max_incoming = 2\nmax_outgoing = 3\nio_timeout = 5\n"
-        "handover_ms = 2000\n"
+        "handover_ms = 2000\nvcpu_overcommit = \"1.5\"\n"
         "domain_memory = \"2G\"\nlog_level = \"debug\"\n";
 
     (void)state;
@@ -52,6 +52,7 @@ static void test_full(void **state)
     assert_int_equal(c.max_outgoing, 3);
     assert_int_equal(c.io_timeout_s, 5);
     assert_int_equal(c.handover_ms, 2000);
+    assert_int_equal(c.vcpu_overcommit_pct, 150);
     assert_int_equal(c.domain_memory, 2ull << 30);
     assert_int_equal(c.log_level, XLMIG_LOG_DEBUG);
     assert_non_null(xlmigd_config_peer(&c, "hostc"));
@@ -99,6 +100,10 @@ static const struct {
     { "peers = [ \"hostb\", \"hostb@1.2.3.4\" ]\n", "'hostb' listed twice" },
     { "io_timeout = 0\n", "io_timeout: 0 is outside 1..3600" },
     { "handover_ms = 600001\n", "handover_ms: 600001 is outside 0..600000" },
+    { "vcpu_overcommit = 1001\n", "vcpu_overcommit: expected vCPUs per pCPU" },
+    { "vcpu_overcommit = \"1.234\"\n", "vcpu_overcommit: expected" },
+    { "vcpu_overcommit = \"x\"\n", "vcpu_overcommit: expected" },
+    { "vcpu_overcommit = \"2.\"\n", "vcpu_overcommit: expected" },
     { "domain_memory = \"lots\"\n", "expected MiB or a size" },
     { "log_level = \"loud\"\n", "not error, warn, info or debug" },
     { "= 3\n", "expected a setting name" },

@@ -58,6 +58,21 @@ static void test_others(void **state)
     assert_int_equal(r.job, 7);
     assert_int_equal(parse("{\"cmd\":\"recover\"}", &r, why), 0);
     assert_int_equal(r.job, 0);
+    assert_int_equal(parse("{\"cmd\":\"preflight\",\"domain\":\"web1\","
+                           "\"host\":\"hostb\",\"copy_storage\":true}", &r,
+                           why), 0);
+    assert_int_equal(r.cmd, XLMIG_CTL_PREFLIGHT);
+    assert_string_equal(r.domain, "web1");
+    assert_true(r.copy_storage);
+    {
+        struct xlmig_ctl_req r2;
+        char line[XLMIG_CTL_LINE_MAX + 2];
+        int n = xlmig_ctl_format(&r, line, sizeof(line));
+        assert_true(n > 0);
+        assert_int_equal(xlmig_ctl_parse(line, (size_t)n, &r2, why,
+                                         sizeof(why)), 0);
+        assert_memory_equal(&r, &r2, sizeof(r));
+    }
 }
 
 static const struct {
@@ -95,6 +110,13 @@ static const struct {
       "\"quick\":true,\"auto_converge\":true}", "\"quick\" is not live" },
     { "{\"cmd\":\"migrate\",\"domain\":\"web1\",\"host\":\"hostb\","
       "\"xl\":1}", "\"xl\" must be true or false" },
+    { "{\"cmd\":\"preflight\",\"domain\":\"web1\"}", "\"host\" is missing" },
+    { "{\"cmd\":\"preflight\",\"domain\":\"web1\",\"host\":\"hostb\","
+      "\"quick\":true}", "\"quick\" is not a key of \"preflight\"" },
+    { "{\"cmd\":\"migrate\",\"domain\":\"web1\",\"host\":\"hostb\","
+      "\"copy_storage\":true}", "\"copy_storage\" is not a key of \"migrate\"" },
+    { "{\"cmd\":\"preflight\",\"domain\":\"web1\",\"host\":\"hostb\","
+      "\"copy_storage\":1}", "\"copy_storage\" must be true or false" },
     { "{\"cmd\":\"migrate\",\"domain\":\"web1\",\"host\":\"hostb\","
       "\"xl\":true,\"channels\":2}", "not with \"quick\" or \"channels\"" },
 };

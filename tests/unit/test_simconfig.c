@@ -50,7 +50,7 @@ static void expect_bad(const char *text, const char *needle)
 
 static void test_refusals(void **state)
 {
-    char big[5000];
+    static char big[SIM_CONFIG_MAX + 100];
 
     (void)state;
     expect_bad("name=a\n", "missing key");
@@ -73,9 +73,26 @@ static void test_refusals(void **state)
     memset(big, 'a', sizeof(big) - 1);
     big[sizeof(big) - 1] = '\0';
     expect_bad(big, "limit");
-    memset(big, 'a', 300);
-    big[300] = '\0';
+    memset(big, 'a', SIM_FEATURES_MAX + 40);
+    big[SIM_FEATURES_MAX + 40] = '\0';
     expect_bad(big, "longer than");
+    expect_bad(GOOD "cpu_features=avx2  sse2\n", "bad value for cpu_features");
+    expect_bad(GOOD "cpu_features=AVX2\n", "bad value for cpu_features");
+    expect_bad(GOOD "cpus=3-1\n", "bad value for cpus");
+    expect_bad(GOOD "pool=../p\n", "bad value for pool");
+    expect_bad(GOOD "disk=/a.img,raw,xvda\n", "expected TARGET,FORMAT,VDEV,"
+               "ACCESS");
+    expect_bad(GOOD "disk=a.img,raw,xvda,rw\n", "absolute path");
+    expect_bad(GOOD "disk=,raw,xvda,rw\n", "empty only for a cdrom");
+    expect_bad(GOOD "disk=/a,raw,xvda:floppy,rw\n", "must be :cdrom");
+    expect_bad(GOOD "disk=/a,raw,xvda,rwx\n", "ACCESS is r, ro, w or rw");
+    expect_bad(GOOD "disk=/a,raw,xvda,rw\ndisk=/b,raw,xvda,rw\n",
+               "disk xvda given twice");
+    expect_bad(GOOD "vif=bridge=xenbr0\n", "expected mac=");
+    expect_bad(GOOD "vif=mac=00:16:3e:00:00:0g\n", "expected mac=");
+    expect_bad(GOOD "vif=mac=00:16:3e:00:00:01,bridge=a/b\n", "expected mac=");
+    expect_bad(GOOD "pci=03:00.0\n", "bad value for pci");
+    expect_bad(GOOD "disable_migrate=yes\n", "bad value for disable_migrate");
     {
         struct sim_config c;
         char why[160];
@@ -84,6 +101,86 @@ static void test_refusals(void **state)
                                           sizeof(why)), XLMIG_ERR_INVAL);
         assert_non_null(strstr(why, "NUL"));
     }
+}
+
+#define FULL GOOD "cpu_vendor=GenuineIntel\ncpu_features=fpu sse2 avx2\n"  \
+    "pool=batch\ncpus=0-1,3\ndisk=/srv/web.img,raw,xvda,rw\n"              \
+    "disk=,raw,hdc:cdrom,r\nvif=mac=00:16:3e:00:00:01,bridge=xenbr0\n"      \
+    "vif=mac=00:16:3e:00:00:02\npci=0000:03:00.0\ndisable_migrate=1\n"
+
+/* The optional keys preflight compares, and their round trip. */
+static void test_optional(void **state)
+{
+    struct sim_config c, c2;
+    char why[160], buf[2048];
+    int n;
+
+    (void)state;
+    assert_int_equal(sim_config_parse(FULL, strlen(FULL), &c, why,
+                                      sizeof(why)), 0);
+    assert_string_equal(c.cpu_vendor, "GenuineIntel");
+    assert_string_equal(c.cpu_features, "fpu sse2 avx2");
+    assert_string_equal(c.pool, "batch");
+    assert_string_equal(c.cpus, "0-1,3");
+    assert_int_equal(c.ndisks, 2);
+    assert_string_equal(c.disks[0].target, "/srv/web.img");
+    assert_string_equal(c.disks[0].vdev, "xvda");
+    assert_false(c.disks[0].cdrom);
+    assert_true(c.disks[1].cdrom);
+    assert_true(c.disks[1].ro);
+    assert_string_equal(c.disks[1].target, "");
+    assert_int_equal(c.nvifs, 2);
+    assert_int_equal(c.vifs[0].mac[5], 1);
+    assert_string_equal(c.vifs[0].bridge, "xenbr0");
+    assert_string_equal(c.vifs[1].bridge, "");
+    assert_int_equal(c.npci, 1);
+    assert_true(c.disable_migrate);
+    n = sim_config_format(&c, buf, sizeof(buf));
+    assert_true(n > 0);
+    assert_string_equal(buf, FULL);
+    assert_int_equal(sim_config_parse(buf, (size_t)n, &c2, why,
+                                      sizeof(why)), 0);
+    assert_memory_equal(&c, &c2, sizeof(c));
+    /* Too small a buffer is an error, not a cut config. */
+    assert_int_equal(sim_config_format(&c, buf, 200), -1);
+}
+
+static void expect_host_bad(const char *text, const char *needle)
+{
+    struct sim_hostconf h;
+    char why[160];
+
+    if (sim_hostconf_parse(text, strlen(text), &h, why, sizeof(why)) !=
+        XLMIG_ERR_INVAL)
+        fail_msg("accepted: %s", text);
+    if (!strstr(why, needle))
+        fail_msg("message \"%s\" does not mention \"%s\"", why, needle);
+}
+
+static void test_hostconf(void **state)
+{
+    static const char good[] = "# levelled to the pool's oldest CPU\n"
+        "cpu_mask=avx2 avx512f\npcpus=8\ncpupool=batch:4-5\n"
+        "cpupool=rt:6,7\ncpu_vendor=GenuineIntel\n";
+    struct sim_hostconf h;
+    char why[160];
+
+    (void)state;
+    assert_int_equal(sim_hostconf_parse(good, strlen(good), &h, why,
+                                        sizeof(why)), 0);
+    assert_string_equal(h.cpu_mask, "avx2 avx512f");
+    assert_int_equal(h.pcpus, 8);
+    assert_int_equal(h.npools, 2);
+    assert_string_equal(h.pools[1].name, "rt");
+    assert_string_equal(h.pools[1].cpus, "6,7");
+    assert_int_equal(sim_hostconf_parse("", 0, &h, why, sizeof(why)), 0);
+    expect_host_bad("cpus=4\n", "unknown key");
+    expect_host_bad("pcpus=0\n", "bad value for pcpus");
+    expect_host_bad("cpupool=batch\n", "bad value for cpupool");
+    expect_host_bad("cpupool=Pool-0:1\n", "bad value for cpupool");
+    expect_host_bad("cpupool=a:1-2\ncpupool=b:2\n", "in another pool");
+    expect_host_bad("cpupool=a:1\ncpupool=a:2\n", "cpupool a twice");
+    expect_host_bad("cpu_mask=AVX\n", "bad value for cpu_mask");
 }
 
 static void test_sizes(void **state)
@@ -108,6 +205,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roundtrip),
         cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_optional),
+        cmocka_unit_test(test_hostconf),
         cmocka_unit_test(test_sizes),
     };
 
