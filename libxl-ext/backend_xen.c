@@ -67,6 +67,8 @@ struct xlmig_dom {
     uint32_t new_domid;
     libxl_domain_config cfg;
     bool cfg_init;
+    bool claim_tried;           /* restore: memory claimed (or tried) */
+    uint32_t claim_domid;       /* the domain holding the claim, or 0 */
 };
 
 static const libxl_childproc_hooks child_hooks = {
@@ -1041,6 +1043,87 @@ fail:
     return rc;
 }
 
+/*
+ * Claim the domain's memory from Xen (XENMEM_claim_pages) as soon as
+ * libxl has created the new, empty domain and before its first page
+ * arrives: while the stream fills it, no other domain and no other
+ * toolstack can take that memory.  The claim shrinks as the restore
+ * allocates; what is left of it is released when the restore ends.  Xen
+ * refusing the claim for want of memory fails the restore at once rather
+ * than half-way; a domain that does not show up in time is restored
+ * without a claim (logged).
+ */
+static int restore_claim(xlmig_ctx *ctx, struct xlmig_dom *d)
+{
+    struct xen_priv *x = ctx->backend_priv;
+    uint64_t until = xlmig_now_ns() + 10000000000ull;
+    xc_interface *xch;
+    uint32_t domid = 0;
+    int rc = 0;
+
+    d->claim_tried = true;
+    while (!domid && xlmig_now_ns() < until) {
+        int n = 0;
+        libxl_dominfo *doms = libxl_list_domain(x->lctx, &n);
+        for (int i = 0; doms && i < n; i++)
+            if (doms[i].domid &&
+                !memcmp(libxl_uuid_bytearray(&doms[i].uuid), d->info.uuid,
+                        16))
+                domid = doms[i].domid;
+        if (doms)
+            libxl_dominfo_list_free(doms, n);
+        if (!domid)
+            usleep(20000);
+    }
+    if (!domid) {
+        LOG_WARN(ctx, "libxl has not created %s within 10 s: its memory is "
+                 "not claimed from Xen", d->info.name);
+        return 0;
+    }
+    xch = xc_interface_open((xentoollog_logger *)x->logger, NULL, 0);
+    if (!xch) {
+        LOG_WARN(ctx, "xc_interface_open failed: %s's memory is not "
+                 "claimed", d->info.name);
+        return 0;
+    }
+    if (xc_domain_claim_pages(xch, domid, d->info.nr_pages)) {
+        if (errno == ENOMEM) {
+            LOG_ERR(ctx, "Xen cannot claim %" PRIu64 " MiB for %s: not "
+                    "enough free memory (taken since the preflight?)",
+                    d->info.nr_pages >> 8, d->info.name);
+            rc = XLMIG_ERR_NOSPACE;
+        } else {
+            LOG_WARN(ctx, "xc_domain_claim_pages(%u): %s: restoring %s "
+                     "without a claim", domid, strerror(errno),
+                     d->info.name);
+        }
+    } else {
+        d->claim_domid = domid;
+        LOG_INFO(ctx, "claimed %" PRIu64 " MiB from Xen for %s (domain %u)",
+                 d->info.nr_pages >> 8, d->info.name, domid);
+    }
+    xc_interface_close(xch);
+    return rc;
+}
+
+/* Release what is left of the claim (none once every page is in). */
+static void restore_unclaim(xlmig_ctx *ctx, struct xlmig_dom *d)
+{
+    struct xen_priv *x = ctx->backend_priv;
+    xc_interface *xch;
+
+    if (!d->claim_domid)
+        return;
+    xch = xc_interface_open((xentoollog_logger *)x->logger, NULL, 0);
+    if (xch) {
+        if (xc_domain_claim_pages(xch, d->claim_domid, 0))
+            LOG_DEBUG(ctx, "releasing domain %u's claim: %s",
+                      d->claim_domid, strerror(errno));
+        xc_interface_close(xch);
+    }
+    d->claim_domid = 0;
+}
+
 static int xen_restore_record(xlmig_ctx *ctx, struct xlmig_dom *d,
                               const struct xlmig_record *rec)
 {
@@ -1054,6 +1137,8 @@ static int xen_restore_record(xlmig_ctx *ctx, struct xlmig_dom *d,
     }
     if (!d->restoring || d->wfd < 0)
         return XLMIG_ERR_STATE;
+    if (!d->claim_tried && (rc = restore_claim(ctx, d)))
+        return rc;
     xlmig_rec_get_xen(rec, &xr);
     rc = xlmig_write_all(d->wfd, xr.data, xr.len);
     if (rc) {
@@ -1070,6 +1155,7 @@ static int xen_restore_finish(xlmig_ctx *ctx, struct xlmig_dom *d)
 {
     int rc = restore_join(d);
 
+    restore_unclaim(ctx, d);
     if (rc) {
         LOG_ERR(ctx, "libxl could not restore %s (libxl error %d)",
                 d->info.name, rc);
@@ -1094,13 +1180,21 @@ static int xen_info(xlmig_ctx *ctx, struct xlmig_dom *d,
 static int xen_host_free(xlmig_ctx *ctx, uint64_t *bytes)
 {
     struct xen_priv *x = ctx->backend_priv;
-    uint64_t kb = 0;
+    libxl_physinfo pi;
+    uint64_t pages;
 
-    if (libxl_get_free_memory(x->lctx, &kb)) {
-        LOG_ERR(ctx, "libxl_get_free_memory failed");
+    /* Free and to-be-scrubbed pages, less what domains have claimed
+     * (libxl_get_free_memory leaves claims out). */
+    libxl_physinfo_init(&pi);
+    if (libxl_get_physinfo(x->lctx, &pi)) {
+        LOG_ERR(ctx, "libxl_get_physinfo failed");
+        libxl_physinfo_dispose(&pi);
         return XLMIG_ERR_BACKEND;
     }
-    *bytes = kb << 10;
+    pages = pi.free_pages + pi.scrub_pages;
+    pages = pages > pi.outstanding_pages ? pages - pi.outstanding_pages : 0;
+    libxl_physinfo_dispose(&pi);
+    *bytes = pages << XLMIG_PAGE_SHIFT;
     return 0;
 }
 

@@ -497,7 +497,9 @@ int xlmig_needs_decode(const uint8_t *b, size_t len, struct xlmig_needs *n,
             break;
         case N_DOMTYPE:
             ok = ilen >= 1 && get_text(p, ilen, n->domtype,
-                                       sizeof(n->domtype), false);
+                                       sizeof(n->domtype), false) &&
+                 (!strcmp(n->domtype, "pv") || !strcmp(n->domtype, "pvh") ||
+                  !strcmp(n->domtype, "hvm") || !strcmp(n->domtype, "sim"));
             break;
         case N_CPU_VENDOR:
             ok = get_text(p, ilen, n->cpu_vendor, sizeof(n->cpu_vendor),

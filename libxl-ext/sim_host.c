@@ -561,8 +561,9 @@ int sim_dom_list(xlmig_ctx *ctx, struct xlmig_dominfo **out, unsigned *n)
     while ((e = readdir(d))) {
         struct xlmig_dominfo info;
 
-        if (e->d_name[0] == '.' || !sim_name_valid(e->d_name))
-            continue;
+        if (e->d_name[0] == '.' || !sim_name_valid(e->d_name) ||
+            (e->d_type != DT_DIR && e->d_type != DT_UNKNOWN))
+            continue;           /* host.conf, .lock */
         if (info_of(ctx, e->d_name, &info))
             continue;           /* being created, or gone */
         if (cnt == cap) {

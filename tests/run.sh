@@ -74,6 +74,8 @@ for t in tests/integration/*.sh; do
     note "integ $name: $ok passed, $nok failed, $skip skipped"
     if [ "$nok" -gt 0 ]; then
         failures="$failures integration/$name"
+        grep -n -B8 '^not ok ' "$out/$name.log" | sed 's/^/    /'
+        echo "    ... the log's end:"
         sed 's/^/    /' "$out/$name.log" | tail -40
     else
         grep '^#' "$out/$name.log" | sed 's/^/    /'

@@ -391,7 +391,7 @@ static int reserve(void *opaque, struct xlmig_mjob *j, uint64_t bytes,
     hv_counts = !D.cfg.domain_memory &&
                 !xlmig_host_free_memory(j && j->job.ctx ? j->job.ctx : D.ctx,
                                         &avail);
-    if (D.cfg.domain_memory) {
+    {
         xlmig_ctx *ctx = j ? j->job.ctx : D.ctx;
         if (xlmig_domain_list(ctx ? ctx : D.ctx, &doms, &n)) {
             snprintf(why, len, "cannot list this host's domains");
@@ -400,11 +400,19 @@ static int reserve(void *opaque, struct xlmig_mjob *j, uint64_t bytes,
     }
     pthread_mutex_lock(&D.lock);
     for (struct djob *dj = D.jobs; dj; dj = dj->next) {
+        bool here = false;
         if (dj->m.done || &dj->m == j)
             continue;
-        held += dj->m.reserved_bytes;
+        /* Xen counts a domain being restored itself, once it exists:
+         * the pages it has and the claim on the rest (backend_xen.c). */
+        for (unsigned i = 0; hv_counts && dj->m.dir == XLMIG_JOB_IN &&
+                             i < n; i++)
+            if (!strcmp(dj->m.job.domain, doms[i].name))
+                here = true;
+        if (!here)
+            held += dj->m.reserved_bytes;
     }
-    for (unsigned i = 0; i < n; i++) {
+    for (unsigned i = 0; i < n && D.cfg.domain_memory; i++) {
         bool incoming = false;
         /* A domain being restored is counted by its reservation. */
         for (struct djob *dj = D.jobs; dj; dj = dj->next)

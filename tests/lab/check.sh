@@ -41,6 +41,14 @@
 # stalled, the guest takes no CPU), whichever way it goes.  The guest
 # started on hostb for hostb -> hosta hides avx2, which hosta lacks.
 #
+# Then preflight across the CPU models (LAB_PREFLIGHT, default on; with
+# the default models only): a PV guest started on hostb, which offers
+# avx2, is refused for hosta by `xlmig preflight` and by `xlmig migrate`
+# (exit 3), avx2 named as used by the domain and absent on hosta, before
+# anything is sent: it runs on hostb as before and hosta has no copy.
+# The same guest started levelled (cpuid avx2=0) passes, and so does a
+# guest started on hosta, for hostb.
+#
 # Then the write-heavy case (LAB_HEAVY, default on; PV): a guest writing
 # 8000 pages/s over a 64 MiB region, more than the link carries, moved
 # by stock xl hosta -> hostb and by `xlmig migrate --auto-converge
@@ -57,6 +65,7 @@ TYPES=${LAB_TYPES:-pv pvh hvm}
 CPU_A=${LAB_CPU_A:-max,-avx2}
 CPU_B=${LAB_CPU_B:-max}
 XLMIG_CASES=${LAB_XLMIG-1}
+PREFLIGHT=${LAB_PREFLIGHT-1}
 XLMIG_TYPES=${LAB_XLMIG_TYPES:-$TYPES}
 # The lab's link moves 2-4 MiB/s under TCG, slower than the guests dirty
 # memory: pre-copy stops at the round limit rather than converging.
@@ -271,6 +280,66 @@ fresh() {
     sleep 5
 }
 
+# preflight_case: see the top; the PV guest, fresh each time
+preflight_case() {
+    g=guest-pv
+    fresh pv hostb || return
+    lab_run hostb "xlmig preflight $g hosta" >"$LAB_RUN/preflight-b.log" 2>&1
+    rc=$?
+    sed 's/^/#   /' "$LAB_RUN/preflight-b.log"
+    if [ $rc -eq 3 ] && grep -qE "^cpu\.features .* FAIL +(.*, )?avx2(, .*)?: used by domain, absent on destination" \
+           "$LAB_RUN/preflight-b.log"; then
+        ok "preflight: a guest started on hostb is refused for hosta (exit 3), avx2 named"
+    else
+        not_ok "preflight: a guest started on hostb is refused for hosta, avx2 named (exit $rc)"
+    fi
+    t1=$(date +%s)
+    lab_run hostb "xlmig migrate $g hosta" >"$LAB_RUN/preflight-mig.log" 2>&1
+    rc=$?
+    tail -2 "$LAB_RUN/preflight-mig.log" | sed 's/^/#   /'
+    if [ $rc -eq 3 ] && grep -q "avx2.*: used by domain, absent on destination" \
+           "$LAB_RUN/preflight-mig.log"; then
+        ok "preflight: xlmig migrate refuses it too (exit 3) in $(($(date +%s) - t1)) s, avx2 named"
+    else
+        not_ok "preflight: xlmig migrate refuses it (exit $rc)"
+    fi
+    no_copy "preflight: nothing sent" hosta
+    if lab_run hostb "xl list" | grep -q "^$g .* r-\|^$g .* -b" &&
+       lab_wait_guest hostb 30; then
+        ok "preflight: the guest runs on hostb as before and answers"
+    else
+        not_ok "preflight: the guest runs on hostb as before"
+    fi
+    lab_run hostb "sed 's/^cpuid.*/cpuid = \"host,rdtscp=0,avx2=0\"/' \
+        /etc/xen/guest-pv.cfg >/root/guest-pv-level.cfg"
+    if fresh pv hostb /root/guest-pv-level.cfg; then
+        lab_run hostb "xlmig preflight $g hosta" \
+            >"$LAB_RUN/preflight-level.log" 2>&1
+        rc=$?
+        grep -E "^cpu\.|^hypervisor|^memory|^vif" "$LAB_RUN/preflight-level.log" |
+            sed 's/^/#   /'
+        if [ $rc -eq 0 ]; then
+            ok "preflight: the same guest started levelled (avx2=0) passes for hosta"
+        else
+            not_ok "preflight: the levelled guest passes for hosta (exit $rc)"
+        fi
+    fi
+    if fresh pv hosta; then
+        lab_run hosta "xlmig preflight $g hostb" \
+            >"$LAB_RUN/preflight-a.log" 2>&1
+        rc=$?
+        grep -E "^cpu\." "$LAB_RUN/preflight-a.log" | sed 's/^/#   /'
+        if [ $rc -eq 0 ]; then
+            ok "preflight: a guest started on hosta passes for hostb"
+        else
+            sed 's/^/#   /' "$LAB_RUN/preflight-a.log"
+            not_ok "preflight: a guest started on hosta passes for hostb (exit $rc)"
+        fi
+    fi
+    lab_run hosta "xl destroy $g" >/dev/null 2>&1
+    lab_run hostb "xl destroy $g" >/dev/null 2>&1
+}
+
 # heavy: the write-heavy guest, stock xl hosta -> hostb, then xlmig
 # --auto-converge hostb -> hosta with a downtime target
 heavy() {
@@ -382,6 +451,9 @@ if [ "$CPU_A" = "max,-avx2" ] && [ "$CPU_B" = max ]; then
         ok "CPU models differ: avx2 offered by Xen on hostb ($CPU_B), not on hosta ($CPU_A)"
     else
         not_ok "CPU models differ: avx2 on hostb only"
+    fi
+    if [ -n "$PREFLIGHT" ]; then
+        preflight_case
     fi
 fi
 
