@@ -10,6 +10,7 @@
 
 #include "crc32c.h"
 #include "cursor.h"
+#include "preflight.h"
 #include "proto.h"
 #include "stream.h"
 #include "tunnel.h"
@@ -193,6 +194,27 @@ static void test_size_rules(void **state)
     frame(f, XLMIG_MSG_PREPARE, b, XLMIG_MSG_PREPARE_SIZE);
     assert_int_equal(check(f, why), XLMIG_ERR_STREAM);
     assert_non_null(strstr(why, "vCPU count"));
+
+    /* PREFLIGHT: the same DOMAIN_INFO at 0, memory, flags, then needs
+     * (decoded by preflight.c); only known flags; 120 octets at least. */
+    xlmig_put_u32(b + 32, 2);
+    memmove(b, b + 16, XLMIG_DOMAIN_INFO_SIZE);
+    memset(b + XLMIG_DOMAIN_INFO_SIZE, 0, 16);
+    xlmig_put_u32(b + XLMIG_DOMAIN_INFO_SIZE + 8, XLMIG_PF_CHECK_ONLY);
+    frame(f, XLMIG_MSG_PREFLIGHT, b, XLMIG_MSG_PREFLIGHT_SIZE + 8);
+    assert_int_equal(check(f, why), 0);
+    frame(f, XLMIG_MSG_PREFLIGHT, b, XLMIG_MSG_PREFLIGHT_SIZE - 1);
+    assert_int_equal(check(f, why), XLMIG_ERR_STREAM);
+    assert_non_null(strstr(why, "PREFLIGHT: length 119"));
+    xlmig_put_u32(b + XLMIG_DOMAIN_INFO_SIZE + 8, 0x10);
+    frame(f, XLMIG_MSG_PREFLIGHT, b, XLMIG_MSG_PREFLIGHT_SIZE);
+    assert_int_equal(check(f, why), XLMIG_ERR_STREAM);
+    assert_non_null(strstr(why, "unknown flags 0x10"));
+    /* PREFLIGHT_REPORT: 8 octets at least */
+    frame(f, XLMIG_MSG_PREFLIGHT_REPORT, b, 7);
+    assert_int_equal(check(f, why), XLMIG_ERR_STREAM);
+    frame(f, XLMIG_MSG_PREFLIGHT_REPORT, b, 8);
+    assert_int_equal(check(f, why), 0);
 }
 
 /* Data channels: ATTACH, CHANNEL_END and SYNC. */
