@@ -213,6 +213,12 @@ xlmig_move() {
         return 1
     fi
     ok "$what: xlmig migrate in $wall s"
+    claim=$(lab_run "$3" "grep 'claimed .* from Xen for $g ' /var/log/xlmigd.log | tail -1")
+    if [ -n "$claim" ]; then
+        ok "$what: $3 claimed the guest's memory from Xen before its first page (${claim##*: })"
+    else
+        not_ok "$what: $3 claimed the guest's memory from Xen"
+    fi
     verdict "$what" "$3" "$before"
     no_copy "$what" "$2"
     res=$(grep '^migrated ' "$LAB_RUN/xlmig-$1-$2.log")
@@ -312,8 +318,8 @@ preflight_case() {
     else
         not_ok "preflight: the guest runs on hostb as before"
     fi
-    lab_run hostb "sed 's/^cpuid.*/cpuid = \"host,rdtscp=0,avx2=0,vaes=0\"/' \
-        /etc/xen/guest-pv.cfg >/root/guest-pv-level.cfg"
+    lab_run hostb "sed '/^cpuid/d' /etc/xen/guest-pv.cfg >/root/guest-pv-level.cfg &&
+        echo 'cpuid = \"host,avx2=0,vaes=0\"' >>/root/guest-pv-level.cfg"
     if fresh pv hostb /root/guest-pv-level.cfg; then
         lab_run hostb "xlmig preflight $g hosta" \
             >"$LAB_RUN/preflight-level.log" 2>&1
