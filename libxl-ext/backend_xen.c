@@ -1059,7 +1059,7 @@ static int restore_claim(xlmig_ctx *ctx, struct xlmig_dom *d)
     uint64_t until = xlmig_now_ns() + 10000000000ull;
     xc_interface *xch;
     uint32_t domid = 0;
-    int rc = 0;
+    int rc = 0, err;
 
     d->claim_tried = true;
     while (!domid && xlmig_now_ns() < until) {
@@ -1086,21 +1086,31 @@ static int restore_claim(xlmig_ctx *ctx, struct xlmig_dom *d)
                  "claimed", d->info.name);
         return 0;
     }
-    if (xc_domain_claim_pages(xch, domid, d->info.nr_pages)) {
-        if (errno == ENOMEM) {
-            LOG_ERR(ctx, "Xen cannot claim %" PRIu64 " MiB for %s: not "
-                    "enough free memory (taken since the preflight?)",
-                    d->info.nr_pages >> 8, d->info.name);
-            rc = XLMIG_ERR_NOSPACE;
-        } else {
-            LOG_WARN(ctx, "xc_domain_claim_pages(%u): %s: restoring %s "
-                     "without a claim", domid, strerror(errno),
-                     d->info.name);
+    /* Xen refuses a claim above the domain's max_pages (EINVAL), which
+     * libxl sets just after creating it: try again until it has. */
+    for (;;) {
+        if (!xc_domain_claim_pages(xch, domid, d->info.nr_pages)) {
+            err = 0;
+            break;
         }
-    } else {
+        err = errno;
+        if (err != EINVAL || xlmig_now_ns() >= until)
+            break;
+        usleep(20000);
+    }
+    if (!err) {
         d->claim_domid = domid;
         LOG_INFO(ctx, "claimed %" PRIu64 " MiB from Xen for %s (domain %u)",
                  d->info.nr_pages >> 8, d->info.name, domid);
+    } else if (err == ENOMEM) {
+        LOG_ERR(ctx, "Xen cannot claim %" PRIu64 " MiB for %s: not enough "
+                "free memory (taken since the preflight?)",
+                d->info.nr_pages >> 8, d->info.name);
+        rc = XLMIG_ERR_NOSPACE;
+    } else {
+        LOG_WARN(ctx, "xc_domain_claim_pages(%u, %" PRIu64 " pages): %s: "
+                 "restoring %s without a claim", domid, d->info.nr_pages,
+                 strerror(err), d->info.name);
     }
     xc_interface_close(xch);
     return rc;
