@@ -207,13 +207,15 @@ check "the refusal gives the figures" \
 daemon_kill hostb
 daemon_conf hostb 'domain_memory = 400'
 daemon_start hostb || not_ok "xlmigd on hostb again"
-mk hosta -m 256M -c 1 -r 1M big1
+# big1's every page holds data, so that at 16 MiB/s its first round takes
+# about 16 s: big2 comes while big1 still holds its memory on hostb.
+mk hosta -m 256M -c 1 -r 1M --fill big1
 mk hosta -m 256M -c 1 -r 1M big2
 pf big2
 check "either domain alone fits hostb's 400 MiB (exit $rc)" [ $rc -eq 0 ]
 on hosta "$XLMIG_BIN" migrate --bandwidth 16 big1 hostb >"$T_WORK/big1" 2>&1 &
 m1=$!
-wait_for 30 sh -c "XLMIG_SOCKET=$T_WORK/hostb.sock $XLMIG_BIN status | grep -q 'in .*big1.* precopy'" ||
+wait_for 60 sh -c "XLMIG_SOCKET=$T_WORK/hostb.sock $XLMIG_BIN status | grep -q 'in .*big1.* precopy'" ||
     not_ok "big1's migration reached pre-copy on hostb"
 on hosta "$XLMIG_BIN" migrate big2 hostb >"$T_WORK/big2" 2>&1; rc2=$?
 sed 's/^/#   /' "$T_WORK/big2"
