@@ -217,8 +217,7 @@ xlmig_move() {
     if [ -n "$claim" ]; then
         ok "$what: $3 claimed the guest's memory from Xen before its first page (${claim##*: })"
     else
-        # Not yet proven here: said, with what the log has, not failed.
-        note "$what: $3 made no Xen memory claim:"
+        not_ok "$what: $3 claimed the guest's memory from Xen"
         lab_run "$3" "grep -i 'claim\|has not created' /var/log/xlmigd.log | tail -3" |
             sed 's/^/#   /'
     fi
