@@ -1425,20 +1425,10 @@ static int xen_offer(xlmig_ctx *ctx, const struct xlmig_needs *n,
             bitmap_list(&pools[i].cpumap, o->pool_cpus,
                         sizeof(o->pool_cpus));
         }
-    for (unsigned i = 0; i < n->ndisks; i++) {
-        const struct xlmig_pf_disk *d = &n->disks[i];
-        if (d->flags & (XLMIG_PF_DISK_EMPTY | XLMIG_PF_DISK_OPAQUE))
-            continue;
-        o->disks[i].err = xlmig_path_size(d->target, &o->disks[i].size);
-        if (o->disks[i].err == ENOENT || o->disks[i].err == ENOTDIR)
-            xlmig_path_space(d->target, &o->disks[i].space);
-    }
-    for (unsigned i = 0; i < n->nnics; i++) {
-        o->nics[i].bridge = n->nics[i].bridge[0] &&
-                            xlmig_host_bridge(n->nics[i].bridge);
+    xlmig_pf_offer_local(n, o);
+    for (unsigned i = 0; i < n->nnics; i++)
         xen_mac_user(x, n->nics[i].mac, o->nics[i].mac_user,
                      sizeof(o->nics[i].mac_user));
-    }
     rc = 0;
 out:
     if (pools)

@@ -54,18 +54,22 @@ void xlmig_pf_add(struct xlmig_pf_report *r, enum xlmig_pf_verdict v,
     struct xlmig_pf_row *row;
     va_list ap;
 
-    row_count(r, v);
     if (r->n == XLMIG_PF_ROWS_MAX) {
-        /* A failure past the end still refuses: the last row says so. */
+        /* A failure past the end still refuses: the last row says so
+         * (the counts stay those of the rows there are). */
         r->truncated = true;
         row = &r->rows[r->n - 1];
         if (v == XLMIG_PF_FAIL && row->verdict != XLMIG_PF_FAIL) {
+            if (row->verdict == XLMIG_PF_WARN)
+                r->warned--;
+            row_count(r, XLMIG_PF_FAIL);
             row->verdict = XLMIG_PF_FAIL;
             snprintf(row->reason, sizeof(row->reason), "more checks than "
                      "a report holds; one of those left out failed");
         }
         return;
     }
+    row_count(r, v);
     row = &r->rows[r->n++];
     row->verdict = v;
     snprintf(row->check, sizeof(row->check), "%s", check);
@@ -299,6 +303,21 @@ int xlmig_path_space(const char *path, uint64_t *space)
     }
     *space = (uint64_t)sv.f_bavail * sv.f_frsize;
     return 0;
+}
+
+void xlmig_pf_offer_local(const struct xlmig_needs *n, struct xlmig_offer *o)
+{
+    for (unsigned i = 0; i < n->ndisks; i++) {
+        const struct xlmig_pf_disk *d = &n->disks[i];
+        if (d->flags & (XLMIG_PF_DISK_EMPTY | XLMIG_PF_DISK_OPAQUE))
+            continue;
+        o->disks[i].err = xlmig_path_size(d->target, &o->disks[i].size);
+        if (o->disks[i].err == ENOENT || o->disks[i].err == ENOTDIR)
+            xlmig_path_space(d->target, &o->disks[i].space);
+    }
+    for (unsigned i = 0; i < n->nnics; i++)
+        o->nics[i].bridge = n->nics[i].bridge[0] &&
+                            xlmig_host_bridge(n->nics[i].bridge);
 }
 
 /* ---- needs: encoding ---- */

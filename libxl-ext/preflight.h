@@ -186,6 +186,10 @@ bool xlmig_host_bridge(const char *br);
 void xlmig_host_mac_user(const uint8_t mac[6], char *who, size_t len);
 int xlmig_path_size(const char *path, uint64_t *size);
 int xlmig_path_space(const char *path, uint64_t *space);
+/* The offer's disks (size here, or room for a copy) and bridges, from
+ * this host's files and network interfaces; MACs are the backend's. */
+void xlmig_pf_offer_local(const struct xlmig_needs *n,
+                          struct xlmig_offer *o);
 /* "00:16:3e:00:00:01" <-> 6 octets. */
 int xlmig_mac_parse(const char *s, uint8_t mac[6]);
 void xlmig_mac_format(const uint8_t mac[6], char out[18]);
