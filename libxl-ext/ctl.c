@@ -183,6 +183,15 @@ int xlmig_ctl_parse(const char *line, size_t len, struct xlmig_ctl_req *r,
                 goto out;
             }
             r->auto_converge = YAJL_IS_TRUE(v);
+        } else if (mig && !strcmp(k, "max_throttle_pct")) {
+            if (get_uint(v, k, 99, &u, why, whylen))
+                goto out;
+            if (!u) {
+                refuse(why, whylen, "\"max_throttle_pct\" must be from 1 "
+                       "to 99");
+                goto out;
+            }
+            r->max_throttle_pct = (uint32_t)u;
         } else if (mig && !strcmp(k, "xl")) {
             if (!YAJL_IS_TRUE(v) && !YAJL_IS_FALSE(v)) {
                 refuse(why, whylen, "\"xl\" must be true or false");
@@ -218,6 +227,11 @@ int xlmig_ctl_parse(const char *line, size_t len, struct xlmig_ctl_req *r,
         if (r->auto_converge && r->quick) {
             refuse(why, whylen, "\"auto_converge\" throttles a live "
                    "migration; \"quick\" is not live");
+            goto out;
+        }
+        if (r->max_throttle_pct && !r->auto_converge) {
+            refuse(why, whylen, "\"max_throttle_pct\" limits "
+                   "\"auto_converge\": give both");
             goto out;
         }
         if (r->via[0] && (!r->quick || r->via[0] != '/')) {
@@ -304,6 +318,8 @@ int xlmig_ctl_format(const struct xlmig_ctl_req *r, char *buf, size_t len)
             xlmig_json_bool(g, "quick", true);
         if (r->auto_converge)
             xlmig_json_bool(g, "auto_converge", true);
+        if (r->max_throttle_pct)
+            xlmig_json_int(g, "max_throttle_pct", r->max_throttle_pct);
         if (r->xl)
             xlmig_json_bool(g, "xl", true);
         if (r->via[0])

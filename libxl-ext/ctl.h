@@ -38,6 +38,7 @@ struct xlmig_ctl_req {
     uint64_t timeout_s;                 /* 0: none */
     uint32_t channels;                  /* 0: daemon's default */
     bool auto_converge;                 /* may throttle the guest */
+    uint32_t max_throttle_pct;          /* 0: the policy's 99 */
     bool xl;                            /* to a stock xl migrate-receive */
     bool quick;
     bool copy_storage;                  /* preflight: disks would be copied */

@@ -12,8 +12,9 @@
  *     and throttling allowed -> THROTTLE: 20% first, then +10% a round
  *     (as QEMU's auto-converge), or at once the level that would bring
  *     the dirty rate down to half the bandwidth if the guest's writing
- *     scales with its CPU time, when that is higher; at most 99%.
- *  5. Otherwise CONTINUE.
+ *     scales with its CPU time, when that is higher; at most the job's
+ *     max_throttle (99% unless the administrator asked for less).
+ *  5. Otherwise CONTINUE (saying so when the throttle is at its limit).
  *
  * Bandwidth is what this round achieved, capped by the job's limit; a
  * round too short to measure falls back to the cap, or to "unknown",
@@ -28,6 +29,7 @@ void xlmig_limits_default(struct xlmig_limits *l)
 {
     memset(l, 0, sizeof(*l));
     l->max_downtime_ns = XLMIG_DEFAULT_MAX_DOWNTIME_NS;
+    l->max_throttle_pct = XLMIG_MAX_THROTTLE_PCT;
     l->max_rounds = XLMIG_DEFAULT_MAX_ROUNDS;
 }
 
@@ -56,6 +58,9 @@ void xlmig_policy_decide(const struct xlmig_limits *lim,
 {
     uint64_t bw = per_second(r->bytes_sent, r->duration_ns);
     uint64_t remaining = r->pages_dirtied * bytes_per_page;
+    uint32_t ceiling = lim->max_throttle_pct &&
+                       lim->max_throttle_pct < XLMIG_MAX_THROTTLE_PCT ?
+                           lim->max_throttle_pct : XLMIG_MAX_THROTTLE_PCT;
 
     memset(v, 0, sizeof(*v));
     if (r->duration_ns < 1000000 || bw == 0)    /* < 1 ms: no measure */
@@ -104,7 +109,7 @@ void xlmig_policy_decide(const struct xlmig_limits *lim,
         return;
     }
     if (lim->allow_throttle && bw && v->dirty_rate * 2 >= bw &&
-        r->throttle_pct < 99) {
+        r->throttle_pct < ceiling) {
         /* The rate measured was under the current throttle: what the
          * guest would write unthrottled, and the share of that half the
          * bandwidth allows. */
@@ -119,20 +124,24 @@ void xlmig_policy_decide(const struct xlmig_limits *lim,
             if ((double)v->throttle_pct < need)
                 v->throttle_pct++;
         }
-        if (v->throttle_pct > 99)
-            v->throttle_pct = 99;
+        if (v->throttle_pct > ceiling)
+            v->throttle_pct = ceiling;
         snprintf(v->reason, sizeof(v->reason),
                  "not converging: dirty rate %.1f MiB/s vs bandwidth %.1f "
-                 "MiB/s; throttling the guest to %u%%",
+                 "MiB/s; throttling the guest to %u%%%s",
                  (double)v->dirty_rate / 1048576.0,
-                 (double)bw / 1048576.0, v->throttle_pct);
+                 (double)bw / 1048576.0, v->throttle_pct,
+                 v->throttle_pct == ceiling && ceiling < 99 ?
+                     " (its limit)" : "");
         return;
     }
     v->decision = XLMIG_DECIDE_CONTINUE;
     snprintf(v->reason, sizeof(v->reason),
-             "%llu pages left, predicted downtime %.1f ms > %.0f ms",
+             "%llu pages left, predicted downtime %.1f ms > %.0f ms%s",
              (unsigned long long)r->pages_dirtied,
              v->predicted_downtime_ns == UINT64_MAX ?
                  -1.0 : (double)v->predicted_downtime_ns / 1e6,
-             (double)lim->max_downtime_ns / 1e6);
+             (double)lim->max_downtime_ns / 1e6,
+             lim->allow_throttle && r->throttle_pct >= ceiling ?
+                 "; the throttle is at its limit" : "");
 }

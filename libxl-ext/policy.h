@@ -17,10 +17,12 @@ struct xlmig_limits {
     uint64_t bandwidth_cap;     /* bytes/s, 0: none */
     uint64_t fixed_downtime_ns; /* state beyond memory: vCPUs, devices */
     bool allow_throttle;        /* may slow the guest to converge */
+    uint32_t max_throttle_pct;  /* how far, 1..99 (default 99) */
 };
 
 #define XLMIG_DEFAULT_MAX_DOWNTIME_NS (300ull * 1000000)
 #define XLMIG_DEFAULT_MAX_ROUNDS 30
+#define XLMIG_MAX_THROTTLE_PCT 99
 
 void xlmig_limits_default(struct xlmig_limits *l);
 

@@ -272,6 +272,8 @@ static void migrate_usage(FILE *f)
 "  --timeout S         give up (and roll back) after S seconds\n"
 "  --auto-converge     throttle a guest that dirties memory faster than\n"
 "                      it can be sent, until the downtime target is met\n"
+"  --max-throttle PCT  with --auto-converge: take at most PCT%% of the\n"
+"                      guest's CPU time (1-99, default 99)\n"
 "  --xl                to a stock `xl migrate-receive`, run by HOST's\n"
 "                      xlmigd through a tunnel (xen backend)\n"
 "  --quick             suspend first, then send everything (not live)\n"
@@ -308,6 +310,7 @@ int xlmig_cmd_migrate(int argc, char **argv)
         { "timeout", required_argument, NULL, 't' },
         { "quick", no_argument, NULL, 'q' },
         { "auto-converge", no_argument, NULL, 'a' },
+        { "max-throttle", required_argument, NULL, 'T' },
         { "xl", no_argument, NULL, 'x' },
         { "via", required_argument, NULL, 'V' },
         { "channels", required_argument, NULL, 'c' },
@@ -323,7 +326,7 @@ int xlmig_cmd_migrate(int argc, char **argv)
     memset(&r, 0, sizeof(r));
     r.cmd = XLMIG_CTL_MIGRATE;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "d:b:r:t:qaxV:c:jh", opts, NULL)) !=
+    while ((c = getopt_long(argc, argv, "d:b:r:t:qaT:xV:c:jh", opts, NULL)) !=
            -1) {
         switch (c) {
         case 'd':
@@ -353,6 +356,16 @@ int xlmig_cmd_migrate(int argc, char **argv)
             break;
         case 'q': r.quick = true; break;
         case 'a': r.auto_converge = true; break;
+        case 'T':
+            if (parse_num(optarg, "--max-throttle", 99, &v))
+                return EXIT_USAGE;
+            if (!v) {
+                fprintf(stderr, "xlmig: --max-throttle: a percentage "
+                        "from 1 to 99\n");
+                return EXIT_USAGE;
+            }
+            r.max_throttle_pct = (uint32_t)v;
+            break;
         case 'x': r.xl = true; break;
         case 'V':
             if (strlen(optarg) > XLMIG_CTL_VIA_MAX || optarg[0] != '/') {
@@ -378,6 +391,11 @@ int xlmig_cmd_migrate(int argc, char **argv)
     if (r.auto_converge && r.quick) {
         fprintf(stderr, "xlmig: --auto-converge throttles a live migration; "
                 "--quick is not live\n");
+        return EXIT_USAGE;
+    }
+    if (r.max_throttle_pct && !r.auto_converge) {
+        fprintf(stderr, "xlmig: --max-throttle limits --auto-converge; "
+                "give both\n");
         return EXIT_USAGE;
     }
     if (r.via[0] && !r.quick) {

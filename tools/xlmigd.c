@@ -699,6 +699,8 @@ static void do_migrate(struct client *cl, const struct xlmig_ctl_req *r)
         dj->oo.lim.max_total_ns = r->timeout_s * 1000000000ull;
     dj->oo.lim.bandwidth_cap = r->bandwidth_mib << 20;
     dj->oo.lim.allow_throttle = r->auto_converge;
+    if (r->max_throttle_pct)
+        dj->oo.lim.max_throttle_pct = r->max_throttle_pct;
     dj->oo.xl = r->xl;
     dj->oo.lim.fixed_downtime_ns = D.cfg.handover_ms * 1000000ull;
     dj->oo.quick = r->quick;

@@ -66,6 +66,35 @@ check "hot2 writes at its full rate again on hostb (more than half of $full)" \
     [ $((w1 - w0)) -gt $((full / 2)) ]
 on hostb $SIMDOM destroy hot2 >/dev/null
 
+# ---- --max-throttle: the administrator's ceiling holds ----
+on hosta $SIMDOM create -m 64M -c 2 -r 64M -P uniform --fill hot4 >/dev/null
+sleep 0.5
+mig capped hosta --json --auto-converge --max-throttle 30 --bandwidth 32 \
+    --max-rounds 5 --max-downtime 300 hot4 hostb
+check "with --max-throttle 30 the migration completes (exit $rc)" [ $rc -eq 0 ]
+top=$(grep -o '"throttle_pct":[0-9]*' "$T_WORK/capped" | cut -d: -f2 |
+    sort -n | tail -1)
+note "highest throttle in force: ${top:-none}%"
+check "the guest was throttled, never beyond 30% (highest ${top:-none}%)" \
+    [ "${top:-0}" -ge 1 -a "${top:-0}" -le 30 ]
+check "the policy said the throttle reached its limit" \
+    grep -q 'throttling the guest to 30% (its limit)' "$T_WORK/capped"
+check "then went on at the limit, and the round limit ended it" \
+    both 0 0 sh -c "grep -q 'the throttle is at its limit' '$T_WORK/capped' &&
+        grep -q 'round limit 5 reached' '$T_WORK/capped'"
+check "hot4 runs on hostb and verifies" intact hostb hot4
+on hostb $SIMDOM destroy hot4 >/dev/null
+on hosta "$XLMIG_BIN" migrate --max-throttle 50 hot4 hostb \
+    >"$T_WORK/capuse" 2>&1
+rc=$?
+check "--max-throttle without --auto-converge is a usage error (exit $rc)" \
+    both $rc 2 grep -q 'limits --auto-converge; give both' "$T_WORK/capuse"
+on hosta "$XLMIG_BIN" migrate --auto-converge --max-throttle 100 hot4 hostb \
+    >"$T_WORK/capuse" 2>&1
+rc=$?
+check "--max-throttle 100 is refused with the range (exit $rc)" \
+    both $rc 2 grep -q "not a number from 0 to 99" "$T_WORK/capuse"
+
 # ---- a throttled migration that gives up: the guest is as it was ----
 on hosta $SIMDOM create -m 64M -c 2 -r max -P uniform --fill hot3 >/dev/null
 sleep 0.5

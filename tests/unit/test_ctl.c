@@ -26,7 +26,8 @@ static void test_migrate(void **state)
                            "\"max_downtime_ms\":20,\"bandwidth_mib\":100,"
                            "\"max_rounds\":5,\"timeout_s\":60,"
                            "\"channels\":1,\"quick\":false,"
-                           "\"auto_converge\":true,\"xl\":true}\n", &r,
+                           "\"auto_converge\":true,\"max_throttle_pct\":60,"
+                           "\"xl\":true}\n", &r,
                            why), 0);
     assert_int_equal(r.cmd, XLMIG_CTL_MIGRATE);
     assert_string_equal(r.domain, "web1");
@@ -37,6 +38,7 @@ static void test_migrate(void **state)
     assert_int_equal(r.timeout_s, 60);
     assert_false(r.quick);
     assert_true(r.auto_converge);
+    assert_int_equal(r.max_throttle_pct, 60);
     assert_true(r.xl);
     n = xlmig_ctl_format(&r, line, sizeof(line));
     assert_true(n > 0);
@@ -110,6 +112,12 @@ static const struct {
       "\"quick\":true,\"auto_converge\":true}", "\"quick\" is not live" },
     { "{\"cmd\":\"migrate\",\"domain\":\"web1\",\"host\":\"hostb\","
       "\"xl\":1}", "\"xl\" must be true or false" },
+    { "{\"cmd\":\"migrate\",\"domain\":\"web1\",\"host\":\"hostb\","
+      "\"max_throttle_pct\":50}", "limits \"auto_converge\": give both" },
+    { "{\"cmd\":\"migrate\",\"domain\":\"web1\",\"host\":\"hostb\","
+      "\"auto_converge\":true,\"max_throttle_pct\":100}", "from 0 to 99" },
+    { "{\"cmd\":\"migrate\",\"domain\":\"web1\",\"host\":\"hostb\","
+      "\"auto_converge\":true,\"max_throttle_pct\":0}", "from 1 to 99" },
     { "{\"cmd\":\"preflight\",\"domain\":\"web1\"}", "\"host\" is missing" },
     { "{\"cmd\":\"preflight\",\"domain\":\"web1\",\"host\":\"hostb\","
       "\"quick\":true}", "\"quick\" is not a key of \"preflight\"" },

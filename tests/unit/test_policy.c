@@ -19,7 +19,7 @@ struct row {
     /* limits */
     uint64_t downtime_ms, total_s, cap;
     uint32_t rounds;
-    int throttle;
+    uint32_t throttle;          /* max throttle %, 0: not allowed */
     /* round */
     uint32_t round;
     uint64_t bytes, dur_ns, dirty_pages, elapsed_ns;
@@ -61,29 +61,38 @@ static const struct row rows[] = {
       2, 4096, 100, 2560, 1 * S, 0,
       XLMIG_DECIDE_CONTINUE, 0, 0, "pages left" },
     /* 14000 pages in 1 s: 54.7 MiB/s against 100: 20% is enough */
-    { "not converging, throttle allowed: start at 20%", 300, 0, 0, 30, 1,
+    { "not converging, throttle allowed: start at 20%", 300, 0, 0, 30, 99,
       3, 100 * MIB, 1 * S, 14000, 5 * S, 0,
       XLMIG_DECIDE_THROTTLE, 20, 0, "throttling the guest to 20%" },
-    { "throttle steps by 10", 300, 0, 0, 30, 1,
+    { "throttle steps by 10", 300, 0, 0, 30, 99,
       4, 100 * MIB, 1 * S, 14000, 6 * S, 40,
       XLMIG_DECIDE_THROTTLE, 50, 0, "50%" },
     /* dirtying as fast as the wire: half the CPU halves the rate */
     { "far from converging: straight to the level the bandwidth needs",
-      300, 0, 0, 30, 1,
+      300, 0, 0, 30, 99,
       3, 100 * MIB, 1 * S, 25600, 5 * S, 0,
       XLMIG_DECIDE_THROTTLE, 50, 0, "throttling the guest to 50%" },
     /* 78 MiB/s under 40% is 130 MiB/s unthrottled: 62% needed */
     { "a throttle that fell short is raised to what the rate says",
-      300, 0, 0, 30, 1,
+      300, 0, 0, 30, 99,
       4, 100 * MIB, 1 * S, 20000, 6 * S, 40,
       XLMIG_DECIDE_THROTTLE, 62, 0, "62%" },
-    { "throttle caps at 99", 300, 0, 0, 30, 1,
+    { "throttle caps at 99", 300, 0, 0, 30, 99,
       9, 100 * MIB, 1 * S, 20000, 9 * S, 95,
       XLMIG_DECIDE_THROTTLE, 99, 0, "99%" },
-    { "at 99% it just continues", 300, 0, 0, 30, 1,
+    { "at 99% it just continues", 300, 0, 0, 30, 99,
       9, 100 * MIB, 1 * S, 20000, 9 * S, 99,
       XLMIG_DECIDE_CONTINUE, 0, 0, "pages left" },
-    { "slow dirtier is not throttled", 300, 0, 0, 30, 1,
+    { "an administrator's limit caps the throttle", 300, 0, 0, 30, 50,
+      4, 100 * MIB, 1 * S, 20000, 6 * S, 40,
+      XLMIG_DECIDE_THROTTLE, 50, 0, "50% (its limit)" },
+    { "a limit under 20% is where it starts", 300, 0, 0, 30, 10,
+      3, 100 * MIB, 1 * S, 14000, 5 * S, 0,
+      XLMIG_DECIDE_THROTTLE, 10, 0, "10% (its limit)" },
+    { "at its limit it continues and says so", 300, 0, 0, 30, 50,
+      5, 100 * MIB, 1 * S, 20000, 7 * S, 50,
+      XLMIG_DECIDE_CONTINUE, 0, 0, "the throttle is at its limit" },
+    { "slow dirtier is not throttled", 300, 0, 0, 30, 99,
       3, 100 * MIB, 1 * S, 10000, 5 * S, 0,
       XLMIG_DECIDE_CONTINUE, 0, 0, "pages left" },
     { "throttling not allowed: continue", 300, 0, 0, 30, 0,
@@ -109,7 +118,9 @@ static void test_table(void **state)
         lim.max_total_ns = t->total_s * S;
         lim.bandwidth_cap = t->cap;
         lim.max_rounds = t->rounds;
-        lim.allow_throttle = t->throttle;
+        lim.allow_throttle = t->throttle != 0;
+        if (t->throttle)
+            lim.max_throttle_pct = t->throttle;
         xlmig_policy_decide(&lim, &r, PG, &v);
         if (v.decision != t->want)
             fail_msg("%s: decided %s, expected %s (%s)", t->what,
@@ -138,6 +149,7 @@ static void test_defaults(void **state)
     xlmig_limits_default(&lim);
     assert_int_equal(lim.max_downtime_ns, 300 * MS);
     assert_int_equal(lim.max_rounds, XLMIG_DEFAULT_MAX_ROUNDS);
+    assert_int_equal(lim.max_throttle_pct, 99);
     assert_int_equal(lim.max_total_ns, 0);
     assert_int_equal(lim.bandwidth_cap, 0);
 }
