@@ -1534,6 +1534,7 @@ static void preflight(xlmig_ctx *ctx, const struct xlmig_in_env *env,
     identity_rows(ctx, d, r);
 
     j->need_bytes = need;
+    j->need_vcpus = n->vcpus;
     snprintf(mem, sizeof(mem), "%" PRIu64 " MiB", need >> 20);
     why[0] = '\0';
     if (env->reserve &&
@@ -1553,6 +1554,8 @@ static void preflight(xlmig_ctx *ctx, const struct xlmig_in_env *env,
     o->stream_min = 1;
     o->stream_max = XLMIG_STREAM_VERSION;
     o->overcommit = env->cfg->vcpu_overcommit_pct / 100.0;
+    if (env->vcpus_held)
+        o->vcpus_held = env->vcpus_held(env->opaque, j);
     xlmig_pf_eval(n, o, r);
     free(o);
 }

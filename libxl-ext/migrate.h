@@ -95,6 +95,7 @@ struct xlmig_mjob {
     char mode[16];              /* "live", "quick", "quick-via" */
     uint64_t reserved_bytes;    /* destination: memory held for it */
     uint64_t need_bytes;        /* destination: what preflight counted */
+    uint32_t need_vcpus;        /* destination: held with the memory */
 
     pthread_mutex_t lock;       /* guards everything below */
     bool cancel;                /* asked to stop before COMMIT */
@@ -214,6 +215,9 @@ struct xlmig_in_env {
      * accepts. */
     int (*admit)(void *opaque, struct xlmig_mjob *j, char *why,
                  size_t whylen);
+    /* vCPUs of the other incoming migrations that hold a reservation and
+     * whose domain is not on this host yet (may be NULL). */
+    uint32_t (*vcpus_held)(void *opaque, const struct xlmig_mjob *j);
 };
 
 /*

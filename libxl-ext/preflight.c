@@ -748,8 +748,12 @@ static void eval_vcpus(const struct xlmig_needs *n,
     uint64_t after = (uint64_t)o->vcpus_used + o->vcpus_held + n->vcpus;
 
     snprintf(s, sizeof(s), "%u vCPUs", n->vcpus);
-    snprintf(d, sizeof(d), "%u pCPUs, %u vCPUs in use", o->pcpus,
-             o->vcpus_used + o->vcpus_held);
+    if (o->vcpus_held)
+        snprintf(d, sizeof(d), "%u pCPUs, %u vCPUs in use, %u incoming",
+                 o->pcpus, o->vcpus_used, o->vcpus_held);
+    else
+        snprintf(d, sizeof(d), "%u pCPUs, %u vCPUs in use", o->pcpus,
+                 o->vcpus_used);
     if (o->overcommit > 0 && o->pcpus &&
         (double)after > o->overcommit * o->pcpus)
         xlmig_pf_add(r, XLMIG_PF_FAIL, "vcpus", s, d, "%" PRIu64 " vCPUs "

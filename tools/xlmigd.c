@@ -467,12 +467,40 @@ static int admit(void *opaque, struct xlmig_mjob *j, char *why, size_t len)
     return 0;
 }
 
+static uint32_t vcpus_held(void *opaque, const struct xlmig_mjob *j)
+{
+    struct xlmig_dominfo *doms = NULL;
+    xlmig_ctx *ctx = j && j->job.ctx ? j->job.ctx : D.ctx;
+    uint32_t held = 0;
+    unsigned n = 0;
+
+    (void)opaque;
+    if (xlmig_domain_list(ctx, &doms, &n))
+        return 0;               /* the offer's own count still stands */
+    pthread_mutex_lock(&D.lock);
+    for (struct djob *dj = D.jobs; dj; dj = dj->next) {
+        bool here = false;
+        if (dj->m.done || &dj->m == j || dj->m.dir != XLMIG_JOB_IN ||
+            !dj->m.reserved_bytes)
+            continue;
+        /* Once restored (even paused) it is among the domains counted. */
+        for (unsigned i = 0; i < n; i++)
+            if (!strcmp(dj->m.job.domain, doms[i].name))
+                here = true;
+        if (!here)
+            held += dj->m.need_vcpus;
+    }
+    pthread_mutex_unlock(&D.lock);
+    free(doms);
+    return held;
+}
+
 /* ---- workers ---- */
 
 static void *incoming_worker(void *arg)
 {
     struct djob *dj = arg;
-    struct xlmig_in_env env = { &D.cfg, NULL, reserve, admit };
+    struct xlmig_in_env env = { &D.cfg, NULL, reserve, admit, vcpus_held };
     struct xlmig_tls_conn *tc = NULL;
     char peer[XLMIG_NAME_MAX];
     xlmig_ctx *ctx = worker_ctx(dj);

@@ -124,6 +124,7 @@ CASE(policy_unk, o->policy_ok = 2; strcpy(o->policy_why, "not run"))
 CASE(policy_yes, o->policy_ok = 1; strcpy(o->policy_why, "accepted"))
 CASE(overcommit, o->overcommit = 0.5)
 CASE(overcommit_ok, o->overcommit = 1.0)
+CASE(overcommit_held, o->overcommit = 1.0; o->vcpus_held = 2)
 CASE(wide, n->vcpus = 6)
 CASE(no_pool, o->pool_found = false; n->pin[0] = '\0')
 CASE(empty_pool, o->pool_cpus[0] = '\0'; n->pin[0] = '\0')
@@ -171,6 +172,8 @@ static const struct {
       "3 vCPUs on 4 pCPUs would exceed vcpu_overcommit 0.50 (at most 2)" },
     { overcommit_ok, "vcpus", XLMIG_PF_PASS,
       "3 vCPUs on 4 pCPUs, within vcpu_overcommit 1.00" },
+    { overcommit_held, "vcpus", XLMIG_PF_FAIL,
+      "5 vCPUs on 4 pCPUs would exceed vcpu_overcommit 1.00 (at most 4)" },
     { wide, "vcpus", XLMIG_PF_WARN, "more vCPUs than the destination has" },
     { no_pool, "cpupool", XLMIG_PF_FAIL, "no cpupool named Pool-0" },
     { empty_pool, "cpupool", XLMIG_PF_FAIL, "the pool has no CPUs" },
