@@ -625,9 +625,11 @@ static int sim_needs(xlmig_ctx *ctx, struct xlmig_dom *d,
         pd->flags = (sd->cdrom ? XLMIG_PF_DISK_CDROM : 0) |
                     (sd->ro ? XLMIG_PF_DISK_RO : 0) |
                     (sd->target[0] ? 0 : XLMIG_PF_DISK_EMPTY);
-        if (sd->target[0] && xlmig_path_size(sd->target, &pd->size))
+        if (sd->target[0] && xlmig_path_size(sd->target, &pd->size)) {
             LOG_WARN(ctx, "disk %s: cannot read the size of %s here",
                      sd->vdev, sd->target);
+            pd->flags |= XLMIG_PF_DISK_UNSIZED;
+        }
     }
     for (unsigned i = 0; i < c->nvifs && i < XLMIG_PF_NICS_MAX; i++) {
         memcpy(n->nics[i].mac, c->vifs[i].mac, 6);

@@ -1332,9 +1332,11 @@ static int xen_needs(xlmig_ctx *ctx, struct xlmig_dom *d,
             pd->flags |= XLMIG_PF_DISK_EMPTY;
         else if (dk->script || path[0] != '/')
             pd->flags |= XLMIG_PF_DISK_OPAQUE;
-        else if (xlmig_path_size(path, &pd->size))
+        else if (xlmig_path_size(path, &pd->size)) {
             LOG_WARN(ctx, "disk %s: cannot read the size of %s", pd->vdev,
                      path);
+            pd->flags |= XLMIG_PF_DISK_UNSIZED;
+        }
     }
     for (int i = 0; i < cfg.num_nics && n->nnics < XLMIG_PF_NICS_MAX; i++) {
         struct xlmig_pf_nic *ni = &n->nics[n->nnics++];

@@ -839,7 +839,10 @@ static void eval_disks(const struct xlmig_needs *n,
                          "no media to find");
             continue;
         }
-        size_text(d->size, sz, sizeof(sz));
+        if (d->flags & XLMIG_PF_DISK_UNSIZED)
+            snprintf(sz, sizeof(sz), "size unknown");
+        else
+            size_text(d->size, sz, sizeof(sz));
         snprintf(s, sizeof(s), "%.200s (%s)", d->target, sz);
         if (d->flags & XLMIG_PF_DISK_OPAQUE) {
             xlmig_pf_add(r, XLMIG_PF_WARN, check, s, "not checked",
@@ -856,7 +859,11 @@ static void eval_disks(const struct xlmig_needs *n,
             }
             size_text(od->space, osz, sizeof(osz));
             snprintf(dv, sizeof(dv), "%s free", osz);
-            if (od->space < d->size)
+            if (d->flags & XLMIG_PF_DISK_UNSIZED)
+                xlmig_pf_add(r, XLMIG_PF_WARN, check, s, dv, "the source "
+                             "cannot read the disk's size: room for a copy "
+                             "not checked");
+            else if (od->space < d->size)
                 xlmig_pf_add(r, XLMIG_PF_FAIL, check, s, dv, "no room for "
                              "a copy: %s needed, %s free", sz, osz);
             else
@@ -872,7 +879,11 @@ static void eval_disks(const struct xlmig_needs *n,
         }
         size_text(od->size, osz, sizeof(osz));
         snprintf(dv, sizeof(dv), "present (%s)", osz);
-        if (od->size != d->size)
+        if (d->flags & XLMIG_PF_DISK_UNSIZED)
+            xlmig_pf_add(r, XLMIG_PF_WARN, check, s, dv, "present; the "
+                         "source cannot read the size of %s, so whether it "
+                         "is the same storage is not checked", d->target);
+        else if (od->size != d->size)
             xlmig_pf_add(r, XLMIG_PF_FAIL, check, s, dv, "%s is %" PRIu64
                          " bytes here and %" PRIu64 " there: not the same "
                          "storage", d->target, d->size, od->size);

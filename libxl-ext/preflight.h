@@ -77,7 +77,8 @@ enum {
     XLMIG_PF_DISK_EMPTY = 0x4,  /* a drive with no media in it */
     XLMIG_PF_DISK_OPAQUE = 0x8, /* reached through a script or the network:
                                  * the target is not a local path */
-    XLMIG_PF_DISK_KNOWN = 0xf,
+    XLMIG_PF_DISK_UNSIZED = 0x10, /* the source could not read its size */
+    XLMIG_PF_DISK_KNOWN = 0x1f,
 };
 
 struct xlmig_pf_disk {

@@ -137,6 +137,11 @@ CASE(media_empty, n->disks[1].flags |= XLMIG_PF_DISK_EMPTY;
      n->disks[1].target[0] = '\0'; o->disks[1].err = 2)
 CASE(disk_opaque, n->disks[0].flags |= XLMIG_PF_DISK_OPAQUE;
      strcpy(n->disks[0].target, "iscsi:iqn.2001-04.com.example"))
+CASE(disk_unsized, n->disks[0].flags |= XLMIG_PF_DISK_UNSIZED;
+     n->disks[0].size = 0)
+CASE(copy_unsized, n->flags = XLMIG_PF_COPY_STORAGE; o->disks[0].err = 2;
+     n->disks[0].flags |= XLMIG_PF_DISK_UNSIZED; n->disks[0].size = 0;
+     o->disks[0].space = 1ull << 30)
 CASE(copy_room, n->flags = XLMIG_PF_COPY_STORAGE; o->disks[0].err = 2;
      o->disks[0].space = 20ull << 30)
 CASE(copy_tight, n->flags = XLMIG_PF_COPY_STORAGE; o->disks[0].err = 2;
@@ -188,6 +193,10 @@ static const struct {
       "/srv/boot.iso is not reachable on the destination" },
     { media_empty, "media hdc", XLMIG_PF_PASS, "no media to find" },
     { disk_opaque, "disk xvda", XLMIG_PF_WARN, "reached through a script" },
+    { disk_unsized, "disk xvda", XLMIG_PF_WARN,
+      "present; the source cannot read the size of /srv/web.img" },
+    { copy_unsized, "disk xvda", XLMIG_PF_WARN,
+      "room for a copy not checked" },
     { copy_room, "disk xvda", XLMIG_PF_PASS, "room for a copy" },
     { copy_tight, "disk xvda", XLMIG_PF_FAIL,
       "no room for a copy: 10 GiB needed, 1024 MiB free" },
