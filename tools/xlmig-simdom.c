@@ -1047,6 +1047,7 @@ static void usage(FILE *f)
 "          --vif SPEC            mac=MAC[,bridge=BRIDGE] (repeatable)\n"
 "          --pci BDF             a passthrough device (repeatable)\n"
 "          --disable-migrate     mark it not to be migrated\n"
+"          --uuid UUID           this UUID (default: a random one)\n"
 "  list                    list simulated domains on this host\n"
 "  info NAME               show a domain's state and counters\n"
 "  pause NAME | unpause NAME | destroy NAME\n"
@@ -1186,9 +1187,11 @@ static int cmd_create(int argc, char **argv)
         { "vif", required_argument, NULL, 'N' },
         { "pci", required_argument, NULL, 'X' },
         { "disable-migrate", no_argument, NULL, 'M' },
+        { "uuid", required_argument, NULL, 'u' },
         { NULL, 0, NULL, 0 },
     };
     const char *cpuid = "host";
+    bool have_uuid = false;
     char why[300];
     static struct sim_config cfg = {
         .nr_pages = 65536, .nr_vcpus = 2, .dirty_rate = 16 << 20,
@@ -1294,6 +1297,14 @@ static int cmd_create(int argc, char **argv)
             snprintf(cfg.pci[cfg.npci++], sizeof(cfg.pci[0]), "%s", optarg);
             break;
         case 'M': cfg.disable_migrate = 1; break;
+        case 'u':
+            if (sim_uuid_parse(optarg, cfg.uuid)) {
+                fprintf(stderr, "xlmig-simdom: --uuid %s: expected "
+                        "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx\n", optarg);
+                return 2;
+            }
+            have_uuid = true;
+            break;
         case 'S':
             if (sim_parse_size(optarg, &cfg.seed)) {
                 fprintf(stderr, "xlmig-simdom: --seed %s: expected a "
@@ -1319,10 +1330,12 @@ static int cmd_create(int argc, char **argv)
     strcpy(cfg.name, argv[optind]);
     if (create_checks(&cfg, cpuid))
         return 1;
-    if (getrandom(cfg.uuid, sizeof(cfg.uuid), 0) != sizeof(cfg.uuid))
-        return 1;
-    cfg.uuid[6] = (cfg.uuid[6] & 0x0f) | 0x40;      /* version 4 */
-    cfg.uuid[8] = (cfg.uuid[8] & 0x3f) | 0x80;
+    if (!have_uuid) {
+        if (getrandom(cfg.uuid, sizeof(cfg.uuid), 0) != sizeof(cfg.uuid))
+            return 1;
+        cfg.uuid[6] = (cfg.uuid[6] & 0x0f) | 0x40;  /* version 4 */
+        cfg.uuid[8] = (cfg.uuid[8] & 0x3f) | 0x80;
+    }
     if (!seeded && getrandom(&cfg.seed, sizeof(cfg.seed), 0) != 8)
         return 1;
     rc = sim_dom_spawn(ctx, &cfg, fill ? SIM_BOOT_FILL : SIM_BOOT_FRESH,

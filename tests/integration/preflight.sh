@@ -241,6 +241,15 @@ check "the refusal names it" \
     row name FAIL "a domain named web already exists on the destination"
 check "the UUID, another one, passes" row uuid pass "no domain with that UUID"
 on hostb $SIMDOM destroy web >/dev/null
+uuid=$(on hosta $SIMDOM info web | sed -n 's/^uuid=//p')
+mk hostb -m 32M -c 1 -r 0 --uuid "$uuid" twin
+pf web
+check "a domain of another name with web's UUID on hostb: refused (exit $rc)" \
+    [ $rc -eq 3 ]
+check "the refusal names the domain and the UUID" \
+    row uuid FAIL "domain twin on the destination already has UUID $uuid"
+check "the name alone passes" row name pass
+on hostb $SIMDOM destroy twin >/dev/null
 mk hosta -m 32M -c 1 -r 0 --pci 0000:03:00.0 \
     --disable-migrate fixed
 pf fixed
