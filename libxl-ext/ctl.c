@@ -5,7 +5,6 @@
  */
 #include "ctl.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,16 +27,8 @@ const char *xlmig_ctl_cmd_name(enum xlmig_ctl_cmd c)
     return "unknown";
 }
 
-XLMIG_PRINTF(3, 4)
-static int refuse(char *why, size_t len, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(why, len, fmt, ap);
-    va_end(ap);
-    return XLMIG_ERR_INVAL;
-}
+#define refuse(why, len, ...) \
+    xlmig_why((why), (len), XLMIG_ERR_INVAL, __VA_ARGS__)
 
 static int get_uint(yajl_val v, const char *k, uint64_t max, uint64_t *out,
                     char *why, size_t len)

@@ -426,17 +426,8 @@ long xlmig_needs_encode(const struct xlmig_needs *n, uint8_t *buf,
 
 /* ---- needs: decoding ---- */
 
-static int why_set(char *why, size_t len, const char *fmt, ...)
-    XLMIG_PRINTF(3, 4);
-static int why_set(char *why, size_t len, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(why, len, fmt, ap);
-    va_end(ap);
-    return XLMIG_ERR_STREAM;
-}
+#define why_set(why, len, ...) \
+    xlmig_why((why), (len), XLMIG_ERR_STREAM, __VA_ARGS__)
 
 /* @len octets of printable ASCII (0x20..0x7e) into @out (@cap with NUL),
  * or false.  @spaces: may it hold spaces. */

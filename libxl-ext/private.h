@@ -44,6 +44,11 @@ struct xlmig_ctx {
 
 void xlmig_log(xlmig_ctx *ctx, enum xlmig_log_level lvl, const char *fmt, ...)
     XLMIG_PRINTF(3, 4);
+/* Write a refusal's reason into @why (as snprintf) and return @rc: one
+ * line for the parsers of outside input to refuse with. */
+int xlmig_why(char *why, size_t len, int rc, const char *fmt, ...)
+    XLMIG_PRINTF(4, 5);
+
 #define LOG_ERR(ctx, ...) xlmig_log((ctx), XLMIG_LOG_ERROR, __VA_ARGS__)
 #define LOG_WARN(ctx, ...) xlmig_log((ctx), XLMIG_LOG_WARN, __VA_ARGS__)
 #define LOG_INFO(ctx, ...) xlmig_log((ctx), XLMIG_LOG_INFO, __VA_ARGS__)

@@ -6,7 +6,6 @@
  */
 #include "proto.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/uio.h>
@@ -83,16 +82,8 @@ void xlmig_proto_header(uint8_t h[XLMIG_PROTO_HDR_SIZE], uint16_t version,
     xlmig_put_u32(h + 16, crc);
 }
 
-XLMIG_PRINTF(3, 4)
-static int why_set(char *why, size_t len, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(why, len, fmt, ap);
-    va_end(ap);
-    return XLMIG_ERR_STREAM;
-}
+#define why_set(why, len, ...) \
+    xlmig_why((why), (len), XLMIG_ERR_STREAM, __VA_ARGS__)
 
 int xlmig_proto_parse_header(const uint8_t h[XLMIG_PROTO_HDR_SIZE],
                              uint16_t version, struct xlmig_frame *f,

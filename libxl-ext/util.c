@@ -156,3 +156,13 @@ void xlmig_desc_from_info(const struct xlmig_dominfo *info,
     memcpy(desc->uuid, info->uuid, 16);
     memcpy(desc->name, info->name, XLMIG_NAME_MAX);
 }
+
+int xlmig_why(char *why, size_t len, int rc, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(why, len, fmt, ap);
+    va_end(ap);
+    return rc;
+}

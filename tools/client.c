@@ -301,6 +301,19 @@ static int parse_num(const char *s, const char *what, uint64_t max,
 
 static int run_job(const struct xlmig_ctl_req *req, bool json);
 
+/* The DOMAIN and HOST arguments of migrate and preflight, into @r. */
+static int set_target(struct xlmig_ctl_req *r, const char *dom,
+                      const char *host)
+{
+    if (strlen(dom) >= sizeof(r->domain) || strlen(host) >= sizeof(r->host)) {
+        fprintf(stderr, "xlmig: domain or host name too long\n");
+        return -1;
+    }
+    snprintf(r->domain, sizeof(r->domain), "%s", dom);
+    snprintf(r->host, sizeof(r->host), "%s", host);
+    return 0;
+}
+
 int xlmig_cmd_migrate(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -357,11 +370,11 @@ int xlmig_cmd_migrate(int argc, char **argv)
         case 'q': r.quick = true; break;
         case 'a': r.auto_converge = true; break;
         case 'T':
-            if (parse_num(optarg, "--max-throttle", 99, &v))
-                return EXIT_USAGE;
+            v = strspn(optarg, "0123456789") == strlen(optarg) &&
+                strlen(optarg) <= 2 ? strtoull(optarg, NULL, 10) : 0;
             if (!v) {
-                fprintf(stderr, "xlmig: --max-throttle: a percentage "
-                        "from 1 to 99\n");
+                fprintf(stderr, "xlmig: --max-throttle: '%s' is not a "
+                        "percentage from 1 to 99\n", optarg);
                 return EXIT_USAGE;
             }
             r.max_throttle_pct = (uint32_t)v;
@@ -403,14 +416,8 @@ int xlmig_cmd_migrate(int argc, char **argv)
                 "give both\n");
         return EXIT_USAGE;
     }
-    if (strlen(argv[optind]) >= sizeof(r.domain) ||
-        strlen(argv[optind + 1]) >= sizeof(r.host)) {
-        fprintf(stderr, "xlmig: domain or host name too long\n");
+    if (set_target(&r, argv[optind], argv[optind + 1]))
         return EXIT_USAGE;
-    }
-    snprintf(r.domain, sizeof(r.domain), "%s", argv[optind]);
-    snprintf(r.host, sizeof(r.host), "%s", argv[optind + 1]);
-
     return run_job(&r, json);
 }
 
@@ -595,13 +602,8 @@ int xlmig_cmd_preflight(int argc, char **argv)
         preflight_usage(stderr);
         return EXIT_USAGE;
     }
-    if (strlen(argv[optind]) >= sizeof(r.domain) ||
-        strlen(argv[optind + 1]) >= sizeof(r.host)) {
-        fprintf(stderr, "xlmig: domain or host name too long\n");
+    if (set_target(&r, argv[optind], argv[optind + 1]))
         return EXIT_USAGE;
-    }
-    snprintf(r.domain, sizeof(r.domain), "%s", argv[optind]);
-    snprintf(r.host, sizeof(r.host), "%s", argv[optind + 1]);
     return run_job(&r, json);
 }
 

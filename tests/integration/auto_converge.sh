@@ -93,7 +93,7 @@ on hosta "$XLMIG_BIN" migrate --auto-converge --max-throttle 100 hot4 hostb \
     >"$T_WORK/capuse" 2>&1
 rc=$?
 check "--max-throttle 100 is refused with the range (exit $rc)" \
-    both $rc 2 grep -q "not a number from 0 to 99" "$T_WORK/capuse"
+    both $rc 2 grep -q "'100' is not a percentage from 1 to 99" "$T_WORK/capuse"
 
 # ---- a throttled migration that gives up: the guest is as it was ----
 on hosta $SIMDOM create -m 64M -c 2 -r max -P uniform --fill hot3 >/dev/null
