@@ -2,7 +2,8 @@
 #   make            build library and tools
 #   make check      all tests (unit, fuzz smoke, integration); SANITIZE=1
 #                   builds and runs them under ASan+UBSan
-#   make demo       quick-migrate a live simulated domain, verified
+#   make demo       live-migrate a busy simulated domain between two
+#                   namespace hosts over TLS, verified (as root)
 #   make bench      save/restore throughput figures
 #   make install    install under $(DESTDIR)$(PREFIX)
 
@@ -20,7 +21,7 @@ CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers \
 	  -MMD -MP -pthread -fPIC -fstack-protector-strong \
 	  -D_GNU_SOURCE -D_FORTIFY_SOURCE=2 -DXLMIG_VERSION='"$(VERSION)"' \
-	  -Ilibxl-ext/include -Ilibxl-ext $(PKG_CFLAGS)
+	  -Ilibxl-ext/include -Ilibxl-ext -Itools $(PKG_CFLAGS)
 LDFLAGS += -pthread -Wl,-z,relro -Wl,-z,now
 ifeq ($(SANITIZE),1)
 CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all -O1

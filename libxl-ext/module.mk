@@ -1,6 +1,31 @@
-LIB_SRCS := $(addprefix libxl-ext/, util.c ctx.c crc32c.c stream.c dump.c \
-	job.c policy.c proto.c preflight.c live.c quick.c tls.c conf.c migrate.c channel.c ctl.c backend_sim.c backend_xen.c qmp.c xen_stream.c xen_cpu.c tunnel.c tunnel_cmd.c xl_send.c sim_config.c sim_host.c \
-	sim_ipc.c sim_layout.c)
+# libxlmig, one folder per concern (docs/development.md): core/ (context,
+# logging, bounded cursors), proto/ (wire and file formats), transport/
+# (TLS, the tunnel), engine/ (jobs, policy, the two sides of a migration,
+# durable records), backend/sim/ and backend/xen/.
+CORE_SRCS := $(addprefix libxl-ext/core/, util.c ctx.c crc32c.c)
+PROTO_SRCS := $(addprefix libxl-ext/proto/, stream.c stream_write.c \
+	stream_read.c message.c preflight.c dump.c xen_stream.c)
+TRANSPORT_SRCS := $(addprefix libxl-ext/transport/, tls.c conn.c tunnel.c \
+	tunnel_cmd.c)
+ENGINE_SRCS := $(addprefix libxl-ext/engine/, job.c mjob.c policy.c \
+	precopy.c quick.c preflight.c records.c stream_conn.c channels.c \
+	source.c source_xl.c dest.c serve.c)
+BACKEND_SRCS := libxl-ext/backend/host_probe.c
+SIM_SRCS := $(addprefix libxl-ext/backend/sim/, backend_sim.c sim_config.c \
+	sim_host.c sim_ipc.c sim_layout.c)
+XEN_SRCS := $(addprefix libxl-ext/backend/xen/, backend_xen.c xen_save.c \
+	xen_restore.c xen_preflight.c qmp.c xen_cpu.c)
+
+LIB_SRCS := $(CORE_SRCS) $(PROTO_SRCS) $(TRANSPORT_SRCS) $(ENGINE_SRCS) \
+	$(BACKEND_SRCS) $(SIM_SRCS) $(XEN_SRCS)
+# The parsers of outside input, which the fuzz targets build with clang.
+PARSER_SRCS := libxl-ext/core/util.c libxl-ext/core/crc32c.c \
+	libxl-ext/proto/stream.c libxl-ext/proto/stream_write.c \
+	libxl-ext/proto/stream_read.c libxl-ext/proto/message.c \
+	libxl-ext/proto/preflight.c libxl-ext/engine/preflight.c \
+	libxl-ext/backend/host_probe.c libxl-ext/backend/sim/sim_config.c \
+	libxl-ext/backend/sim/sim_layout.c libxl-ext/backend/xen/qmp.c \
+	libxl-ext/transport/tunnel_cmd.c
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 LIBXLMIG_A := $(BUILD)/libxlmig.a
 LIBXLMIG_SO := $(BUILD)/libxlmig.so.0

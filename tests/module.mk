@@ -2,7 +2,8 @@ UNIT_TESTS := test_crc32c test_stream test_job test_simconfig test_simlayout tes
 	test_policy test_proto test_conf test_ctl test_qmp test_xl_send
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/unit/%)
 
-$(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(LIBXLMIG_A)
+$(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o \
+		$(DAEMON_PARSER_SRCS:%.c=$(BUILD)/%.o) $(LIBXLMIG_A)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka
 
 # Helper programs the integration scripts drive.
@@ -18,9 +19,8 @@ FUZZ_TARGETS := fuzz_stream fuzz_simconfig fuzz_proto fuzz_conf fuzz_ctl fuzz_qm
 FUZZ_BUILD := build-fuzz
 FUZZ_CFLAGS := -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined \
 	-D_GNU_SOURCE -DXLMIG_VERSION='"$(VERSION)"' -Ilibxl-ext/include \
-	-Ilibxl-ext $(PKG_CFLAGS)
-FUZZ_LIB_SRCS := $(addprefix libxl-ext/, util.c crc32c.c stream.c proto.c preflight.c conf.c ctl.c \
-	sim_config.c sim_layout.c qmp.c tunnel_cmd.c)
+	-Ilibxl-ext -Itools $(PKG_CFLAGS)
+FUZZ_LIB_SRCS := $(PARSER_SRCS) $(DAEMON_PARSER_SRCS)
 
 $(FUZZ_BUILD)/%: tests/fuzz/%.c $(FUZZ_LIB_SRCS)
 	@mkdir -p $(FUZZ_BUILD)

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Runs every test of "make check" and ends with one summary line,
 # "N passed, N failed".  Unit tests are cmocka programs, fuzz targets run
-# briefly over their committed corpus, integration tests are TAP scripts.
+# briefly over their committed corpus, static checks (tests/static/:
+# the library's layering) and integration tests are TAP scripts.
 set -u
 BUILD=${BUILD:-build}
 FUZZ_BUILD=${FUZZ_BUILD:-build-fuzz}
@@ -56,7 +57,7 @@ for f in "$FUZZ_BUILD"/fuzz_*; do
     fi
 done
 
-for t in tests/integration/*.sh; do
+for t in tests/static/*.sh tests/integration/*.sh; do
     name=$(basename "$t" .sh)
     [ "$name" = lib ] && continue
     sh "$t" >"$out/$name.log" 2>&1
@@ -71,7 +72,9 @@ for t in tests/integration/*.sh; do
         failed=$((failed + 1))
         nok=1
     fi
-    note "integ $name: $ok passed, $nok failed, $skip skipped"
+    kind=integ
+    case $t in tests/static/*) kind=static ;; esac
+    note "$kind $name: $ok passed, $nok failed, $skip skipped"
     if [ "$nok" -gt 0 ]; then
         failures="$failures integration/$name"
         grep -n -B8 '^not ok ' "$out/$name.log" | sed 's/^/    /'

@@ -1,17 +1,25 @@
+# One folder per program.  The daemon's own code (xlmigd.conf, the control
+# protocol) lives beside it; xlmig, its client, links those two files too.
 XLMIG := $(BUILD)/xlmig
 XLMIG_SIMDOM := $(BUILD)/xlmig-simdom
 XLMIGD := $(BUILD)/xlmigd
 
+XLMIGD_SRCS := $(addprefix tools/xlmigd/, xlmigd.c conf.c ctl.c)
+XLMIG_SRCS := $(addprefix tools/xlmig/, xlmig.c client.c tunnel_cmd.c) \
+	tools/xlmigd/conf.c tools/xlmigd/ctl.c
+XLMIG_SIMDOM_SRCS := tools/xlmig-simdom/xlmig-simdom.c
+# Linked into the unit tests and fuzz targets of the daemon's parsers.
+DAEMON_PARSER_SRCS := tools/xlmigd/conf.c tools/xlmigd/ctl.c
+
 tools: $(XLMIG) $(XLMIG_SIMDOM) $(XLMIGD)
 
-$(XLMIGD): $(BUILD)/tools/xlmigd.o $(LIBXLMIG_A)
+$(XLMIGD): $(XLMIGD_SRCS:%.c=$(BUILD)/%.o) $(LIBXLMIG_A)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
 
-$(XLMIG): $(BUILD)/tools/xlmig.o $(BUILD)/tools/client.o \
-		$(BUILD)/tools/tunnel_cmd.o $(LIBXLMIG_A)
+$(XLMIG): $(XLMIG_SRCS:%.c=$(BUILD)/%.o) $(LIBXLMIG_A)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-$(XLMIG_SIMDOM): $(BUILD)/tools/xlmig-simdom.o $(LIBXLMIG_A)
+$(XLMIG_SIMDOM): $(XLMIG_SIMDOM_SRCS:%.c=$(BUILD)/%.o) $(LIBXLMIG_A)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 install: all

@@ -2,7 +2,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "conf.h"
+#include "xlmigd/conf.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

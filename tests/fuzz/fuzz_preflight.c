@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "preflight.h"
-#include "sim_config.h"
+#include "engine/preflight.h"
+#include "backend/sim/sim_config.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

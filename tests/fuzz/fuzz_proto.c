@@ -3,8 +3,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "proto.h"
-#include "tunnel.h"
+#include "proto/message.h"
+#include "transport/tunnel.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -3,7 +3,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "qmp.h"
+#include "backend/xen/qmp.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

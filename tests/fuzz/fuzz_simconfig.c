@@ -2,7 +2,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "sim_config.h"
+#include "backend/sim/sim_config.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "stream.h"
+#include "proto/stream.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "migrate.h"
+#include "transport/conn.h"
 
 int main(int argc, char **argv)
 {

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "live.h"
+#include "engine/precopy.h"
 
 int main(int argc, char **argv)
 {

@@ -18,10 +18,10 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "sim_host.h"
-#include "sim_ipc.h"
-#include "sim_layout.h"
-#include "stream.h"
+#include "backend/sim/sim_host.h"
+#include "backend/sim/sim_ipc.h"
+#include "backend/sim/sim_layout.h"
+#include "proto/stream.h"
 
 static xlmig_ctx *ctx;
 static const char *name;

@@ -19,7 +19,7 @@
 
 #include <openssl/ssl.h>
 
-#include "tls.h"
+#include "transport/tls.h"
 
 static xlmig_ctx ctx_srv = { .level = XLMIG_LOG_DEBUG, .log_prefix = "server: " };
 static xlmig_ctx ctx_cli = { .level = XLMIG_LOG_DEBUG, .log_prefix = "client: " };

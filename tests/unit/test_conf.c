@@ -7,7 +7,7 @@
 
 #include <cmocka.h>
 
-#include "conf.h"
+#include "xlmigd/conf.h"
 
 static int parse(const char *text, struct xlmigd_config *c, char *why)
 {

@@ -7,7 +7,7 @@
 
 #include <cmocka.h>
 
-#include "ctl.h"
+#include "xlmigd/ctl.h"
 
 static int parse(const char *line, struct xlmig_ctl_req *r, char *why)
 {

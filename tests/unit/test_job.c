@@ -7,7 +7,7 @@
 
 #include <cmocka.h>
 
-#include "job.h"
+#include "engine/job.h"
 
 #define P(x) XLMIG_PHASE_##x
 static const struct {

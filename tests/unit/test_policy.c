@@ -7,7 +7,7 @@
 
 #include <cmocka.h>
 
-#include "policy.h"
+#include "engine/policy.h"
 
 #define MS 1000000ull
 #define S 1000000000ull

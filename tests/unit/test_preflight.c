@@ -13,9 +13,10 @@
 
 #include <cmocka.h>
 
-#include "cursor.h"
-#include "preflight.h"
-#include "xen_cpu.h"
+#include "core/cursor.h"
+#include "backend/host_probe.h"
+#include "engine/preflight.h"
+#include "backend/xen/xen_cpu.h"
 
 #define REPORT_MAX (256u << 10)
 

@@ -8,12 +8,12 @@
 
 #include <cmocka.h>
 
-#include "crc32c.h"
-#include "cursor.h"
-#include "preflight.h"
-#include "proto.h"
-#include "stream.h"
-#include "tunnel.h"
+#include "core/crc32c.h"
+#include "core/cursor.h"
+#include "proto/preflight.h"
+#include "proto/message.h"
+#include "proto/stream.h"
+#include "transport/tunnel.h"
 
 /* Frozen from the writer once: any change to v1 framing shows here. */
 #define GOLDEN_COMMIT_CRC 0xc8, 0xd5, 0x73, 0x70

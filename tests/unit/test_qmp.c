@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "qmp.h"
+#include "backend/xen/qmp.h"
 
 static int parse(const char *line, char *why)
 {

@@ -8,8 +8,8 @@
 
 #include <cmocka.h>
 
-#include "private.h"
-#include "sim_layout.h"
+#include "core/private.h"
+#include "backend/sim/sim_layout.h"
 
 static void test_page_checks(void **state)
 {

@@ -13,9 +13,9 @@
 
 #include <cmocka.h>
 
-#include "crc32c.h"
-#include "stream.h"
-#include "xen_stream.h"
+#include "core/crc32c.h"
+#include "proto/stream.h"
+#include "proto/xen_stream.h"
 
 /*
  * Checksums of the golden records.  They were produced by the writer once

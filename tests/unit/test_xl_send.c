@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "xl_send.h"
+#include "engine/source_xl.h"
 
 static xlmig_ctx *ctx;
 static FILE *devnull;

@@ -1,0 +1,128 @@
+/*
+ * Facts about this host that both backends' offers report: bridges, who
+ * uses a MAC, the size of a disk and the space beside a path.
+ */
+#include "backend/host_probe.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/fs.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "core/private.h"
+
+/* ---- local facts ---- */
+
+bool xlmig_host_bridge(const char *br)
+{
+    char p[96];
+    struct stat st;
+
+    if (!*br || strchr(br, '/') || !strcmp(br, ".") || !strcmp(br, ".."))
+        return false;
+    snprintf(p, sizeof(p), "/sys/class/net/%s/bridge", br);
+    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+void xlmig_host_mac_user(const uint8_t mac[6], char *who, size_t len)
+{
+    DIR *d = opendir("/sys/class/net");
+    struct dirent *e;
+    char want[18];
+
+    who[0] = '\0';
+    if (!d)
+        return;
+    xlmig_mac_format(mac, want);
+    while ((e = readdir(d))) {
+        char p[300], addr[32] = "";
+        FILE *f;
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(p, sizeof(p), "/sys/class/net/%s/address", e->d_name);
+        f = fopen(p, "re");
+        if (!f)
+            continue;
+        if (fgets(addr, sizeof(addr), f) && !strncasecmp(addr, want, 17)) {
+            snprintf(who, len, "interface %s", e->d_name);
+            fclose(f);
+            break;
+        }
+        fclose(f);
+    }
+    closedir(d);
+}
+
+int xlmig_path_size(const char *path, uint64_t *size)
+{
+    struct stat st;
+    int fd;
+
+    if (stat(path, &st))
+        return errno;
+    if (S_ISREG(st.st_mode)) {
+        *size = (uint64_t)st.st_size;
+        return 0;
+    }
+    if (!S_ISBLK(st.st_mode))
+        return EINVAL;
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return errno;
+    if (ioctl(fd, BLKGETSIZE64, size)) {
+        int e = errno;
+        close(fd);
+        return e;
+    }
+    close(fd);
+    return 0;
+}
+
+int xlmig_path_space(const char *path, uint64_t *space)
+{
+    char dir[XLMIG_PF_PATH_MAX + 1];
+    struct statvfs sv;
+
+    /* The nearest directory that exists, going up from the file's. */
+    snprintf(dir, sizeof(dir), "%s", path);
+    for (;;) {
+        char *slash = strrchr(dir, '/');
+        if (!slash)
+            return ENOENT;
+        if (slash == dir)
+            slash[1] = '\0';
+        else
+            *slash = '\0';
+        if (!statvfs(dir, &sv))
+            break;
+        if (errno != ENOENT && errno != ENOTDIR)
+            return errno;
+        if (!strcmp(dir, "/"))
+            return ENOENT;
+    }
+    *space = (uint64_t)sv.f_bavail * sv.f_frsize;
+    return 0;
+}
+
+void xlmig_pf_offer_local(const struct xlmig_needs *n, struct xlmig_offer *o)
+{
+    for (unsigned i = 0; i < n->ndisks; i++) {
+        const struct xlmig_pf_disk *d = &n->disks[i];
+        if (d->flags & (XLMIG_PF_DISK_EMPTY | XLMIG_PF_DISK_OPAQUE))
+            continue;
+        o->disks[i].err = xlmig_path_size(d->target, &o->disks[i].size);
+        if (o->disks[i].err == ENOENT || o->disks[i].err == ENOTDIR)
+            xlmig_path_space(d->target, &o->disks[i].space);
+    }
+    for (unsigned i = 0; i < n->nnics; i++)
+        o->nics[i].bridge = n->nics[i].bridge[0] &&
+                            xlmig_host_bridge(n->nics[i].bridge);
+}

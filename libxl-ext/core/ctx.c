@@ -1,0 +1,99 @@
+/* Contexts: backend selection and the calls that go straight to it. */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/private.h"
+
+static const struct xlmig_backend_ops *const backends[] = {
+    &xlmig_backend_sim,
+    &xlmig_backend_xen,
+};
+
+int xlmig_ctx_new(xlmig_ctx **ctx_out, const char *backend,
+                  enum xlmig_log_level level, FILE *logf, bool open)
+{
+    xlmig_ctx *ctx = calloc(1, sizeof(*ctx));
+    int rc;
+
+    *ctx_out = NULL;
+    if (!ctx)
+        return XLMIG_ERR_NOMEM;
+    ctx->level = level;
+    ctx->logf = logf;
+    if (!backend || !*backend)
+        backend = getenv("XLMIG_BACKEND");
+    if (!backend || !*backend)
+        backend = access("/proc/xen/privcmd", F_OK) == 0 ? "xen" : "sim";
+    for (size_t i = 0; i < ARRAY_SIZE(backends); i++)
+        if (!strcmp(backends[i]->name, backend))
+            ctx->ops = backends[i];
+    if (!ctx->ops) {
+        LOG_ERR(ctx, "unknown backend \"%s\" (known: sim, xen)", backend);
+        free(ctx);
+        return XLMIG_ERR_INVAL;
+    }
+    rc = open ? xlmig_ctx_backend_open(ctx) : 0;
+    if (rc) {
+        free(ctx);
+        return rc;
+    }
+    *ctx_out = ctx;
+    return 0;
+}
+
+int xlmig_ctx_alloc(xlmig_ctx **ctx_out, const char *backend,
+                    enum xlmig_log_level level, FILE *logf)
+{
+    return xlmig_ctx_new(ctx_out, backend, level, logf, true);
+}
+
+int xlmig_ctx_backend_open(xlmig_ctx *ctx)
+{
+    int rc;
+
+    if (ctx->backend_open)
+        return 0;
+    rc = ctx->ops->open(ctx, &ctx->backend_priv);
+    if (!rc)
+        ctx->backend_open = true;
+    return rc;
+}
+
+void xlmig_ctx_free(xlmig_ctx *ctx)
+{
+    if (!ctx)
+        return;
+    if (ctx->backend_open)
+        ctx->ops->close(ctx, ctx->backend_priv);
+    free(ctx);
+}
+
+const char *xlmig_ctx_backend(const xlmig_ctx *ctx)
+{
+    return ctx->ops->name;
+}
+
+int xlmig_domain_list(xlmig_ctx *ctx, struct xlmig_dominfo **out,
+                      unsigned *n)
+{
+    return ctx->ops->list(ctx, out, n);
+}
+
+int xlmig_host_free_memory(xlmig_ctx *ctx, uint64_t *bytes)
+{
+    if (!ctx->ops->host_free)
+        return XLMIG_ERR_NOTIMPL;
+    return ctx->ops->host_free(ctx, bytes);
+}
+
+int xlmig_domain_find(xlmig_ctx *ctx, const char *ident,
+                      struct xlmig_dominfo *out)
+{
+    int rc = ctx->ops->find(ctx, ident, out);
+
+    if (rc == XLMIG_ERR_NOTFOUND)
+        LOG_ERR(ctx, "no domain \"%s\" on this host (%s backend)", ident,
+                ctx->ops->name);
+    return rc;
+}

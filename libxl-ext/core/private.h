@@ -1,0 +1,175 @@
+/*
+ * libxlmig internals shared by the engine's modules.
+ *
+ * Error convention (the whole library): functions return int rc, 0 or a
+ * negative XLMIG_ERR_*; syscall results go in int r; resources start at a
+ * sentinel (NULL, -1) and the single out: label releases what is set,
+ * without looking at rc.  The detail of a failure is logged where it is
+ * found, with what was expected and what was seen.
+ */
+#ifndef XLMIG_PRIVATE_H
+#define XLMIG_PRIVATE_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "libxlmig.h"
+
+#define XLMIG_PAGE_SHIFT 12
+#define XLMIG_PAGE_SIZE (1u << XLMIG_PAGE_SHIFT)
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define BUILD_BUG_ON(c) _Static_assert(!(c), #c)
+
+struct xlmig_backend_ops;
+struct xlmig_dom;
+struct xlmig_stream_writer;
+struct xlmig_record;
+struct xlmig_limits;
+struct xlmig_live_stats;
+struct xlmig_live_hooks;
+struct xlmig_needs;
+struct xlmig_offer;
+
+struct xlmig_ctx {
+    const struct xlmig_backend_ops *ops;
+    void *backend_priv;
+    bool backend_open;          /* backend_priv is the backend's */
+    enum xlmig_log_level level;
+    FILE *logf;
+    char log_prefix[96];        /* "job 3 dom web1: ", set while one runs */
+};
+
+/*
+ * xlmig_ctx_alloc(), with the backend opened now (@open) or on first
+ * need by xlmig_ctx_backend_open(), so a connection that never touches a
+ * domain (a data channel, a tunnel) never opens one (on Xen a libxl_ctx).
+ */
+int xlmig_ctx_new(xlmig_ctx **ctx_out, const char *backend,
+                  enum xlmig_log_level level, FILE *logf, bool open)
+    XLMIG_MUST_CHECK;
+/* Open @ctx's backend if it is not yet: 0 or the backend's error. */
+int xlmig_ctx_backend_open(xlmig_ctx *ctx) XLMIG_MUST_CHECK;
+
+void xlmig_log(xlmig_ctx *ctx, enum xlmig_log_level lvl, const char *fmt, ...)
+    XLMIG_PRINTF(3, 4);
+/* Write a refusal's reason into @why (as snprintf) and return @rc: one
+ * line for the parsers of outside input to refuse with. */
+int xlmig_why(char *why, size_t len, int rc, const char *fmt, ...)
+    XLMIG_PRINTF(4, 5);
+
+#define LOG_ERR(ctx, ...) xlmig_log((ctx), XLMIG_LOG_ERROR, __VA_ARGS__)
+#define LOG_WARN(ctx, ...) xlmig_log((ctx), XLMIG_LOG_WARN, __VA_ARGS__)
+#define LOG_INFO(ctx, ...) xlmig_log((ctx), XLMIG_LOG_INFO, __VA_ARGS__)
+#define LOG_DEBUG(ctx, ...) xlmig_log((ctx), XLMIG_LOG_DEBUG, __VA_ARGS__)
+
+/* Monotonic clock in nanoseconds. */
+uint64_t xlmig_now_ns(void);
+
+/* Write all of @len bytes, retrying short writes and EINTR; -errno. */
+int xlmig_write_all(int fd, const void *buf, size_t len);
+/* Read exactly @len bytes: 0, -errno, or 1 on EOF before any byte. */
+int xlmig_read_exact(int fd, void *buf, size_t len, size_t *got);
+/* Map an errno value to an XLMIG_ERR_* code. */
+int xlmig_errno_rc(int err);
+
+/* A domain's identity and restore-time parameters, as in DOMAIN_INFO. */
+struct xlmig_domain_desc {
+    uint32_t backend_id;        /* XLMIG_STREAM_BACKEND_* */
+    uint32_t page_shift;
+    uint64_t nr_pages;
+    uint32_t nr_vcpus;
+    uint8_t uuid[16];
+    char name[XLMIG_NAME_MAX];
+};
+
+/* Fill @desc for a domain described by @info on backend @backend_id. */
+void xlmig_desc_from_info(const struct xlmig_dominfo *info,
+                          uint32_t backend_id,
+                          struct xlmig_domain_desc *desc);
+
+/*
+ * One backend: everything the engine asks of a hypervisor goes through
+ * this table (one file per backend, no backend tests in the engine).
+ * Operations a backend cannot do yet return XLMIG_ERR_NOTIMPL after
+ * logging which operation it was.
+ */
+struct xlmig_backend_ops {
+    const char *name;
+    uint32_t stream_id;         /* XLMIG_STREAM_BACKEND_* */
+
+    int (*open)(xlmig_ctx *ctx, void **priv);
+    void (*close)(xlmig_ctx *ctx, void *priv);
+
+    int (*list)(xlmig_ctx *ctx, struct xlmig_dominfo **out, unsigned *n);
+    int (*find)(xlmig_ctx *ctx, const char *ident, struct xlmig_dominfo *out);
+
+    /* Take a handle on a running domain; release it with detach. */
+    int (*attach)(xlmig_ctx *ctx, const struct xlmig_dominfo *info,
+                  struct xlmig_dom **out);
+    void (*detach)(xlmig_ctx *ctx, struct xlmig_dom *dom);
+
+    /* Stop the guest at a point where its state can be captured. */
+    int (*suspend)(xlmig_ctx *ctx, struct xlmig_dom *dom);
+    /* Undo suspend: the guest runs on as if nothing happened. */
+    int (*resume)(xlmig_ctx *ctx, struct xlmig_dom *dom);
+    int (*unpause)(xlmig_ctx *ctx, struct xlmig_dom *dom);
+    int (*destroy)(xlmig_ctx *ctx, struct xlmig_dom *dom);
+
+    /*
+     * Write the suspended domain's state records (config, memory, vCPUs,
+     * devices) to @w.  The engine writes the header, DOMAIN_INFO and END.
+     */
+    int (*save)(xlmig_ctx *ctx, struct xlmig_dom *dom,
+                struct xlmig_stream_writer *w);
+    void (*describe)(xlmig_ctx *ctx, struct xlmig_dom *dom,
+                     struct xlmig_domain_desc *desc);
+    /*
+     * Live: write config and memory while the guest runs, in log-dirty
+     * rounds the policy decides on within @lim, then suspend and write the
+     * rest and the vCPU and device state.  On return the domain is
+     * suspended (success) or running as before (failure).  The engine
+     * writes the header, DOMAIN_INFO and END.
+     */
+    int (*live_save)(xlmig_ctx *ctx, struct xlmig_dom *dom,
+                     struct xlmig_stream_writer *w,
+                     const struct xlmig_limits *lim,
+                     const struct xlmig_live_hooks *hooks,
+                     struct xlmig_live_stats *st);
+
+    /*
+     * Restore: create a paused, empty domain from the stream's identity
+     * and configuration, feed it the state records, then finish (check that
+     * all state arrived).  On failure the engine calls destroy.
+     */
+    int (*restore_create)(xlmig_ctx *ctx,
+                          const struct xlmig_domain_desc *desc,
+                          uint32_t config_format, const void *config,
+                          size_t config_len, struct xlmig_dom **out);
+    int (*restore_record)(xlmig_ctx *ctx, struct xlmig_dom *dom,
+                          const struct xlmig_record *rec);
+    int (*restore_finish)(xlmig_ctx *ctx, struct xlmig_dom *dom);
+    int (*info)(xlmig_ctx *ctx, struct xlmig_dom *dom,
+                struct xlmig_dominfo *out);
+    /* Optional: memory free for new domains, in bytes. */
+    int (*host_free)(xlmig_ctx *ctx, uint64_t *bytes);
+
+    /*
+     * Preflight (preflight.h), source: what @dom needs of a destination
+     * (the engine sets flags and the stream version).  Destination: what
+     * this host offers for @n (the engine sets the stream range and the
+     * overcommit limit).  A fact that cannot be read is an error.
+     */
+    int (*needs)(xlmig_ctx *ctx, struct xlmig_dom *dom,
+                 struct xlmig_needs *n);
+    int (*offer)(xlmig_ctx *ctx, const struct xlmig_needs *n,
+                 struct xlmig_offer *o);
+};
+
+extern const struct xlmig_backend_ops xlmig_backend_sim;
+extern const struct xlmig_backend_ops xlmig_backend_xen;
+
+#endif

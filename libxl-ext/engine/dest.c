@@ -1,0 +1,439 @@
+/*
+ * The destination side of a migration (docs/specs/protocol.md): the
+ * preflight, then PREPARE ... COMMITTED for one domain.
+ *
+ * The invariant, in code: the destination never unpauses before COMMIT
+ * and records COMMIT durably before acting on it; every failure before
+ * then destroys the copy here and tells the source to resume.
+ */
+#include "engine/dest.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "engine/channels.h"
+#include "engine/preflight.h"
+#include "engine/quick.h"
+#include "engine/records.h"
+#include "engine/stream_conn.h"
+#include "proto/stream.h"
+
+static void result(struct xlmig_conn *c, bool ok, const char *fmt, ...)
+    XLMIG_PRINTF(3, 4);
+static void result(struct xlmig_conn *c, bool ok, const char *fmt, ...)
+{
+    uint8_t b[8 + XLMIG_PROTO_TEXT_MAX];
+    char text[XLMIG_PROTO_TEXT_MAX + 1];
+    va_list ap;
+    size_t n;
+
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    n = xlmig_msg_put_result(b, sizeof(b), ok, text);
+    if (xlmig_conn_send(c, XLMIG_MSG_PREFLIGHT_RESULT, b, n))
+        LOG_DEBUG(c->ctx, "could not send the preflight result");
+}
+
+static int get_desc(xlmig_ctx *ctx, const uint8_t *body,
+                    struct xlmig_domain_desc *d)
+{
+    struct xlmig_record rec;
+    char why[160];
+
+    memset(&rec, 0, sizeof(rec));
+    rec.type = XLMIG_REC_DOMAIN_INFO;
+    rec.length = XLMIG_DOMAIN_INFO_SIZE;
+    rec.body = body;
+    if (xlmig_rec_get_domain_info(&rec, d, why, sizeof(why))) {
+        LOG_ERR(ctx, "domain description: %s", why);
+        return XLMIG_ERR_PEER;
+    }
+    return 0;
+}
+
+/* Rows: is a domain with this name, or this UUID, here already? */
+static void identity_rows(xlmig_ctx *ctx, const struct xlmig_domain_desc *d,
+                          struct xlmig_pf_report *r)
+{
+    struct xlmig_dominfo *all = NULL;
+    char uuid[37], by_name[96] = "", by_uuid[96] = "";
+    unsigned n = 0;
+
+    xlmig_uuid_format(d->uuid, uuid);
+    if (xlmig_domain_list(ctx, &all, &n)) {
+        xlmig_pf_add(r, XLMIG_PF_FAIL, "name", d->name, "?", "cannot list "
+                     "the domains of the destination");
+        return;
+    }
+    for (unsigned i = 0; i < n; i++) {
+        if (!strcmp(all[i].name, d->name))
+            snprintf(by_name, sizeof(by_name), "domid %u", all[i].domid);
+        if (!memcmp(all[i].uuid, d->uuid, 16))
+            snprintf(by_uuid, sizeof(by_uuid), "domain %s", all[i].name);
+    }
+    free(all);
+    if (by_name[0])
+        xlmig_pf_add(r, XLMIG_PF_FAIL, "name", d->name, by_name, "a domain "
+                     "named %s already exists on the destination (%s)",
+                     d->name, by_name);
+    else
+        xlmig_pf_add(r, XLMIG_PF_PASS, "name", d->name, "free", "no "
+                     "domain of that name");
+    if (by_uuid[0])
+        xlmig_pf_add(r, XLMIG_PF_FAIL, "uuid", uuid, by_uuid, "%s on the "
+                     "destination already has UUID %s", by_uuid, uuid);
+    else
+        xlmig_pf_add(r, XLMIG_PF_PASS, "uuid", uuid, "free", "no domain "
+                     "with that UUID");
+}
+
+/*
+ * The destination's preflight: every check, one row each, into @r.  The
+ * memory counted for the domain (its maximum, or what it has now if that
+ * is more) is kept in j->need_bytes for PREPARE's reservation.
+ */
+static void preflight(xlmig_ctx *ctx, const struct xlmig_in_env *env,
+                      struct xlmig_mjob *j, const struct xlmig_domain_desc *d,
+                      uint64_t now_bytes, const struct xlmig_needs *n,
+                      struct xlmig_pf_report *r)
+{
+    const char *src_backend = xlmig_stream_backend_name(d->backend_id);
+    struct xlmig_offer *o;
+    char why[XLMIG_PF_REASON_MAX + 1], mem[48];
+    uint64_t need = n->memory > now_bytes ? n->memory : now_bytes;
+    int rc;
+
+    if (d->backend_id != ctx->ops->stream_id) {
+        xlmig_pf_add(r, XLMIG_PF_FAIL, "backend", src_backend,
+                     ctx->ops->name, "the domain is a %s domain; this host "
+                     "runs the %s backend", src_backend, ctx->ops->name);
+        return;         /* nothing else compares across backends */
+    }
+    xlmig_pf_add(r, XLMIG_PF_PASS, "backend", src_backend, ctx->ops->name,
+                 "same backend");
+    why[0] = '\0';
+    if (env->admit && (rc = env->admit(env->opaque, j, why, sizeof(why))))
+        xlmig_pf_add(r, XLMIG_PF_FAIL, "incoming", "", "busy", "%s", why);
+    else
+        xlmig_pf_add(r, XLMIG_PF_PASS, "incoming", "", "admitted", "%s",
+                     why[0] ? why : "within max_incoming");
+    identity_rows(ctx, d, r);
+
+    j->need_bytes = need;
+    j->need_vcpus = n->vcpus;
+    snprintf(mem, sizeof(mem), "%" PRIu64 " MiB", need >> 20);
+    why[0] = '\0';
+    if (env->reserve &&
+        (rc = env->reserve(env->opaque, NULL, need, why, sizeof(why))))
+        xlmig_pf_add(r, XLMIG_PF_FAIL, "memory", mem, "short", "%s", why);
+    else
+        xlmig_pf_add(r, XLMIG_PF_PASS, "memory", mem, "enough", "%s",
+                     why[0] ? why : "not counted here");
+
+    o = calloc(1, sizeof(*o));
+    if (!o || ctx->ops->offer(ctx, n, o)) {
+        xlmig_pf_add(r, XLMIG_PF_FAIL, "host", "", "?", "the destination "
+                     "cannot read its own resources (see its log)");
+        free(o);
+        return;
+    }
+    o->stream_min = 1;
+    o->stream_max = XLMIG_STREAM_VERSION;
+    o->overcommit = env->cfg->vcpu_overcommit_pct / 100.0;
+    if (env->vcpus_held)
+        o->vcpus_held = env->vcpus_held(env->opaque, j);
+    xlmig_pf_eval(n, o, r);
+    free(o);
+}
+
+/*
+ * Answer PREFLIGHT (in c->body): the report, then the verdict.  0 when
+ * every check passed; XLMIG_ERR_REFUSED (the job failed with the reasons)
+ * otherwise.
+ */
+static int in_preflight(xlmig_ctx *ctx, struct xlmig_conn *c,
+                        const struct xlmig_in_env *env, struct xlmig_mjob *j,
+                        const struct xlmig_domain_desc *d, uint64_t need,
+                        uint32_t flags)
+{
+    struct xlmig_needs *n = calloc(1, sizeof(*n));
+    struct xlmig_pf_report *r = malloc(sizeof(*r));
+    uint8_t *b = malloc(XLMIG_MSG_REPORT_MAX);
+    char why[XLMIG_PROTO_TEXT_MAX];
+    long len;
+    int rc;
+
+    if (!n || !r || !b) {
+        rc = XLMIG_ERR_NOMEM;
+        goto out;
+    }
+    rc = xlmig_needs_decode(c->body + XLMIG_MSG_PREFLIGHT_SIZE,
+                            c->f.length - XLMIG_MSG_PREFLIGHT_SIZE, n, why,
+                            sizeof(why));
+    if (rc) {
+        LOG_ERR(ctx, "%s's PREFLIGHT for %s: %s", c->peer, d->name, why);
+        xlmig_send_abort(c, 0, XLMIG_ERR_PEER, why);
+        rc = XLMIG_ERR_PEER;
+        goto out;
+    }
+    n->flags = flags;
+    xlmig_pf_report_init(r);
+    preflight(ctx, env, j, d, need, n, r);
+    len = xlmig_pf_report_encode(r, b, XLMIG_MSG_REPORT_MAX);
+    if (len < 0) {
+        rc = XLMIG_ERR_INVAL;
+        goto out;
+    }
+    rc = xlmig_conn_send(c, XLMIG_MSG_PREFLIGHT_REPORT, b, (size_t)len);
+    if (rc)
+        goto out;
+    if (r->failed) {
+        xlmig_pf_failures(r, why, sizeof(why));
+        result(c, false, "%s", why);
+        LOG_WARN(ctx, "refused %s from %s: %s", d->name, c->peer, why);
+        xlmig_mjob_fail(j, XLMIG_ERR_REFUSED, "refused: %s", why);
+        rc = XLMIG_ERR_REFUSED;
+    } else {
+        result(c, true, "%s can run %s: %u checks passed, %u with a "
+               "warning", env->cfg->host_name, d->name, r->n - r->warned,
+               r->warned);
+        LOG_INFO(ctx, "preflight%s for %s from %s: %u checks passed",
+                 flags & XLMIG_PF_CHECK_ONLY ? " (only)" : "", d->name,
+                 c->peer, r->n);
+    }
+    pthread_mutex_lock(&j->lock);
+    free(j->pf);
+    j->pf = r;
+    pthread_mutex_unlock(&j->lock);
+    r = NULL;
+out:
+    free(n);
+    free(r);
+    free(b);
+    return rc;
+}
+
+int xlmig_dest_job(xlmig_ctx *ctx, struct xlmig_conn *c,
+                   const struct xlmig_in_env *env, struct xlmig_mjob *j)
+{
+    const struct xlmigd_config *cfg = env->cfg;
+    const char *peer = c->peer;
+    struct xlmig_domain_desc d, d2;
+    struct xlmig_stream_reader rd;
+    struct xlmig_source src;
+    struct xlmig_in_source is;
+    struct xlmig_dom *dom = NULL;
+    struct xlmig_restore_opts ro = { 1, NULL };
+    struct xlmig_chans_in *chans = NULL;
+    char why[XLMIG_PROTO_TEXT_MAX];
+    uint8_t b[16];
+    bool reader_ok = false, prepared = false, committed = false;
+    bool aborted = false;
+    uint64_t need;
+    uint32_t flags;
+    int rc;
+
+    memset(&d, 0, sizeof(d));
+    rc = get_desc(ctx, c->body, &d);
+    if (rc)
+        goto out;
+    need = xlmig_get_u64(c->body + XLMIG_DOMAIN_INFO_SIZE);
+    flags = xlmig_get_u32(c->body + XLMIG_DOMAIN_INFO_SIZE + 8);
+    pthread_mutex_lock(&j->lock);
+    snprintf(j->job.domain, sizeof(j->job.domain), "%s", d.name);
+    j->prog.memory_bytes = d.nr_pages << XLMIG_PAGE_SHIFT;
+    pthread_mutex_unlock(&j->lock);
+    rc = in_preflight(ctx, c, env, j, &d, need, flags);
+    if (rc || (flags & XLMIG_PF_CHECK_ONLY))
+        goto out;
+    rc = xlmig_mjob_phase(j, XLMIG_PHASE_PREPARE);
+    if (rc)
+        goto out;
+
+    rc = xlmig_conn_expect(c, XLMIG_MSG_PREPARE);
+    if (rc)
+        goto out;
+    j->wire_id = xlmig_get_u64(c->body);
+    rc = get_desc(ctx, c->body + 16, &d2);
+    if (rc)
+        goto out;
+    if (memcmp(&d, &d2, sizeof(d))) {
+        snprintf(why, sizeof(why), "PREPARE describes another domain than "
+                 "PREFLIGHT");
+        xlmig_send_abort(c, j->wire_id, XLMIG_ERR_PEER, why);
+        rc = XLMIG_ERR_PEER;
+        goto out;
+    }
+    if (xlmig_get_u32(c->body + 8) > 1) {
+        rc = xlmig_chans_in_open(ctx, j, peer, j->wire_id,
+                                 xlmig_get_u32(c->body + 8), cfg->io_timeout_s,
+                                 xlmig_tls_fd(c->tls), &rd, &chans);
+        if (rc) {
+            xlmig_send_abort(c, j->wire_id, rc, "cannot take data "
+                             "channels");
+            goto out;
+        }
+    }
+    if (env->reserve &&
+        (rc = env->reserve(env->opaque, j, j->need_bytes, why,
+                           sizeof(why)))) {
+        xlmig_send_abort(c, j->wire_id, rc, why);
+        xlmig_mjob_fail(j, rc, "%s", why);
+        goto out;
+    }
+    rc = xlmig_state_in_record(ctx, cfg, peer, j->wire_id, XLMIG_JOBSTATE_PREPARED,
+                   d.name);
+    if (rc) {
+        xlmig_send_abort(c, j->wire_id, rc, "the destination cannot record "
+                   "the job");
+        goto out;
+    }
+    prepared = true;
+    xlmig_put_u64(b, j->wire_id);
+    rc = xlmig_conn_send(c, XLMIG_MSG_READY, b, 8);
+    if (rc)
+        goto out;
+
+    /* The stream, or a file on shared storage; the domain stays paused. */
+    xlmig_source_in(&src, &is, c, j, false);
+    rc = xlmig_conn_recv(c);
+    if (rc)
+        goto out;
+    if (c->f.type == XLMIG_MSG_RESTORE_FILE) {
+        struct xlmig_msg_text m;
+        xlmig_msg_get_text(c->f.type, c->body, c->f.length, &m);
+        snprintf(j->mode, sizeof(j->mode), "quick-via");
+        rc = xlmig_mjob_phase(j, XLMIG_PHASE_STOPCOPY);
+        if (rc)
+            goto out;
+        LOG_INFO(ctx, "restoring %s from %s", d.name, m.text);
+        rc = xlmig_reader_open_file(&rd, ctx, m.text);
+        reader_ok = true;
+        if (!rc)
+            rc = xlmig_restore_stream(ctx, &rd, m.text, &ro, &dom, NULL);
+        if (rc)
+            goto out;
+        if (memcmp(&rd.desc, &d, sizeof(d))) {
+            LOG_ERR(ctx, "%s holds another domain than the one prepared",
+                    m.text);
+            rc = XLMIG_ERR_PEER;
+            goto out;
+        }
+        rc = xlmig_conn_recv(c);
+        if (rc)
+            goto out;
+        is.stashed = true;
+    } else if (c->f.type == XLMIG_MSG_STREAM_DATA) {
+        is.p = c->body;
+        is.left = c->f.length;
+        rc = xlmig_mjob_phase(j, XLMIG_PHASE_PRECOPY);
+        if (rc)
+            goto out;
+        rc = xlmig_reader_init(&rd, ctx, &src);
+        reader_ok = true;
+        if (chans)
+            rd.hooks = xlmig_chans_in_hooks(chans);
+        if (!rc)
+            rc = xlmig_read_header(&rd);
+        if (!rc)
+            rc = xlmig_restore_stream(ctx, &rd, "the incoming stream", &ro,
+                                      &dom, NULL);
+        if (rc)
+            goto out;
+        if (memcmp(&rd.desc, &d, sizeof(d))) {
+            LOG_ERR(ctx, "the stream holds another domain than the one "
+                    "prepared");
+            rc = XLMIG_ERR_PEER;
+            goto out;
+        }
+    } else {
+        LOG_ERR(ctx, "%s sent %s where STREAM_DATA or RESTORE_FILE was "
+                "due", peer, xlmig_msg_name(c->f.type));
+        rc = XLMIG_ERR_PEER;
+        goto out;
+    }
+    /* The stream ended at a frame that is not data: it must be COMMIT. */
+    if (!is.stashed || c->f.type != XLMIG_MSG_COMMIT) {
+        LOG_ERR(ctx, "%s sent %s after the stream; COMMIT was due", peer,
+                xlmig_msg_name(c->f.type));
+        rc = XLMIG_ERR_PEER;
+        goto out;
+    }
+    if (xlmig_msg_get_u64(c->body) != j->wire_id) {
+        LOG_ERR(ctx, "COMMIT for another job");
+        rc = XLMIG_ERR_PEER;
+        goto out;
+    }
+    if (j->job.phase == XLMIG_PHASE_PRECOPY &&
+        (rc = xlmig_mjob_phase(j, XLMIG_PHASE_STOPCOPY)))
+        goto out;
+    rc = xlmig_mjob_phase(j, XLMIG_PHASE_HANDOVER);
+    if (rc)
+        goto out;
+
+    /* COMMIT: durable first, then run. */
+    rc = xlmig_state_in_record(ctx, cfg, peer, j->wire_id, XLMIG_JOBSTATE_RUNNING,
+                   d.name);
+    if (rc) {
+        xlmig_send_abort(c, j->wire_id, rc, "cannot record the COMMIT");
+        aborted = true;
+        goto out;
+    }
+    committed = true;
+    if (getenv("XLMIG_TEST_DIE_AFTER_COMMIT")) {
+        /* Fault injection for the in-doubt test: the daemon dies with the
+         * COMMIT recorded, before the domain runs or COMMITTED goes. */
+        LOG_ERR(ctx, "XLMIG_TEST_DIE_AFTER_COMMIT: exiting now");
+        _exit(99);
+    }
+    rc = ctx->ops->unpause(ctx, dom);
+    if (rc) {
+        /* We have not confirmed: tell the source to resume, durably. */
+        LOG_ERR(ctx, "cannot start %s after COMMIT: rolling back", d.name);
+        if (xlmig_state_in_record(ctx, cfg, peer, j->wire_id,
+                      XLMIG_JOBSTATE_ROLLEDBACK, d.name) == 0) {
+            committed = false;
+            xlmig_send_abort(c, j->wire_id, rc, "the destination could not "
+                       "start the domain");
+            aborted = true;
+        }
+        goto out;
+    }
+    xlmig_put_u64(b, j->wire_id);
+    if (xlmig_conn_send(c, XLMIG_MSG_COMMITTED, b, 8))
+        LOG_WARN(ctx, "%s runs here, but the confirmation did not reach "
+                 "%s; its job is in doubt until it asks", d.name, peer);
+    rc = xlmig_mjob_phase(j, XLMIG_PHASE_COMMITTED);
+    LOG_INFO(ctx, "%s from %s runs here", d.name, peer);
+
+out:
+    /* No data channel touches the domain after this. */
+    xlmig_chans_in_close(chans);
+    if (rc && !committed) {
+        if (dom) {
+            LOG_INFO(ctx, "destroying the incomplete copy of %s", d.name);
+            if (ctx->ops->destroy(ctx, dom))
+                LOG_ERR(ctx, "could not destroy the copy of %s", d.name);
+        }
+        if (prepared &&
+            xlmig_state_in_record(ctx, cfg, peer, j->wire_id,
+                                  XLMIG_JOBSTATE_ROLLEDBACK, d.name))
+            LOG_ERR(ctx, "cannot record the roll-back");
+        /* Recorded first, so that a QUERY gives the same answer: the
+         * copy here is gone, the source may resume.  (Best effort: the
+         * connection may be what failed.) */
+        if (prepared && !aborted)
+            xlmig_send_abort(c, j->wire_id, rc, "the destination rolled "
+                             "back: see its log");
+        xlmig_mjob_rollback(j, rc);
+    }
+    if (dom)
+        ctx->ops->detach(ctx, dom);
+    if (reader_ok)
+        xlmig_reader_dispose(&rd);
+    return rc;
+}

@@ -1,0 +1,42 @@
+/*
+ * The destination side of a migration: this host takes a domain in from
+ * a peer.  engine/serve.c hands it a connection whose first frame is
+ * PREFLIGHT.
+ */
+#ifndef XLMIG_ENGINE_DEST_H
+#define XLMIG_ENGINE_DEST_H
+
+#include "core/config.h"
+#include "engine/mjob.h"
+#include "transport/conn.h"
+
+struct xlmig_in_env {
+    const struct xlmigd_config *cfg;
+    void *opaque;
+    /*
+     * Hold @bytes of memory for @j: 0, or XLMIG_ERR_* with the reason in
+     * @why.  Called at PREFLIGHT (with @j NULL: check only) and PREPARE.
+     */
+    int (*reserve)(void *opaque, struct xlmig_mjob *j, uint64_t bytes,
+                   char *why, size_t whylen);
+    /* A limit on incoming jobs: 0, or XLMIG_ERR_BUSY with the reason.
+     * Either callback also describes, in @why, what it counted when it
+     * accepts. */
+    int (*admit)(void *opaque, struct xlmig_mjob *j, char *why,
+                 size_t whylen);
+    /* vCPUs of the other incoming migrations that hold a reservation and
+     * whose domain is not on this host yet (may be NULL). */
+    uint32_t (*vcpus_held)(void *opaque, const struct xlmig_mjob *j);
+};
+
+/*
+ * The PREFLIGHT in c->body: answer it with the report and, unless the
+ * source asked for the check only, take the domain in (PREPARE ...
+ * COMMITTED) as job @j.  0 when the domain runs here (or the check
+ * passed); an error after rolling back.
+ */
+int xlmig_dest_job(xlmig_ctx *ctx, struct xlmig_conn *c,
+                   const struct xlmig_in_env *env, struct xlmig_mjob *j)
+    XLMIG_MUST_CHECK;
+
+#endif
