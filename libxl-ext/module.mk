@@ -7,7 +7,7 @@ PROTO_SRCS := $(addprefix libxl-ext/proto/, stream.c stream_write.c \
 	stream_read.c message.c preflight.c dump.c xen_stream.c)
 TRANSPORT_SRCS := $(addprefix libxl-ext/transport/, tls.c conn.c tunnel.c \
 	tunnel_cmd.c)
-ENGINE_SRCS := $(addprefix libxl-ext/engine/, job.c mjob.c policy.c \
+ENGINE_SRCS := $(addprefix libxl-ext/engine/, job.c mjob.c fault.c policy.c \
 	precopy.c quick.c preflight.c records.c stream_conn.c channels.c \
 	source.c source_xl.c dest.c serve.c)
 BACKEND_SRCS := libxl-ext/backend/host_probe.c

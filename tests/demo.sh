@@ -9,6 +9,7 @@
 set -u
 BUILD=${BUILD:-build}
 . tests/integration/lib.sh
+XLMIGD="$BUILD/xlmigd"         # the daemon as shipped, no test hooks
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 die() { printf '\ndemo failed: %s\n' "$*"; exit 1; }

@@ -28,7 +28,14 @@ $(FUZZ_BUILD)/%: tests/fuzz/%.c $(FUZZ_LIB_SRCS)
 
 fuzz: $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/%)
 
-TEST_BINS := $(UNIT_BINS) $(INTEG_BINS)
+# The daemon the integration tests run: xlmigd with the fault hooks
+# (tests/hooks/fault_hooks.c), which no shipped binary has.
+XLMIGD_TEST := $(BUILD)/tests/xlmigd
+$(XLMIGD_TEST): $(XLMIGD_SRCS:%.c=$(BUILD)/%.o) \
+		$(BUILD)/tests/hooks/fault_hooks.o $(LIBXLMIG_A)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
+
+TEST_BINS := $(UNIT_BINS) $(INTEG_BINS) $(XLMIGD_TEST)
 
 # The public targets install missing packages first, then build in a
 # fresh make (so pkg-config sees what was just installed).

@@ -4,8 +4,10 @@ XLMIG := $(BUILD)/xlmig
 XLMIG_SIMDOM := $(BUILD)/xlmig-simdom
 XLMIGD := $(BUILD)/xlmigd
 
-XLMIGD_SRCS := $(addprefix tools/xlmigd/, xlmigd.c conf.c ctl.c)
-XLMIG_SRCS := $(addprefix tools/xlmig/, xlmig.c client.c tunnel_cmd.c) \
+XLMIGD_SRCS := $(addprefix tools/xlmigd/, xlmigd.c events.c jobs.c \
+	admission.c workers.c control.c listeners.c conf.c ctl.c)
+XLMIG_SRCS := $(addprefix tools/xlmig/, xlmig.c commands.c client.c \
+	tunnel_cmd.c) \
 	tools/xlmigd/conf.c tools/xlmigd/ctl.c
 XLMIG_SIMDOM_SRCS := tools/xlmig-simdom/xlmig-simdom.c
 # Linked into the unit tests and fuzz targets of the daemon's parsers.

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "engine/channels.h"
+#include "engine/fault.h"
 #include "engine/preflight.h"
 #include "engine/quick.h"
 #include "engine/records.h"
@@ -384,12 +385,7 @@ int xlmig_dest_job(xlmig_ctx *ctx, struct xlmig_conn *c,
         goto out;
     }
     committed = true;
-    if (getenv("XLMIG_TEST_DIE_AFTER_COMMIT")) {
-        /* Fault injection for the in-doubt test: the daemon dies with the
-         * COMMIT recorded, before the domain runs or COMMITTED goes. */
-        LOG_ERR(ctx, "XLMIG_TEST_DIE_AFTER_COMMIT: exiting now");
-        _exit(99);
-    }
+    XLMIG_FAULT(commit_recorded, ctx);
     rc = ctx->ops->unpause(ctx, dom);
     if (rc) {
         /* We have not confirmed: tell the source to resume, durably. */

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "engine/channels.h"
+#include "engine/fault.h"
 #include "engine/quick.h"
 #include "engine/records.h"
 #include "engine/source_xl.h"
@@ -102,29 +103,6 @@ static void out_suspending(void *opaque)
     struct out_hooks *h = opaque;
 
     xlmig_mjob_suspending(h->j);
-}
-
-/*
- * Test hook: with $NAME set to a path, announce "PATH.ready" and wait (up
- * to a minute) until PATH exists.  The integration tests hash both copies
- * of a domain here, when the source is suspended and the destination
- * holds its complete, paused copy.
- */
-static void test_gate(xlmig_ctx *ctx, const char *name)
-{
-    const char *gate = getenv(name);
-    char ready[XLMIGD_PATH_MAX + 8];
-    int fd;
-
-    if (!gate || !*gate)
-        return;
-    snprintf(ready, sizeof(ready), "%s.ready", gate);
-    fd = open(ready, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-    if (fd >= 0)
-        close(fd);
-    LOG_INFO(ctx, "%s: waiting for %s", name, gate);
-    for (int i = 0; i < 6000 && access(gate, F_OK); i++)
-        usleep(10000);
 }
 
 /* The last page is written: every data channel sends what it holds and
@@ -566,7 +544,7 @@ static int out_commit(struct out *s)
     uint8_t b[8];
     int rc;
 
-    test_gate(ctx, "XLMIG_TEST_COMMIT_GATE");
+    XLMIG_FAULT(before_commit, ctx);
     rc = xlmig_mjob_handover(j);
     if (rc)
         return rc;

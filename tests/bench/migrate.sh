@@ -12,6 +12,7 @@
 set -u
 BUILD=${BUILD:-build}
 . tests/integration/lib.sh
+XLMIGD="$BUILD/xlmigd"         # the daemon as shipped, no test hooks
 SIZES=${BENCH_SIZES:-1G 4G}
 RATES=${BENCH_RATES:-0 64M 256M}
 DOWNTIME=${BENCH_DOWNTIME:-20}

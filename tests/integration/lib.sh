@@ -60,7 +60,8 @@ is_root() { [ "$(id -u)" -eq 0 ]; }
 # daemon_start HOST [EXTRA_CONFIG_LINE...]: xlmigd for hosta or hostb in
 # its namespace, its sim domains in $T_ROOT/HOST, its control socket
 # $T_WORK/HOST.sock (use `on HOST xlmig ...`), its log $T_WORK/HOST.log.
-XLMIGD="$BUILD/xlmigd"
+# The daemon with the fault hooks (tests/hooks/fault_hooks.c).
+XLMIGD="$BUILD/tests/xlmigd"
 T_NS=xlm$$
 T_PIDS=""
 PKI=$T_WORK/pki

@@ -26,7 +26,7 @@ check "restored domain verifies" $SIMDOM verify vg1
 # Both daemons under valgrind: live migrations over one and several data
 # channels, a refused one, a clean stop.  valgrind's verdict is each daemon's exit status.
 if need_netns && pki_up && net_up; then
-    XLMIGD="$VG $BUILD/xlmigd"
+    XLMIGD="$VG $BUILD/tests/xlmigd"
     printf '#!/bin/sh\nexec cat\n' >"$T_WORK/recv-xl"     # xl's stand-in
     chmod +x "$T_WORK/recv-xl"
     daemon_conf hostb "tunnel_xl = \"$T_WORK/recv-xl\""

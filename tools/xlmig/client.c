@@ -22,7 +22,7 @@
 
 #include <yajl/yajl_tree.h>
 
-#include "xlmig/client.h"
+#include "xlmig/commands.h"
 #include "xlmigd/conf.h"
 #include "xlmigd/ctl.h"
 
@@ -262,26 +262,6 @@ static void print_report(FILE *f, yajl_val e)
     }
 }
 
-static void migrate_usage(FILE *f)
-{
-    fprintf(f,
-"usage: xlmig migrate [OPTIONS] DOMAIN HOST[@ADDRESS[:PORT]]\n"
-"  --max-downtime MS   downtime target (default 300)\n"
-"  --bandwidth MIB/S   cap the transfer rate\n"
-"  --max-rounds N      pre-copy rounds at most (default 30)\n"
-"  --timeout S         give up (and roll back) after S seconds\n"
-"  --auto-converge     throttle a guest that dirties memory faster than\n"
-"                      it can be sent, until the downtime target is met\n"
-"  --max-throttle PCT  with --auto-converge: take at most PCT%% of the\n"
-"                      guest's CPU time (1-99, default 99)\n"
-"  --xl                to a stock `xl migrate-receive`, run by HOST's\n"
-"                      xlmigd through a tunnel (xen backend)\n"
-"  --quick             suspend first, then send everything (not live)\n"
-"  --via PATH          with --quick: through a file on shared storage\n"
-"  --channels N        data channels (default: xlmigd's)\n"
-"  --json              one JSON event per line on standard output\n");
-}
-
 static int parse_num(const char *s, const char *what, uint64_t max,
                      uint64_t *out)
 {
@@ -316,21 +296,6 @@ static int set_target(struct xlmig_ctl_req *r, const char *dom,
 
 int xlmig_cmd_migrate(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        { "max-downtime", required_argument, NULL, 'd' },
-        { "bandwidth", required_argument, NULL, 'b' },
-        { "max-rounds", required_argument, NULL, 'r' },
-        { "timeout", required_argument, NULL, 't' },
-        { "quick", no_argument, NULL, 'q' },
-        { "auto-converge", no_argument, NULL, 'a' },
-        { "max-throttle", required_argument, NULL, 'T' },
-        { "xl", no_argument, NULL, 'x' },
-        { "via", required_argument, NULL, 'V' },
-        { "channels", required_argument, NULL, 'c' },
-        { "json", no_argument, NULL, 'j' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
     struct xlmig_ctl_req r;
     bool json = false;
     uint64_t v;
@@ -339,8 +304,7 @@ int xlmig_cmd_migrate(int argc, char **argv)
     memset(&r, 0, sizeof(r));
     r.cmd = XLMIG_CTL_MIGRATE;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "d:b:r:t:qaT:xV:c:jh", opts, NULL)) !=
-           -1) {
+    while ((c = xlmig_getopt("migrate", argc, argv)) != -1) {
         switch (c) {
         case 'd':
             if (parse_num(optarg, "--max-downtime", 3600000, &v) || !v)
@@ -388,12 +352,12 @@ int xlmig_cmd_migrate(int argc, char **argv)
             snprintf(r.via, sizeof(r.via), "%s", optarg);
             break;
         case 'j': json = true; break;
-        case 'h': migrate_usage(stdout); return 0;
-        default: migrate_usage(stderr); return EXIT_USAGE;
+        case 'h': xlmig_cmd_usage("migrate", stdout); return 0;
+        default: xlmig_cmd_usage("migrate", stderr); return EXIT_USAGE;
         }
     }
     if (argc - optind != 2) {
-        migrate_usage(stderr);
+        xlmig_cmd_usage("migrate", stderr);
         return EXIT_USAGE;
     }
     if (r.xl && (r.quick || r.channels > 1)) {
@@ -563,26 +527,8 @@ static int run_job(const struct xlmig_ctl_req *req, bool json)
     return rc;
 }
 
-static void preflight_usage(FILE *f)
-{
-    fprintf(f,
-"usage: xlmig preflight [--json] [--copy-storage] DOMAIN HOST[@ADDRESS[:PORT]]\n"
-"  Run every check a migration of DOMAIN to HOST would run first, and\n"
-"  print one row per check; nothing moves.  Exit 0: HOST can run DOMAIN;\n"
-"  3: refused (the rows marked FAIL say why); 1: the checks did not run.\n"
-"  --copy-storage      check room for copies of the disks instead of\n"
-"                      the same disks (for a shared-nothing move)\n"
-"  --json              one JSON event per line on standard output\n");
-}
-
 int xlmig_cmd_preflight(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        { "json", no_argument, NULL, 'j' },
-        { "copy-storage", no_argument, NULL, 'C' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
     struct xlmig_ctl_req r;
     bool json = false;
     int c;
@@ -590,16 +536,16 @@ int xlmig_cmd_preflight(int argc, char **argv)
     memset(&r, 0, sizeof(r));
     r.cmd = XLMIG_CTL_PREFLIGHT;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
+    while ((c = xlmig_getopt("preflight", argc, argv)) != -1) {
         switch (c) {
         case 'j': json = true; break;
         case 'C': r.copy_storage = true; break;
-        case 'h': preflight_usage(stdout); return 0;
-        default: preflight_usage(stderr); return EXIT_USAGE;
+        case 'h': xlmig_cmd_usage("preflight", stdout); return 0;
+        default: xlmig_cmd_usage("preflight", stderr); return EXIT_USAGE;
         }
     }
     if (argc - optind != 2) {
-        preflight_usage(stderr);
+        xlmig_cmd_usage("preflight", stderr);
         return EXIT_USAGE;
     }
     if (set_target(&r, argv[optind], argv[optind + 1]))
@@ -678,8 +624,10 @@ int xlmig_cmd_status(int argc, char **argv)
     struct xlmig_ctl_req r;
     bool json = argc == 2 && !strcmp(argv[1], "--json");
 
+    if (xlmig_wants_help("status", argc, argv))
+        return 0;
     if (argc > 2 || (argc == 2 && !json)) {
-        fprintf(stderr, "usage: xlmig status [--json]\n");
+        xlmig_cmd_usage("status", stderr);
         return EXIT_USAGE;
     }
     memset(&r, 0, sizeof(r));
@@ -713,8 +661,10 @@ int xlmig_cmd_cancel(int argc, char **argv)
     struct xlmig_ctl_req r;
     uint64_t v;
 
+    if (xlmig_wants_help("cancel", argc, argv))
+        return 0;
     if (argc != 2 || parse_num(argv[1], "JOB", UINT32_MAX, &v) || !v) {
-        fprintf(stderr, "usage: xlmig cancel JOB\n");
+        xlmig_cmd_usage("cancel", stderr);
         return EXIT_USAGE;
     }
     memset(&r, 0, sizeof(r));
@@ -756,11 +706,13 @@ int xlmig_cmd_recover(int argc, char **argv)
     bool json = false;
     uint64_t v = 0;
 
+    if (xlmig_wants_help("recover", argc, argv))
+        return 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--json"))
             json = true;
         else if (v || parse_num(argv[i], "JOB", UINT32_MAX, &v) || !v) {
-            fprintf(stderr, "usage: xlmig recover [--json] [JOB]\n");
+            xlmig_cmd_usage("recover", stderr);
             return EXIT_USAGE;
         }
     }

@@ -17,28 +17,16 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "xlmig/client.h"
+#include "xlmig/commands.h"
 #include "xlmigd/conf.h"
 #include "transport/tunnel.h"
 
 #define EXIT_TUNNEL 255
 
-static void tunnel_usage(FILE *f)
-{
-    fprintf(f, "usage: xlmig tunnel [-f CONFIG] HOST [xl [XL-OPTIONS] "
-            "migrate-receive [OPTIONS]]\n"
-            "  as xl's transport: xl migrate -s \"xlmig tunnel\" DOMAIN "
-            "HOST\n");
-}
-
-int xlmig_cmd_tunnel(int argc, char **argv, enum xlmig_log_level level)
+int xlmig_cmd_tunnel(int argc, char **argv)
 {
     static char *dflt[] = { "xl", "migrate-receive", NULL };
-    static const struct option opts[] = {
-        { "config", required_argument, NULL, 'f' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
+    enum xlmig_log_level level = xlmig_cli_level;
     const char *conf = getenv("XLMIG_CONF");
     struct xlmigd_config cfg;
     struct xlmigd_peer dest;
@@ -54,15 +42,15 @@ int xlmig_cmd_tunnel(int argc, char **argv, enum xlmig_log_level level)
     if (!conf || !*conf)
         conf = XLMIGD_CONF;
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "+f:h", opts, NULL)) != -1) {
+    while ((ch = xlmig_getopt("tunnel", argc, argv)) != -1) {
         switch (ch) {
         case 'f': conf = optarg; break;
-        case 'h': tunnel_usage(stdout); return 0;
-        default: tunnel_usage(stderr); return 2;
+        case 'h': xlmig_cmd_usage("tunnel", stdout); return 0;
+        default: xlmig_cmd_usage("tunnel", stderr); return 2;
         }
     }
     if (optind >= argc) {
-        tunnel_usage(stderr);
+        xlmig_cmd_usage("tunnel", stderr);
         return 2;
     }
     cmd = optind + 1 < argc ? argv + optind + 1 : dflt;

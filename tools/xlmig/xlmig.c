@@ -2,7 +2,8 @@
  * xlmig: the administrator's command.  xl-like: "xlmig COMMAND [options]
  * ARGS".  Exit status 0 on success, 1 on failure, 2 on a usage error
  * (migrate and preflight add 3 refused, 4 in doubt, 5 cancelled:
- * tools/client.c).
+ * client.c).  The commands, their options and the usage texts are one
+ * table, commands.c.
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -10,73 +11,28 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "xlmig/client.h"
+#include "xlmig/commands.h"
 #include "libxlmig.h"
-
-static const char *backend;
-static enum xlmig_log_level level = XLMIG_LOG_WARN;
-
-static void usage(FILE *f)
-{
-    fprintf(f,
-"usage: xlmig [-B BACKEND] [-v] COMMAND [ARGS]\n"
-"\n"
-"Commands:\n"
-"  list                       list domains\n"
-"  save [-c|-p] DOMAIN FILE   suspend DOMAIN and save its state to FILE,\n"
-"                             then destroy it (-c: keep it running,\n"
-"                             -p: keep it paused)\n"
-"  restore [-p] [-n NAME] FILE\n"
-"                             create a domain from FILE (- for standard\n"
-"                             input) and run it (-p: leave it paused,\n"
-"                             -n: new name)\n"
-"  dump-stream [-v] FILE      explain and validate a saved stream\n"
-"  migrate [OPTIONS] DOMAIN HOST\n"
-"                             live-migrate DOMAIN to HOST through xlmigd\n"
-"                             (--max-downtime MS, --bandwidth MIB/S,\n"
-"                             --max-rounds N, --timeout S, --quick,\n"
-"                             --via PATH, --channels N, --json)\n"
-"  preflight [--json] [--copy-storage] DOMAIN HOST\n"
-"                             check that HOST can run DOMAIN (CPU, memory,\n"
-"                             vCPUs, pool, disks, networks, devices,\n"
-"                             identity, versions); nothing moves\n"
-"  status [--json]            migrations of this host's xlmigd\n"
-"  cancel JOB                 stop a migration before COMMIT; the domain\n"
-"                             stays on this host\n"
-"  recover [--json] [JOB]     settle jobs in doubt by asking the\n"
-"                             destination\n"
-"  tunnel [-f CONFIG] HOST [xl migrate-receive [OPTIONS]]\n"
-"                             carry stock xl migrate over xlmig's TLS:\n"
-"                             xl migrate -s \"xlmig tunnel\" DOMAIN HOST\n"
-"  version                    print the version\n"
-"\n"
-"Options:\n"
-"  -B, --backend NAME         sim or xen (default: xen on a Xen dom0,\n"
-"                             sim elsewhere; or $XLMIG_BACKEND)\n"
-"  -v, --verbose              more log output (repeatable)\n"
-"\n"
-"migrate, preflight, status, cancel and recover talk to xlmigd on $XLMIG_SOCKET\n"
-"(default /run/xlmig/xlmigd.sock).\n");
-}
 
 static xlmig_ctx *open_ctx(void)
 {
     xlmig_ctx *ctx;
 
-    if (xlmig_ctx_alloc(&ctx, backend, level, stderr))
+    if (xlmig_ctx_alloc(&ctx, xlmig_cli_backend, xlmig_cli_level, stderr))
         return NULL;
     return ctx;
 }
 
-static int cmd_list(int argc, char **argv)
+int xlmig_cmd_list(int argc, char **argv)
 {
     struct xlmig_dominfo *d;
     xlmig_ctx *ctx;
     unsigned n;
 
-    (void)argv;
+    if (xlmig_wants_help("list", argc, argv))
+        return 0;
     if (argc != 1) {
-        usage(stderr);
+        xlmig_cmd_usage("list", stderr);
         return 2;
     }
     ctx = open_ctx();
@@ -113,7 +69,7 @@ static void print_stats(const char *verb, const char *what,
            secs > 0 ? (double)s->pages_total * 4096 / secs / 1e9 : 0.0);
 }
 
-static int cmd_save(int argc, char **argv)
+int xlmig_cmd_save(int argc, char **argv)
 {
     enum xlmig_save_after after = XLMIG_SAVE_DESTROY;
     struct xlmig_save_stats st;
@@ -121,15 +77,16 @@ static int cmd_save(int argc, char **argv)
     int c, rc;
 
     optind = 1;
-    while ((c = getopt(argc, argv, "+cp")) != -1) {
+    while ((c = xlmig_getopt("save", argc, argv)) != -1) {
         switch (c) {
         case 'c': after = XLMIG_SAVE_CONTINUE; break;
         case 'p': after = XLMIG_SAVE_PAUSED; break;
-        default: usage(stderr); return 2;
+        case 'h': xlmig_cmd_usage("save", stdout); return 0;
+        default: xlmig_cmd_usage("save", stderr); return 2;
         }
     }
     if (argc - optind != 2) {
-        fprintf(stderr, "usage: xlmig save [-c|-p] DOMAIN FILE\n");
+        xlmig_cmd_usage("save", stderr);
         return 2;
     }
     ctx = open_ctx();
@@ -149,7 +106,7 @@ static int cmd_save(int argc, char **argv)
     return rc ? 1 : 0;
 }
 
-static int cmd_restore(int argc, char **argv)
+int xlmig_cmd_restore(int argc, char **argv)
 {
     struct xlmig_restore_opts o = { 0 };
     struct xlmig_dominfo info;
@@ -158,15 +115,16 @@ static int cmd_restore(int argc, char **argv)
     int c, rc;
 
     optind = 1;
-    while ((c = getopt(argc, argv, "+pn:")) != -1) {
+    while ((c = xlmig_getopt("restore", argc, argv)) != -1) {
         switch (c) {
         case 'p': o.paused = 1; break;
         case 'n': o.new_name = optarg; break;
-        default: usage(stderr); return 2;
+        case 'h': xlmig_cmd_usage("restore", stdout); return 0;
+        default: xlmig_cmd_usage("restore", stderr); return 2;
         }
     }
     if (argc - optind != 1) {
-        fprintf(stderr, "usage: xlmig restore [-p] [-n NAME] FILE\n");
+        xlmig_cmd_usage("restore", stderr);
         return 2;
     }
     ctx = open_ctx();
@@ -186,30 +144,53 @@ static int cmd_restore(int argc, char **argv)
     return rc ? 1 : 0;
 }
 
-static int cmd_dump(int argc, char **argv)
+int xlmig_cmd_dump(int argc, char **argv)
 {
     xlmig_ctx *ctx;
     int c, verbose = 0, rc;
 
     optind = 1;
-    while ((c = getopt(argc, argv, "+v")) != -1) {
+    while ((c = xlmig_getopt("dump-stream", argc, argv)) != -1) {
         switch (c) {
         case 'v': verbose++; break;
-        default: usage(stderr); return 2;
+        case 'h': xlmig_cmd_usage("dump-stream", stdout); return 0;
+        default: xlmig_cmd_usage("dump-stream", stderr); return 2;
         }
     }
     if (argc - optind != 1) {
-        fprintf(stderr, "usage: xlmig dump-stream [-v] FILE\n");
+        xlmig_cmd_usage("dump-stream", stderr);
         return 2;
     }
     /* Reading a file needs no hypervisor: use the sim backend's context
      * unless one was asked for. */
-    if (xlmig_ctx_alloc(&ctx, backend ? backend : "sim",
-                        XLMIG_LOG_ERROR + 0 * level, stderr))
+    if (xlmig_ctx_alloc(&ctx, xlmig_cli_backend ? xlmig_cli_backend : "sim",
+                        XLMIG_LOG_ERROR, stderr))
         return 1;
     rc = xlmig_stream_dump(ctx, argv[optind], stdout, verbose);
     xlmig_ctx_free(ctx);
     return rc ? 1 : 0;
+}
+
+int xlmig_cmd_version(int argc, char **argv)
+{
+    if (xlmig_wants_help("version", argc, argv))
+        return 0;
+    printf("xlmig %s (API 0x%08x)\n", XLMIG_VERSION, XLMIG_API_VERSION);
+    return 0;
+}
+
+int xlmig_cmd_help(int argc, char **argv)
+{
+    if (argc == 2 && xlmig_cmd_find(argv[1])) {
+        xlmig_cmd_usage(argv[1], stdout);
+        return 0;
+    }
+    if (argc > 1) {
+        fprintf(stderr, "xlmig: no command \"%s\"\n", argv[1]);
+        return 2;
+    }
+    xlmig_usage(stdout);
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -220,53 +201,29 @@ int main(int argc, char **argv)
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    const char *cmd;
+    const struct xlmig_cmd *cmd;
     int c;
 
     while ((c = getopt_long(argc, argv, "+B:vh", opts, NULL)) != -1) {
         switch (c) {
-        case 'B': backend = optarg; break;
-        case 'v': if (level < XLMIG_LOG_DEBUG) level++; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        case 'B': xlmig_cli_backend = optarg; break;
+        case 'v':
+            if (xlmig_cli_level < XLMIG_LOG_DEBUG)
+                xlmig_cli_level++;
+            break;
+        case 'h': xlmig_usage(stdout); return 0;
+        default: xlmig_usage(stderr); return 2;
         }
     }
     if (optind >= argc) {
-        usage(stderr);
+        xlmig_usage(stderr);
         return 2;
     }
-    cmd = argv[optind];
-    argc -= optind;
-    argv += optind;
-    if (!strcmp(cmd, "list"))
-        return cmd_list(argc, argv);
-    if (!strcmp(cmd, "save"))
-        return cmd_save(argc, argv);
-    if (!strcmp(cmd, "restore"))
-        return cmd_restore(argc, argv);
-    if (!strcmp(cmd, "dump-stream"))
-        return cmd_dump(argc, argv);
-    if (!strcmp(cmd, "preflight"))
-        return xlmig_cmd_preflight(argc, argv);
-    if (!strcmp(cmd, "migrate"))
-        return xlmig_cmd_migrate(argc, argv);
-    if (!strcmp(cmd, "status"))
-        return xlmig_cmd_status(argc, argv);
-    if (!strcmp(cmd, "cancel"))
-        return xlmig_cmd_cancel(argc, argv);
-    if (!strcmp(cmd, "recover"))
-        return xlmig_cmd_recover(argc, argv);
-    if (!strcmp(cmd, "tunnel"))
-        return xlmig_cmd_tunnel(argc, argv, level);
-    if (!strcmp(cmd, "version")) {
-        printf("xlmig %s (API 0x%08x)\n", XLMIG_VERSION, XLMIG_API_VERSION);
-        return 0;
+    cmd = xlmig_cmd_find(argv[optind]);
+    if (!cmd) {
+        fprintf(stderr, "xlmig: unknown command \"%s\" (`xlmig help` lists "
+                "them)\n", argv[optind]);
+        return 2;
     }
-    if (!strcmp(cmd, "help")) {
-        usage(stdout);
-        return 0;
-    }
-    fprintf(stderr, "xlmig: unknown command \"%s\"\n", cmd);
-    usage(stderr);
-    return 2;
+    return cmd->fn(argc - optind, argv + optind);
 }

@@ -1,0 +1,228 @@
+/* xlmigd: the control socket's requests (see xlmigd.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <netdb.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "xlmigd/xlmigd.h"
+
+/* ---- control requests ---- */
+
+void reply_error(struct client *cl, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    yajl_gen g;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    g = gen_open("error");
+    if (g)
+        xlmig_json_str(g, "error", msg);
+    gen_send(g, cl);
+}
+
+void do_migrate(struct client *cl, const struct xlmig_ctl_req *r)
+{
+    unsigned active = 0;
+    const struct xlmigd_peer *known;
+    struct djob *dj;
+    yajl_gen g;
+
+    bool check = r->cmd == XLMIG_CTL_PREFLIGHT;
+
+    pthread_mutex_lock(&D.lock);
+    for (struct djob *j = D.jobs; j && !check; j = j->next) {
+        if (j->m.done || j->m.dir != XLMIG_JOB_OUT || j->is_recover ||
+            j->oo.check_only)
+            continue;
+        active++;
+        if (!strcmp(j->oo.domain ? j->oo.domain : "", r->domain)) {
+            pthread_mutex_unlock(&D.lock);
+            reply_error(cl, "%s is already being migrated (job %u)",
+                        r->domain, j->m.job.id);
+            return;
+        }
+    }
+    pthread_mutex_unlock(&D.lock);
+    if (!check && active >= D.cfg.max_outgoing) {
+        reply_error(cl, "busy: %u outgoing migrations already "
+                    "(max_outgoing = %u)", active, D.cfg.max_outgoing);
+        return;
+    }
+    dj = job_new(XLMIG_JOB_OUT, r->domain);
+    if (!dj) {
+        reply_error(cl, "out of memory");
+        return;
+    }
+    if (xlmigd_peer_parse(r->host, &dj->oo.dest)) {
+        reply_error(cl, "bad host %s", r->host);   /* checked by parser */
+        dj->m.done = dj->hidden = true;
+        return;
+    }
+    known = xlmigd_config_peer(&D.cfg, dj->oo.dest.name);
+    if (known && !strchr(r->host, '@'))
+        dj->oo.dest = *known;
+    snprintf(dj->m.peer, sizeof(dj->m.peer), "%s", dj->oo.dest.name);
+    dj->oo.domain = dj->m.job.domain;
+    xlmig_limits_default(&dj->oo.lim);
+    if (r->max_downtime_ms)
+        dj->oo.lim.max_downtime_ns = r->max_downtime_ms * 1000000ull;
+    if (r->max_rounds)
+        dj->oo.lim.max_rounds = r->max_rounds;
+    if (r->timeout_s)
+        dj->oo.lim.max_total_ns = r->timeout_s * 1000000000ull;
+    dj->oo.lim.bandwidth_cap = r->bandwidth_mib << 20;
+    dj->oo.lim.allow_throttle = r->auto_converge;
+    if (r->max_throttle_pct)
+        dj->oo.lim.max_throttle_pct = r->max_throttle_pct;
+    dj->oo.xl = r->xl;
+    dj->oo.lim.fixed_downtime_ns = D.cfg.handover_ms * 1000000ull;
+    dj->oo.quick = r->quick;
+    snprintf(dj->via, sizeof(dj->via), "%s", r->via);
+    dj->oo.via = dj->via[0] ? dj->via : NULL;
+    dj->oo.channels = r->channels ? r->channels : D.cfg.channels;
+    dj->oo.check_only = check;
+    dj->oo.copy_storage = r->copy_storage;
+    if (check)
+        snprintf(dj->m.mode, sizeof(dj->m.mode), "preflight");
+    pthread_mutex_lock(&D.lock);
+    subscribe(dj, cl);
+    g = gen_open("accepted");
+    if (g) {
+        xlmig_json_int(g, "job", dj->m.job.id);
+        xlmig_json_str(g, "domain", r->domain);
+        xlmig_json_str(g, "peer", dj->oo.dest.name);
+    }
+    gen_send(g, cl);
+    pthread_mutex_unlock(&D.lock);
+    if (spawn(dj, outgoing_worker)) {
+        xlmig_mjob_fail(&dj->m, XLMIG_ERR_NOMEM, "cannot start a worker");
+        pthread_mutex_lock(&D.lock);
+        D.workers++;
+        pthread_mutex_unlock(&D.lock);
+        job_finish(dj, XLMIG_ERR_NOMEM);
+    }
+}
+
+void do_status(struct client *cl)
+{
+    yajl_gen g = gen_open("status");
+
+    if (!g)
+        return;
+    pthread_mutex_lock(&D.lock);
+    xlmig_json_str(g, "host", D.cfg.host_name);
+    xlmig_json_key(g, "jobs");
+    yajl_gen_array_open(g);
+    for (struct djob *dj = D.jobs; dj; dj = dj->next) {
+        if (dj->hidden || dj->is_recover)
+            continue;
+        yajl_gen_map_open(g);
+        pthread_mutex_lock(&dj->m.lock);
+        gen_job(g, dj);
+        pthread_mutex_unlock(&dj->m.lock);
+        yajl_gen_map_close(g);
+    }
+    yajl_gen_array_close(g);
+    gen_send(g, cl);
+    pthread_mutex_unlock(&D.lock);
+}
+
+void do_cancel(struct client *cl, uint32_t id)
+{
+    char why[256];
+    struct djob *dj;
+    yajl_gen g;
+
+    pthread_mutex_lock(&D.lock);
+    dj = job_find(id);
+    if (!dj) {
+        pthread_mutex_unlock(&D.lock);
+        reply_error(cl, "no job %u on this host", id);
+        return;
+    }
+    if (xlmig_mjob_cancel(&dj->m, why, sizeof(why))) {
+        pthread_mutex_unlock(&D.lock);
+        reply_error(cl, "%s", why);
+        return;
+    }
+    xlmig_mjob_fail(&dj->m, XLMIG_ERR_CANCELLED, "cancelled by the "
+                    "administrator");
+    g = gen_open("cancelling");
+    if (g) {
+        xlmig_json_int(g, "job", id);
+        xlmig_json_str(g, "domain", dj->m.job.domain);
+    }
+    gen_send(g, cl);
+    /* The canceller sees the job end, too. */
+    subscribe(dj, cl);
+    pthread_mutex_unlock(&D.lock);
+}
+
+void do_recover(struct client *cl, uint32_t id)
+{
+    struct djob *dj = job_new(XLMIG_JOB_OUT, "");
+
+    if (!dj) {
+        reply_error(cl, "out of memory");
+        return;
+    }
+    dj->is_recover = true;
+    dj->hidden = true;
+    dj->recover_job = id;
+    pthread_mutex_lock(&D.lock);
+    subscribe(dj, cl);
+    pthread_mutex_unlock(&D.lock);
+    if (spawn(dj, recover_worker)) {
+        pthread_mutex_lock(&D.lock);
+        D.workers++;
+        pthread_mutex_unlock(&D.lock);
+        job_finish(dj, XLMIG_ERR_NOMEM);
+    }
+}
+
+void handle_request(struct client *cl, const char *line, size_t len)
+{
+    struct xlmig_ctl_req r;
+    char why[256];
+
+    if (xlmig_ctl_parse(line, len, &r, why, sizeof(why))) {
+        reply_error(cl, "bad request: %s", why);
+        return;
+    }
+    if (stopping && (r.cmd == XLMIG_CTL_MIGRATE ||
+                     r.cmd == XLMIG_CTL_PREFLIGHT)) {
+        reply_error(cl, "xlmigd is shutting down");
+        return;
+    }
+    switch (r.cmd) {
+    case XLMIG_CTL_MIGRATE:
+    case XLMIG_CTL_PREFLIGHT:
+        do_migrate(cl, &r);
+        break;
+    case XLMIG_CTL_STATUS:
+        do_status(cl);
+        break;
+    case XLMIG_CTL_CANCEL:
+        do_cancel(cl, r.job);
+        break;
+    case XLMIG_CTL_RECOVER:
+        do_recover(cl, r.job);
+        break;
+    }
+}
+

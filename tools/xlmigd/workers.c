@@ -1,0 +1,174 @@
+/* xlmigd: one worker thread per job (see xlmigd.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <netdb.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "xlmigd/xlmigd.h"
+
+/* ---- workers ---- */
+
+void *incoming_worker(void *arg)
+{
+    struct djob *dj = arg;
+    struct xlmig_in_env env = { &D.cfg, NULL, reserve, admit, vcpus_held };
+    struct xlmig_tls_conn *tc = NULL;
+    char peer[XLMIG_NAME_MAX];
+    xlmig_ctx *ctx = worker_ctx(dj, false);
+    int rc;
+
+    if (!ctx) {
+        close(dj->fd);
+        job_finish(dj, XLMIG_ERR_NOMEM);
+        return NULL;
+    }
+    snprintf(ctx->log_prefix, sizeof(ctx->log_prefix), "in %u: ",
+             dj->m.job.id);
+    rc = xlmig_tls_accept(ctx, D.tls, dj->fd, D.allowed, D.cfg.npeers, peer,
+                          sizeof(peer), &tc);
+    dj->fd = -1;
+    if (rc) {
+        dj->hidden = true;              /* refused before any job began */
+        dj->m.job.ctx = NULL;
+        job_finish(dj, rc);
+    } else {
+        pthread_mutex_lock(&dj->m.lock);
+        dj->m.sock = -1;
+        pthread_mutex_unlock(&dj->m.lock);
+        rc = xlmig_serve(ctx, tc, peer, &env, &dj->m);
+        if (!dj->m.job.domain[0] ||
+            (dj->m.wire_id == 0 && strcmp(dj->m.mode, "tunnel")))
+            dj->hidden = true;
+        pthread_mutex_lock(&D.lock);
+        dj->m.reserved_bytes = 0;
+        pthread_mutex_unlock(&D.lock);
+        dj->m.job.ctx = NULL;
+        job_finish(dj, rc);
+    }
+    xlmig_ctx_free(ctx);
+    return NULL;
+}
+
+void *outgoing_worker(void *arg)
+{
+    struct djob *dj = arg;
+    xlmig_ctx *ctx = worker_ctx(dj, true);
+    int rc;
+
+    if (!ctx) {
+        job_finish(dj, XLMIG_ERR_NOMEM);
+        return NULL;
+    }
+    snprintf(ctx->log_prefix, sizeof(ctx->log_prefix), "job %u %s: ",
+             dj->m.job.id, dj->oo.domain);
+    rc = xlmig_migrate_out(ctx, D.tls, &D.cfg, &dj->m, &dj->oo);
+    if (rc == 0) {
+        const struct xlmig_progress *p = &dj->m.prog;
+        LOG_INFO(ctx, "migrated to %s: %.2f s, downtime %.1f ms, %u "
+                 "rounds, %.1f MiB sent for %.1f MiB of memory",
+                 dj->oo.dest.name, (double)p->total_ns / 1e9,
+                 (double)p->downtime_ns / 1e6, p->rounds,
+                 (double)p->bytes_sent / 1048576.0,
+                 (double)p->memory_bytes / 1048576.0);
+    }
+    dj->m.job.ctx = NULL;
+    job_finish(dj, rc);
+    xlmig_ctx_free(ctx);
+    return NULL;
+}
+
+void *recover_worker(void *arg)
+{
+    struct djob *dj = arg;
+    struct xlmig_indoubt *list = NULL;
+    xlmig_ctx *ctx = worker_ctx(dj, true);
+    unsigned n = 0, settled = 0, found = 0;
+    int rc = 0;
+
+    if (!ctx) {
+        job_finish(dj, XLMIG_ERR_NOMEM);
+        return NULL;
+    }
+    rc = xlmig_state_out_list(ctx, D.cfg.state_dir, &list, &n);
+    for (unsigned i = 0; !rc && i < n; i++) {
+        char outcome[256];
+        struct djob *orig;
+        int r, there = XLMIG_JOBSTATE_UNKNOWN;
+        yajl_gen g;
+
+        if (dj->recover_job && list[i].id != dj->recover_job)
+            continue;
+        found++;
+        r = xlmig_recover(ctx, D.tls, &D.cfg, &list[i], &there, outcome,
+                          sizeof(outcome));
+        pthread_mutex_lock(&D.lock);
+        orig = job_find(list[i].id);
+        pthread_mutex_unlock(&D.lock);
+        /* A job in doubt is never pruned, so orig stays while it is. */
+        if (orig && r == 0)
+            xlmig_mjob_settle(&orig->m, there == XLMIG_JOBSTATE_RUNNING,
+                              outcome);
+        pthread_mutex_lock(&D.lock);
+        g = gen_open("recovered");
+        if (g) {
+            xlmig_json_int(g, "job", list[i].id);
+            xlmig_json_str(g, "domain", list[i].domain);
+            xlmig_json_str(g, "peer", list[i].dest.name);
+            xlmig_json_bool(g, "settled", r == 0);
+            xlmig_json_str(g, "outcome", outcome);
+        }
+        send_to_watchers(g, dj);
+        pthread_mutex_unlock(&D.lock);
+        if (r == 0)
+            settled++;
+        else
+            rc = r;
+    }
+    free(list);
+    if (!rc && dj->recover_job && !found) {
+        xlmig_mjob_fail(&dj->m, XLMIG_ERR_NOTFOUND, "job %u is not in "
+                        "doubt", dj->recover_job);
+        rc = XLMIG_ERR_NOTFOUND;
+    }
+    LOG_INFO(ctx, "recover: %u of %u job(s) settled", settled, found);
+    dj->hidden = true;
+    dj->m.job.ctx = NULL;
+    job_finish(dj, rc);
+    xlmig_ctx_free(ctx);
+    return NULL;
+}
+
+int spawn(struct djob *dj, void *(*fn)(void *))
+{
+    pthread_attr_t a;
+    pthread_t t;
+    int r;
+
+    pthread_attr_init(&a);
+    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+    pthread_mutex_lock(&D.lock);
+    D.workers++;
+    pthread_mutex_unlock(&D.lock);
+    r = pthread_create(&t, &a, fn, dj);
+    pthread_attr_destroy(&a);
+    if (r) {
+        pthread_mutex_lock(&D.lock);
+        D.workers--;
+        pthread_mutex_unlock(&D.lock);
+        return -r;
+    }
+    return 0;
+}
+

@@ -1,0 +1,133 @@
+/*
+ * xlmigd's internals, shared by its files: events.c (JSON events to
+ * watchers), jobs.c (the job table, workers' contexts), admission.c
+ * (memory and max_incoming, the destination's side of preflight),
+ * workers.c (one thread per job), control.c (the control socket's
+ * requests), listeners.c (sockets) and xlmigd.c (start-up, the main loop).
+ *
+ * xlmigd: the per-host migration daemon.
+ *
+ * The main loop only multiplexes: the TLS listener, the root-only control
+ * socket and its clients.  Every job, incoming or outgoing, runs in a
+ * worker thread of its own with its own library context, so a stuck peer
+ * stalls one job, never the daemon or the CLI.  Workers publish events
+ * (JSON lines, docs/specs/control.md) to the clients that watch them,
+ * without blocking: a client that does not read loses progress lines.
+ *
+ * Domains never depend on the daemon: a sim domain is its own process,
+ * and a restart reconciles what the last run left (migrate.h).
+ */
+#ifndef XLMIGD_H
+#define XLMIGD_H
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+#include <yajl/yajl_gen.h>
+
+#include "engine/records.h"
+#include "engine/serve.h"
+#include "engine/source.h"
+#include "xlmigd/conf.h"
+#include "xlmigd/ctl.h"
+
+
+#define CLIENTS_MAX 64
+#define SUBS_MAX 8
+#define HISTORY_MAX 64
+
+struct client {
+    int fd;
+    char buf[XLMIG_CTL_LINE_MAX + 2];
+    size_t len;
+    bool dead;
+    struct client *next;
+};
+
+struct djob {
+    struct xlmig_mjob m;
+    struct djob *next;
+    struct client *subs[SUBS_MAX];
+    unsigned nsubs;
+    bool hidden;                /* a QUERY connection, not a job */
+    uint64_t finished_ns;
+    /* outgoing */
+    struct xlmig_out_opts oo;
+    char via[XLMIG_CTL_VIA_MAX + 1];
+    /* incoming */
+    int fd;
+    /* recover */
+    uint32_t recover_job;
+    bool is_recover;
+};
+
+struct xlmigd_state {
+    struct xlmigd_config cfg;
+    struct xlmig_tls *tls;
+    xlmig_ctx *ctx;             /* the main loop's */
+    pthread_mutex_t lock;       /* jobs, clients' subscriptions */
+    struct djob *jobs;
+    struct client *clients;
+    unsigned nclients;
+    unsigned workers;           /* running worker threads */
+    int lfd, ufd;
+    const char *allowed[XLMIGD_PEERS_MAX];
+};
+extern struct xlmigd_state D;
+
+extern volatile sig_atomic_t stopping;
+
+
+/* events.c */
+void emit_raw(struct client *cl, const unsigned char *buf, size_t n);
+yajl_gen gen_open(const char *event);
+void gen_send_to(yajl_gen g, struct client *const *cl, unsigned n);
+void gen_send(yajl_gen g, struct client *cl);
+const char *dir_name(enum xlmig_job_dir d);
+const char *result_name(const struct xlmig_mjob *m);
+void gen_job(yajl_gen g, const struct djob *dj);
+void gen_report(yajl_gen g, const struct xlmig_mjob *m);
+void send_to_watchers(yajl_gen g, struct djob *dj);
+void publish(struct xlmig_mjob *m, enum xlmig_job_event ev);
+
+/* jobs.c */
+struct djob *job_new(enum xlmig_job_dir dir, const char *domain);
+void jobs_prune(void);
+struct djob *job_find(uint32_t id);
+void subscribe(struct djob *dj, struct client *cl);
+void job_finish(struct djob *dj, int rc);
+xlmig_ctx *worker_ctx(struct djob *dj, bool open);
+
+/* admission.c */
+/* The callbacks of struct xlmig_in_env (engine/dest.h). */
+int reserve(void *opaque, struct xlmig_mjob *j, uint64_t bytes, char *why,
+            size_t len);
+int admit(void *opaque, struct xlmig_mjob *j, char *why, size_t len);
+uint32_t vcpus_held(void *opaque, const struct xlmig_mjob *j);
+
+/* workers.c */
+void *incoming_worker(void *arg);
+void *outgoing_worker(void *arg);
+void *recover_worker(void *arg);
+int spawn(struct djob *dj, void *(*fn)(void *));
+
+/* control.c */
+void reply_error(struct client *cl, const char *fmt, ...)
+    XLMIG_PRINTF(2, 3);
+void do_migrate(struct client *cl, const struct xlmig_ctl_req *r);
+void do_status(struct client *cl);
+void do_cancel(struct client *cl, uint32_t id);
+void do_recover(struct client *cl, uint32_t id);
+void handle_request(struct client *cl, const char *line, size_t len);
+
+/* listeners.c */
+int listen_tcp(void);
+int listen_unix(void);
+void accept_client(void);
+void accept_peer(void);
+void client_input(struct client *c);
+void clients_reap(void);
+
+#endif
