@@ -2,7 +2,8 @@
 # logging, bounded cursors), proto/ (wire and file formats), transport/
 # (TLS, the tunnel), engine/ (jobs, policy, the two sides of a migration,
 # durable records), backend/sim/ and backend/xen/.
-CORE_SRCS := $(addprefix libxl-ext/core/, util.c ctx.c crc32c.c)
+CORE_SRCS := $(addprefix libxl-ext/core/, util.c log.c ctx.c backends.c \
+	crc32c.c)
 PROTO_SRCS := $(addprefix libxl-ext/proto/, stream.c stream_write.c \
 	stream_read.c message.c preflight.c dump.c xen_stream.c)
 TRANSPORT_SRCS := $(addprefix libxl-ext/transport/, tls.c conn.c tunnel.c \
@@ -19,7 +20,8 @@ XEN_SRCS := $(addprefix libxl-ext/backend/xen/, backend_xen.c xen_save.c \
 LIB_SRCS := $(CORE_SRCS) $(PROTO_SRCS) $(TRANSPORT_SRCS) $(ENGINE_SRCS) \
 	$(BACKEND_SRCS) $(SIM_SRCS) $(XEN_SRCS)
 # The parsers of outside input, which the fuzz targets build with clang.
-PARSER_SRCS := libxl-ext/core/util.c libxl-ext/core/crc32c.c \
+PARSER_SRCS := libxl-ext/core/util.c libxl-ext/core/log.c \
+	libxl-ext/core/crc32c.c \
 	libxl-ext/proto/stream.c libxl-ext/proto/stream_write.c \
 	libxl-ext/proto/stream_read.c libxl-ext/proto/message.c \
 	libxl-ext/proto/preflight.c libxl-ext/engine/preflight.c \

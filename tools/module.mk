@@ -9,7 +9,8 @@ XLMIGD_SRCS := $(addprefix tools/xlmigd/, xlmigd.c events.c jobs.c \
 XLMIG_SRCS := $(addprefix tools/xlmig/, xlmig.c commands.c client.c \
 	tunnel_cmd.c) \
 	tools/xlmigd/conf.c tools/xlmigd/ctl.c
-XLMIG_SIMDOM_SRCS := tools/xlmig-simdom/xlmig-simdom.c
+XLMIG_SIMDOM_SRCS := $(addprefix tools/xlmig-simdom/, backends.c \
+	xlmig-simdom.c workload.c dirty.c server.c)
 # Linked into the unit tests and fuzz targets of the daemon's parsers.
 DAEMON_PARSER_SRCS := tools/xlmigd/conf.c tools/xlmigd/ctl.c
 
@@ -21,8 +22,10 @@ $(XLMIGD): $(XLMIGD_SRCS:%.c=$(BUILD)/%.o) $(LIBXLMIG_A)
 $(XLMIG): $(XLMIG_SRCS:%.c=$(BUILD)/%.o) $(LIBXLMIG_A)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
+# The simulated domain needs no Xen library (backends.c).
+SIM_LIBS := $(shell pkg-config --libs yajl libssl libcrypto 2>/dev/null)
 $(XLMIG_SIMDOM): $(XLMIG_SIMDOM_SRCS:%.c=$(BUILD)/%.o) $(LIBXLMIG_A)
-	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(SIM_LIBS)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/lib \

@@ -5,13 +5,9 @@
 
 #include "core/private.h"
 
-static const struct xlmig_backend_ops *const backends[] = {
-    &xlmig_backend_sim,
-    &xlmig_backend_xen,
-};
-
 int xlmig_ctx_new(xlmig_ctx **ctx_out, const char *backend,
-                  enum xlmig_log_level level, FILE *logf, bool open)
+                  enum xlmig_log_level level, FILE *logf,
+                  xentoollog_logger *lg, bool open)
 {
     xlmig_ctx *ctx = calloc(1, sizeof(*ctx));
     int rc;
@@ -19,17 +15,24 @@ int xlmig_ctx_new(xlmig_ctx **ctx_out, const char *backend,
     *ctx_out = NULL;
     if (!ctx)
         return XLMIG_ERR_NOMEM;
-    ctx->level = level;
+    /* A caller's logger filters for itself. */
+    ctx->level = lg ? XLMIG_LOG_DEBUG : level;
     ctx->logf = logf;
+    ctx->lg = lg;
     if (!backend || !*backend)
         backend = getenv("XLMIG_BACKEND");
     if (!backend || !*backend)
         backend = access("/proc/xen/privcmd", F_OK) == 0 ? "xen" : "sim";
-    for (size_t i = 0; i < ARRAY_SIZE(backends); i++)
-        if (!strcmp(backends[i]->name, backend))
-            ctx->ops = backends[i];
+    for (size_t i = 0; xlmig_backends[i]; i++)
+        if (!strcmp(xlmig_backends[i]->name, backend))
+            ctx->ops = xlmig_backends[i];
     if (!ctx->ops) {
-        LOG_ERR(ctx, "unknown backend \"%s\" (known: sim, xen)", backend);
+        char known[64] = "";
+        for (size_t i = 0; xlmig_backends[i]; i++)
+            snprintf(known + strlen(known), sizeof(known) - strlen(known),
+                     "%s%s", i ? ", " : "", xlmig_backends[i]->name);
+        LOG_ERR(ctx, "unknown backend \"%s\" (known here: %s)", backend,
+                known);
         free(ctx);
         return XLMIG_ERR_INVAL;
     }
@@ -45,7 +48,15 @@ int xlmig_ctx_new(xlmig_ctx **ctx_out, const char *backend,
 int xlmig_ctx_alloc(xlmig_ctx **ctx_out, const char *backend,
                     enum xlmig_log_level level, FILE *logf)
 {
-    return xlmig_ctx_new(ctx_out, backend, level, logf, true);
+    return xlmig_ctx_new(ctx_out, backend, level, logf, NULL, true);
+}
+
+int xlmig_ctx_alloc_logger(xlmig_ctx **ctx_out, const char *backend,
+                           struct xentoollog_logger *lg)
+{
+    if (!lg)
+        return XLMIG_ERR_INVAL;
+    return xlmig_ctx_new(ctx_out, backend, XLMIG_LOG_DEBUG, NULL, lg, true);
 }
 
 int xlmig_ctx_backend_open(xlmig_ctx *ctx)

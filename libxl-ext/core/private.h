@@ -16,6 +16,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <xentoollog.h>          /* the logger interface only, no library */
+
 #include "libxlmig.h"
 
 #define XLMIG_PAGE_SHIFT 12
@@ -34,14 +36,29 @@ struct xlmig_live_hooks;
 struct xlmig_needs;
 struct xlmig_offer;
 
+/*
+ * The logger libxl and libxc are given (xlmig_ctx_xtl): their messages
+ * come back through xlmig_log(), so they carry this context's prefix and
+ * level and end where xlmig's own do.
+ */
+struct xlmig_xtl {
+    xentoollog_logger vt;
+    struct xlmig_ctx *ctx;
+};
+
 struct xlmig_ctx {
     const struct xlmig_backend_ops *ops;
     void *backend_priv;
     bool backend_open;          /* backend_priv is the backend's */
     enum xlmig_log_level level;
-    FILE *logf;
+    FILE *logf;                 /* without @lg: where lines go */
+    xentoollog_logger *lg;      /* the caller's logger, or NULL */
+    struct xlmig_xtl xtl;
     char log_prefix[96];        /* "job 3 dom web1: ", set while one runs */
 };
+
+/* The logger to hand libxl_ctx_alloc() and xc_interface_open(). */
+xentoollog_logger *xlmig_ctx_xtl(xlmig_ctx *ctx);
 
 /*
  * xlmig_ctx_alloc(), with the backend opened now (@open) or on first
@@ -49,8 +66,8 @@ struct xlmig_ctx {
  * domain (a data channel, a tunnel) never opens one (on Xen a libxl_ctx).
  */
 int xlmig_ctx_new(xlmig_ctx **ctx_out, const char *backend,
-                  enum xlmig_log_level level, FILE *logf, bool open)
-    XLMIG_MUST_CHECK;
+                  enum xlmig_log_level level, FILE *logf,
+                  xentoollog_logger *lg, bool open) XLMIG_MUST_CHECK;
 /* Open @ctx's backend if it is not yet: 0 or the backend's error. */
 int xlmig_ctx_backend_open(xlmig_ctx *ctx) XLMIG_MUST_CHECK;
 
@@ -171,5 +188,13 @@ struct xlmig_backend_ops {
 
 extern const struct xlmig_backend_ops xlmig_backend_sim;
 extern const struct xlmig_backend_ops xlmig_backend_xen;
+
+/*
+ * The backends a context can choose from, NULL-terminated: both in the
+ * library (core/backends.c); a program that links a table of its own
+ * before libxlmig.a (tools/xlmig-simdom/backends.c) links only those
+ * backends, and only their libraries.
+ */
+extern const struct xlmig_backend_ops *const xlmig_backends[];
 
 #endif

@@ -80,23 +80,6 @@ void xlmig_uuid_format(const uint8_t u[16], char buf[37])
              u[10], u[11], u[12], u[13], u[14], u[15]);
 }
 
-void xlmig_log(xlmig_ctx *ctx, enum xlmig_log_level lvl, const char *fmt, ...)
-{
-    static const char *names[] = { "error", "warning", "info", "debug" };
-    FILE *f = ctx && ctx->logf ? ctx->logf : stderr;
-    char line[1024];
-    va_list ap;
-
-    if (ctx && lvl > ctx->level)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof(line), fmt, ap);
-    va_end(ap);
-    /* One fprintf per line so concurrent writers do not interleave. */
-    fprintf(f, "xlmig: %s: %s%s\n", names[lvl], ctx ? ctx->log_prefix : "",
-            line);
-}
-
 uint64_t xlmig_now_ns(void)
 {
     struct timespec ts;

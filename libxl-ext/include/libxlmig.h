@@ -80,6 +80,15 @@ typedef struct xlmig_ctx xlmig_ctx;
 int xlmig_ctx_alloc(xlmig_ctx **ctx_out, const char *backend,
                     enum xlmig_log_level level, FILE *logf)
     XLMIG_MUST_CHECK;
+/*
+ * The same, logging through @lg (xentoollog.h), as libxl_ctx_alloc()
+ * takes a logger: xlmig's messages and those of libxl and libxc under it,
+ * each with the context's job prefix, at xentoollog's levels; @lg
+ * filters them.  The caller keeps @lg, which must outlive the context.
+ */
+struct xentoollog_logger;
+int xlmig_ctx_alloc_logger(xlmig_ctx **ctx_out, const char *backend,
+                           struct xentoollog_logger *lg) XLMIG_MUST_CHECK;
 void xlmig_ctx_free(xlmig_ctx *ctx);
 const char *xlmig_ctx_backend(const xlmig_ctx *ctx);
 

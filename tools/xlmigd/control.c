@@ -35,7 +35,7 @@ void reply_error(struct client *cl, const char *fmt, ...)
     gen_send(g, cl);
 }
 
-void do_migrate(struct client *cl, const struct xlmig_ctl_req *r)
+static void do_migrate(struct client *cl, const struct xlmig_ctl_req *r)
 {
     unsigned active = 0;
     const struct xlmigd_peer *known;
@@ -118,7 +118,7 @@ void do_migrate(struct client *cl, const struct xlmig_ctl_req *r)
     }
 }
 
-void do_status(struct client *cl)
+static void do_status(struct client *cl)
 {
     yajl_gen g = gen_open("status");
 
@@ -142,7 +142,7 @@ void do_status(struct client *cl)
     pthread_mutex_unlock(&D.lock);
 }
 
-void do_cancel(struct client *cl, uint32_t id)
+static void do_cancel(struct client *cl, uint32_t id)
 {
     char why[256];
     struct djob *dj;
@@ -173,7 +173,7 @@ void do_cancel(struct client *cl, uint32_t id)
     pthread_mutex_unlock(&D.lock);
 }
 
-void do_recover(struct client *cl, uint32_t id)
+static void do_recover(struct client *cl, uint32_t id)
 {
     struct djob *dj = job_new(XLMIG_JOB_OUT, "");
 

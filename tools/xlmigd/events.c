@@ -20,7 +20,7 @@
 
 /* ---- events ---- */
 
-void emit_raw(struct client *cl, const unsigned char *buf, size_t n)
+static void emit_raw(struct client *cl, const unsigned char *buf, size_t n)
 {
     ssize_t r;
 
@@ -43,7 +43,7 @@ yajl_gen gen_open(const char *event)
 }
 
 /* Close the object and send it, as one line, to @n clients; free @g. */
-void gen_send_to(yajl_gen g, struct client *const *cl, unsigned n)
+static void gen_send_to(yajl_gen g, struct client *const *cl, unsigned n)
 {
     const unsigned char *out;
     size_t len;
@@ -69,12 +69,12 @@ void gen_send(yajl_gen g, struct client *cl)
     gen_send_to(g, &cl, 1);
 }
 
-const char *dir_name(enum xlmig_job_dir d)
+static const char *dir_name(enum xlmig_job_dir d)
 {
     return d == XLMIG_JOB_OUT ? "out" : "in";
 }
 
-const char *result_name(const struct xlmig_mjob *m)
+static const char *result_name(const struct xlmig_mjob *m)
 {
     if (!m->done)
         return m->in_doubt ? "in-doubt" : "running";
@@ -127,7 +127,7 @@ void gen_job(yajl_gen g, const struct djob *dj)
 }
 
 /* The `preflight` event's keys, inside an open map.  m->lock held. */
-void gen_report(yajl_gen g, const struct xlmig_mjob *m)
+static void gen_report(yajl_gen g, const struct xlmig_mjob *m)
 {
     const struct xlmig_pf_report *r = m->pf;
 

@@ -96,7 +96,7 @@ xlmig_ctx *worker_ctx(struct djob *dj, bool open)
     xlmig_ctx *ctx;
 
     if (xlmig_ctx_new(&ctx, D.cfg.backend[0] ? D.cfg.backend : NULL,
-                      D.cfg.log_level, stderr, open))
+                      D.cfg.log_level, stderr, NULL, open))
         return NULL;
     dj->m.job.ctx = ctx;
     return ctx;

@@ -34,7 +34,7 @@ int listen_tcp(void)
     r = getaddrinfo(D.cfg.listen[0] ? D.cfg.listen : NULL, port, &hints,
                     &res);
     if (r) {
-        fprintf(stderr, "xlmigd: listen address %s: %s\n", D.cfg.listen,
+        LOG_ERR(D.ctx, "listen address %s: %s", D.cfg.listen,
                 gai_strerror(r));
         return -1;
     }
@@ -51,7 +51,7 @@ int listen_tcp(void)
         if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
             listen(fd, 16) == 0)
             break;
-        fprintf(stderr, "xlmigd: cannot listen on %s port %u: %s\n",
+        LOG_ERR(D.ctx, "cannot listen on %s port %u: %s",
                 D.cfg.listen[0] ? D.cfg.listen : "*", D.cfg.port,
                 strerror(errno));
         close(fd);
@@ -76,7 +76,7 @@ int listen_unix(void)
     if (slash && slash != dir) {
         *slash = '\0';
         if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
-            fprintf(stderr, "xlmigd: cannot create %s: %s\n", dir,
+            LOG_ERR(D.ctx, "cannot create %s: %s", dir,
                     strerror(errno));
             return -1;
         }
@@ -86,7 +86,7 @@ int listen_unix(void)
         return -1;
     /* A live daemon answers on the socket; a stale file does not. */
     if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
-        fprintf(stderr, "xlmigd: another xlmigd is running on %s\n",
+        LOG_ERR(D.ctx, "another xlmigd is running on %s",
                 sa.sun_path);
         close(fd);
         return -1;
@@ -97,7 +97,7 @@ int listen_unix(void)
         int r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
         umask(old);
         if (r < 0 || listen(fd, 16) < 0) {
-            fprintf(stderr, "xlmigd: cannot listen on %s: %s\n",
+            LOG_ERR(D.ctx, "cannot listen on %s: %s",
                     sa.sun_path, strerror(errno));
             close(fd);
             return -1;

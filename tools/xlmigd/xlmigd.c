@@ -67,8 +67,8 @@ static void load_in_doubt(void)
         dj->fd = -1;
         dj->next = D.jobs;
         D.jobs = dj;
-        fprintf(stderr, "xlmigd: job %u (%s to %s) is in doubt: run "
-                "`xlmig recover %u`\n", list[i].id, list[i].domain,
+        LOG_WARN(D.ctx, "job %u (%s to %s) is in doubt: run "
+                "`xlmig recover %u`", list[i].id, list[i].domain,
                 list[i].dest.name, list[i].id);
     }
     free(list);
@@ -111,23 +111,25 @@ int main(int argc, char **argv)
         return 2;
     }
     xlmigd_config_default(&D.cfg);
-    if (xlmig_ctx_alloc(&D.ctx, NULL, XLMIG_LOG_INFO, stderr))
+    /* For the configuration's messages: no backend opened yet. */
+    if (xlmig_ctx_new(&D.ctx, D.cfg.backend, XLMIG_LOG_INFO, stderr, NULL,
+                      false))
         return 1;
     if (xlmigd_config_load(D.ctx, conf, &D.cfg))
         goto out;
     if (!D.cfg.host_name[0] &&
         gethostname(D.cfg.host_name, sizeof(D.cfg.host_name) - 1)) {
-        fprintf(stderr, "xlmigd: no host_name and gethostname failed\n");
+        LOG_ERR(D.ctx, "no host_name and gethostname failed");
         goto out;
     }
     if (!D.cfg.cert[0] || !D.cfg.key[0] || !D.cfg.ca[0]) {
-        fprintf(stderr, "xlmigd: %s: certificate, key and ca are required "
-                "(there is no plaintext mode)\n", conf);
+        LOG_ERR(D.ctx, "%s: certificate, key and ca are required "
+                "(there is no plaintext mode)", conf);
         goto out;
     }
     if (!D.cfg.npeers) {
-        fprintf(stderr, "xlmigd: %s: peers is empty: no host could "
-                "migrate here\n", conf);
+        LOG_ERR(D.ctx, "%s: peers is empty: no host could "
+                "migrate here", conf);
         goto out;
     }
     if (D.cfg.sim_dir[0])
@@ -168,8 +170,8 @@ int main(int argc, char **argv)
     D.ufd = listen_unix();
     if (D.ufd < 0)
         goto out;
-    fprintf(stderr, "xlmigd: %s listening on %s port %u, control socket "
-            "%s, backend %s\n", D.cfg.host_name,
+    LOG_INFO(D.ctx, "%s listening on %s port %u, control socket "
+            "%s, backend %s", D.cfg.host_name,
             D.cfg.listen[0] ? D.cfg.listen : "*", D.cfg.port,
             D.cfg.socket_path, xlmig_ctx_backend(D.ctx));
 
@@ -207,7 +209,7 @@ int main(int argc, char **argv)
     }
 
     /* Shutting down: roll back what can be, wait for the workers. */
-    fprintf(stderr, "xlmigd: stopping; cancelling jobs before COMMIT\n");
+    LOG_INFO(D.ctx, "stopping; cancelling jobs before COMMIT");
     pthread_mutex_lock(&D.lock);
     for (struct djob *dj = D.jobs; dj; dj = dj->next) {
         char why[256];

@@ -81,14 +81,9 @@ extern volatile sig_atomic_t stopping;
 
 
 /* events.c */
-void emit_raw(struct client *cl, const unsigned char *buf, size_t n);
 yajl_gen gen_open(const char *event);
-void gen_send_to(yajl_gen g, struct client *const *cl, unsigned n);
 void gen_send(yajl_gen g, struct client *cl);
-const char *dir_name(enum xlmig_job_dir d);
-const char *result_name(const struct xlmig_mjob *m);
 void gen_job(yajl_gen g, const struct djob *dj);
-void gen_report(yajl_gen g, const struct xlmig_mjob *m);
 void send_to_watchers(yajl_gen g, struct djob *dj);
 void publish(struct xlmig_mjob *m, enum xlmig_job_event ev);
 
@@ -116,10 +111,6 @@ int spawn(struct djob *dj, void *(*fn)(void *));
 /* control.c */
 void reply_error(struct client *cl, const char *fmt, ...)
     XLMIG_PRINTF(2, 3);
-void do_migrate(struct client *cl, const struct xlmig_ctl_req *r);
-void do_status(struct client *cl);
-void do_cancel(struct client *cl, uint32_t id);
-void do_recover(struct client *cl, uint32_t id);
 void handle_request(struct client *cl, const char *line, size_t len);
 
 /* listeners.c */

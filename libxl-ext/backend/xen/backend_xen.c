@@ -44,14 +44,12 @@ static int xen_open(xlmig_ctx *ctx, void **priv)
 
     if (!x)
         return XLMIG_ERR_NOMEM;
-    x->logger = xtl_createlogger_stdiostream(stderr, XTL_ERROR, 0);
-    if (!x->logger ||
-        libxl_ctx_alloc(&x->lctx, LIBXL_VERSION, 0,
-                        (xentoollog_logger *)x->logger)) {
+    /* libxl and libxc log through the context: xlmigd's log, the job's
+     * prefix, the configured level. */
+    x->logger = xlmig_ctx_xtl(ctx);
+    if (libxl_ctx_alloc(&x->lctx, LIBXL_VERSION, 0, x->logger)) {
         LOG_ERR(ctx, "cannot open libxl: is this a Xen dom0 with the "
                 "toolstack running (xenstored, /proc/xen)?");
-        if (x->logger)
-            xtl_logger_destroy((xentoollog_logger *)x->logger);
         free(x);
         return XLMIG_ERR_UNAVAIL;
     }
@@ -68,7 +66,6 @@ static void xen_close(xlmig_ctx *ctx, void *priv)
     if (!x)
         return;
     libxl_ctx_free(x->lctx);
-    xtl_logger_destroy((xentoollog_logger *)x->logger);
     free(x);
 }
 

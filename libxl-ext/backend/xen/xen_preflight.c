@@ -106,7 +106,7 @@ int xen_needs(xlmig_ctx *ctx, struct xlmig_dom *d,
     snprintf(n->domtype, sizeof(n->domtype), "%s",
              cfg.c_info.type == LIBXL_DOMAIN_TYPE_PV ? "pv" :
              cfg.c_info.type == LIBXL_DOMAIN_TYPE_PVH ? "pvh" : "hvm");
-    xch = xc_interface_open((xentoollog_logger *)x->logger, NULL, 0);
+    xch = xc_interface_open(x->logger, x->logger, 0);
     if (!xch) {
         LOG_ERR(ctx, "xc_interface_open failed");
         rc = XLMIG_ERR_BACKEND;
@@ -204,7 +204,7 @@ int xen_offer(xlmig_ctx *ctx, const struct xlmig_needs *n,
 
     libxl_physinfo_init(&pi);
     xen_hv(x, o->hv, sizeof(o->hv), &o->hv_major, &o->hv_minor);
-    xch = xc_interface_open((xentoollog_logger *)x->logger, NULL, 0);
+    xch = xc_interface_open(x->logger, x->logger, 0);
     if (!xch) {
         LOG_ERR(ctx, "xc_interface_open failed");
         rc = XLMIG_ERR_BACKEND;

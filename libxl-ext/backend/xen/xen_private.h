@@ -28,7 +28,7 @@
 #define QMP_TIMEOUT_MS 10000
 
 struct xen_priv {
-    xentoollog_logger_stdiostream *logger;
+    xentoollog_logger *logger;  /* the context's (xlmig_ctx_xtl) */
     libxl_ctx *lctx;
 };
 

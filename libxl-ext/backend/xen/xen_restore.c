@@ -150,7 +150,7 @@ static int restore_claim(xlmig_ctx *ctx, struct xlmig_dom *d)
                  "not claimed from Xen", d->info.name);
         return 0;
     }
-    xch = xc_interface_open((xentoollog_logger *)x->logger, NULL, 0);
+    xch = xc_interface_open(x->logger, x->logger, 0);
     if (!xch) {
         LOG_WARN(ctx, "xc_interface_open failed: %s's memory is not "
                  "claimed", d->info.name);
@@ -194,7 +194,7 @@ void xen_restore_unclaim(xlmig_ctx *ctx, struct xlmig_dom *d)
 
     if (!d->claim_domid)
         return;
-    xch = xc_interface_open((xentoollog_logger *)x->logger, NULL, 0);
+    xch = xc_interface_open(x->logger, x->logger, 0);
     if (xch) {
         if (xc_domain_claim_pages(xch, d->claim_domid, 0))
             LOG_DEBUG(ctx, "releasing domain %u's claim: %s",

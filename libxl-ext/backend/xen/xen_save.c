@@ -495,7 +495,7 @@ static int xen_save_common(xlmig_ctx *ctx, struct xlmig_dom *d,
         rc = w->err;
         goto out;
     }
-    xch = xc_interface_open((xentoollog_logger *)x->logger, NULL, 0);
+    xch = xc_interface_open(x->logger, x->logger, 0);
     if (!xch) {
         LOG_ERR(ctx, "cannot open libxenctrl: %s", strerror(errno));
         rc = XLMIG_ERR_BACKEND;

@@ -1,0 +1,115 @@
+/*
+ * xlmig-simdom's internals, shared by its files: workload.c (the vCPU
+ * threads and their self-checking writes), dirty.c (log-dirty through
+ * userfaultfd write-protection), server.c (the domain process: its
+ * control socket and requests) and xlmig-simdom.c (the administrator's
+ * commands).
+ */
+#ifndef XLMIG_SIMDOM_H
+#define XLMIG_SIMDOM_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "core/private.h"
+#include "backend/host_probe.h"
+#include "backend/sim/sim_config.h"
+#include "backend/sim/sim_host.h"
+#include "backend/sim/sim_ipc.h"
+#include "backend/sim/sim_layout.h"
+#include "proto/stream.h"
+#include "backend/sim/uffd_compat.h"
+
+/* ---- the domain process ---- */
+
+enum ld_mode { LD_OFF, LD_ASYNC, LD_SYNC };
+
+struct vcpu {
+    struct dom *d;
+    uint32_t id;
+    pthread_t thread;
+    struct sim_vcpu_state st;
+    uint64_t share;             /* data pages this vCPU owns */
+    uint64_t epoch_ns;          /* pacing: when the current run began */
+    uint64_t epoch_writes;
+    uint64_t slice_ns;          /* throttle: when this time slice began */
+};
+
+struct dom {
+    char dir[256];
+    struct sim_config cfg;
+    int ramfd;
+    uint8_t *ram;
+    size_t ram_len;
+    struct sim_sb *sb;
+    uint64_t *ledger;
+    uint64_t data_start;
+    uint64_t nr_data;
+    struct vcpu *vcpus;
+    uint32_t domid;
+
+    pthread_mutex_t lock;
+    pthread_cond_t cond;        /* vCPUs wait here when parked or idle */
+    pthread_cond_t parked_cond; /* pauser waits here */
+    bool pause_req;
+    bool quit;
+    unsigned parked;
+    bool started;               /* restored domains start with no vCPUs */
+
+    uint32_t throttle_pct;      /* share of CPU time taken away, 0-99 */
+
+    uint64_t clock_base_ns;     /* guest time accumulated while paused */
+    uint64_t run_since_ns;      /* 0 while paused */
+
+    /* log-dirty */
+    enum ld_mode ld;
+    int uffd;
+    int pagemap_fd;
+    pthread_t ld_thread;
+    int ld_stop_pipe[2];
+    pthread_mutex_t ld_lock;
+    uint8_t *ld_bitmap;         /* sync mode: pages written since peek */
+};
+
+/* The one domain this process runs (server.c). */
+extern struct dom D;
+
+void dom_log(const char *fmt, ...) XLMIG_PRINTF(1, 2);
+
+/* workload.c */
+void vcpu_write(struct vcpu *v, uint64_t idx);
+void wait_until(struct dom *d, uint64_t abs_mono_ns);
+uint64_t guest_time(struct dom *d);
+bool dom_pause(struct dom *d);
+int dom_unpause(struct dom *d);
+
+/* dirty.c */
+int ld_start(struct dom *d, const char **mode);
+void ld_stop(struct dom *d);
+int ld_peek_clear(struct dom *d, uint8_t *bm);
+
+/* server.c */
+int cmd_run(int argc, char **argv);
+
+#endif
