@@ -15,7 +15,13 @@ BACKEND_SRCS := libxl-ext/backend/host_probe.c
 SIM_SRCS := $(addprefix libxl-ext/backend/sim/, backend_sim.c sim_config.c \
 	sim_host.c sim_ipc.c sim_layout.c)
 XEN_SRCS := $(addprefix libxl-ext/backend/xen/, backend_xen.c xen_save.c \
-	xen_restore.c xen_preflight.c qmp.c xen_cpu.c)
+	xen_restore.c xen_preflight.c libxl_compat.c qmp.c xen_cpu.c)
+
+# libxl_compat.c is pinned to the libxl it was written against.
+XENLIGHT_VERSION := $(subst ., ,$(shell pkg-config --modversion xenlight 2>/dev/null))
+$(BUILD)/libxl-ext/backend/xen/libxl_compat.o: CFLAGS += \
+	-DXLMIG_XENLIGHT_MAJOR=$(or $(word 1,$(XENLIGHT_VERSION)),0) \
+	-DXLMIG_XENLIGHT_MINOR=$(or $(word 2,$(XENLIGHT_VERSION)),0)
 
 LIB_SRCS := $(CORE_SRCS) $(PROTO_SRCS) $(TRANSPORT_SRCS) $(ENGINE_SRCS) \
 	$(BACKEND_SRCS) $(SIM_SRCS) $(XEN_SRCS)

@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -15,8 +16,6 @@
 #include <yajl/yajl_tree.h>
 
 #include "backend/xen/qmp.h"
-
-#define QMP_DIR "/var/run/xen"
 
 int xlmig_qmp_parse(const char *line, size_t len, char *why, size_t whylen)
 {
@@ -159,50 +158,110 @@ static int qmp_send(xlmig_ctx *ctx, struct qmp_conn *q, const char *cmd)
     return rc ? XLMIG_ERR_IO : 0;
 }
 
-int xlmig_qmp_run(xlmig_ctx *ctx, unsigned domid, const char *command,
-                  unsigned timeout_ms)
+/*
+ * One lock per domain: two jobs' commands to one device model queue here,
+ * while different domains' never wait for each other.
+ */
+struct dom_lock {
+    unsigned domid;
+    unsigned users;
+    pthread_mutex_t m;
+    struct dom_lock *next;
+};
+
+static pthread_mutex_t locks_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct dom_lock *locks;
+
+static struct dom_lock *lock_domain(unsigned domid)
 {
-    static struct qmp_conn q;   /* large buffer: not on a thread's stack */
-    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    struct dom_lock *l;
+
+    pthread_mutex_lock(&locks_lock);
+    for (l = locks; l && l->domid != domid; l = l->next)
+        ;
+    if (!l && (l = calloc(1, sizeof(*l)))) {
+        l->domid = domid;
+        pthread_mutex_init(&l->m, NULL);
+        l->next = locks;
+        locks = l;
+    }
+    if (l)
+        l->users++;
+    pthread_mutex_unlock(&locks_lock);
+    if (l)
+        pthread_mutex_lock(&l->m);
+    return l;
+}
+
+static void unlock_domain(struct dom_lock *l)
+{
+    pthread_mutex_unlock(&l->m);
+    pthread_mutex_lock(&locks_lock);
+    if (--l->users == 0) {
+        for (struct dom_lock **pp = &locks; *pp; pp = &(*pp)->next)
+            if (*pp == l) {
+                *pp = l->next;
+                break;
+            }
+        pthread_mutex_destroy(&l->m);
+        free(l);
+    }
+    pthread_mutex_unlock(&locks_lock);
+}
+
+int xlmig_qmp_run(xlmig_ctx *ctx, unsigned domid, const char *socket_path,
+                  const char *command, unsigned timeout_ms)
+{
     struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    struct qmp_conn *q = NULL;
+    struct dom_lock *l;
     int rc, tries, err;
 
-    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/qmp-libxl-%u", QMP_DIR,
-             domid);
-    pthread_mutex_lock(&lock);
-    q.len = 0;
-    q.timeout_ms = (int)timeout_ms;
+    if (strlen(socket_path) >= sizeof(sa.sun_path)) {
+        LOG_ERR(ctx, "QMP: socket path %s is too long", socket_path);
+        return XLMIG_ERR_INVAL;
+    }
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", socket_path);
+    q = calloc(1, sizeof(*q));  /* a large buffer: not on the stack */
+    l = q ? lock_domain(domid) : NULL;
+    if (!l) {
+        free(q);
+        return XLMIG_ERR_NOMEM;
+    }
+    q->timeout_ms = (int)timeout_ms;
     /* libxl holds the socket for the length of its own operations; QEMU
      * takes one client at a time, so a busy socket is retried (with a
      * fresh socket each time). */
     for (tries = 0;; tries++) {
-        q.fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (q.fd < 0) {
-            pthread_mutex_unlock(&lock);
-            return XLMIG_ERR_IO;
+        q->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (q->fd < 0) {
+            rc = XLMIG_ERR_IO;
+            goto out;
         }
-        if (!connect(q.fd, (struct sockaddr *)&sa, sizeof(sa)))
+        if (!connect(q->fd, (struct sockaddr *)&sa, sizeof(sa)))
             break;
         err = errno;
-        close(q.fd);
+        close(q->fd);
         if (tries >= 50 || (err != EAGAIN && err != ECONNREFUSED)) {
             LOG_ERR(ctx, "QMP: cannot connect to %s: %s", sa.sun_path,
                     strerror(err));
-            pthread_mutex_unlock(&lock);
-            return XLMIG_ERR_BACKEND;
+            rc = XLMIG_ERR_BACKEND;
+            goto out;
         }
         usleep(100000);
     }
-    rc = qmp_expect(ctx, &q, XLMIG_QMP_GREETING, "connecting");
+    rc = qmp_expect(ctx, q, XLMIG_QMP_GREETING, "connecting");
     if (!rc)
-        rc = qmp_send(ctx, &q, "{\"execute\":\"qmp_capabilities\"}");
+        rc = qmp_send(ctx, q, "{\"execute\":\"qmp_capabilities\"}");
     if (!rc)
-        rc = qmp_expect(ctx, &q, XLMIG_QMP_RETURN, "qmp_capabilities");
+        rc = qmp_expect(ctx, q, XLMIG_QMP_RETURN, "qmp_capabilities");
     if (!rc)
-        rc = qmp_send(ctx, &q, command);
+        rc = qmp_send(ctx, q, command);
     if (!rc)
-        rc = qmp_expect(ctx, &q, XLMIG_QMP_RETURN, command);
-    close(q.fd);
-    pthread_mutex_unlock(&lock);
+        rc = qmp_expect(ctx, q, XLMIG_QMP_RETURN, command);
+    close(q->fd);
+out:
+    unlock_domain(l);
+    free(q);
     return rc;
 }

@@ -18,13 +18,13 @@
 #include <xentoollog.h>
 
 #include "backend/host_probe.h"
+#include "backend/xen/libxl_compat.h"
 #include "backend/xen/qmp.h"
 #include "backend/xen/xen_cpu.h"
 #include "engine/precopy.h"
 #include "proto/stream.h"
 #include "proto/xen_stream.h"
 
-#define QEMU_SAVE_FILE "/var/lib/xen/qemu-save.%u"
 #define QMP_TIMEOUT_MS 10000
 
 struct xen_priv {

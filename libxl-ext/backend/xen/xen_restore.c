@@ -126,25 +126,14 @@ fail:
 static int restore_claim(xlmig_ctx *ctx, struct xlmig_dom *d)
 {
     struct xen_priv *x = ctx->backend_priv;
-    uint64_t until = xlmig_now_ns() + 10000000000ull;
     xc_interface *xch;
     uint32_t domid = 0;
     int rc = 0, err;
 
+    uint64_t until = xlmig_now_ns() + 10000000000ull;
+
     d->claim_tried = true;
-    while (!domid && xlmig_now_ns() < until) {
-        int n = 0;
-        libxl_dominfo *doms = libxl_list_domain(x->lctx, &n);
-        for (int i = 0; doms && i < n; i++)
-            if (doms[i].domid &&
-                !memcmp(libxl_uuid_bytearray(&doms[i].uuid), d->info.uuid,
-                        16))
-                domid = doms[i].domid;
-        if (doms)
-            libxl_dominfo_list_free(doms, n);
-        if (!domid)
-            usleep(20000);
-    }
+    domid = xen_compat_wait_created(x->lctx, d->info.uuid, 10000000000ull);
     if (!domid) {
         LOG_WARN(ctx, "libxl has not created %s within 10 s: its memory is "
                  "not claimed from Xen", d->info.name);

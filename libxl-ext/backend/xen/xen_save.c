@@ -295,11 +295,12 @@ static int save_suspend(void *data)
 /* QEMU's own dirty tracking of guest memory it writes (HVM only). */
 static int qemu_logdirty(xlmig_ctx *ctx, struct xlmig_dom *d, bool on)
 {
-    char cmd[128];
+    char cmd[128], sock[108];
 
     snprintf(cmd, sizeof(cmd), "{\"execute\":\"xen-set-global-dirty-log\","
              "\"arguments\":{\"enable\":%s}}", on ? "true" : "false");
-    return xlmig_qmp_run(ctx, d->info.domid, cmd, QMP_TIMEOUT_MS);
+    xen_compat_qmp_socket(sock, sizeof(sock), d->info.domid);
+    return xlmig_qmp_run(ctx, d->info.domid, sock, cmd, QMP_TIMEOUT_MS);
 }
 
 static int save_switch_qemu_logdirty(uint32_t domid, unsigned enable,
@@ -434,7 +435,7 @@ static int send_emulator(xlmig_ctx *ctx, struct xlmig_dom *d,
     if (w->err)
         return w->err;
 
-    snprintf(file, sizeof(file), QEMU_SAVE_FILE, d->info.domid);
+    xen_compat_qemu_save_file(file, sizeof(file), d->info.domid);
     fd = open(file, O_RDONLY | O_CLOEXEC);
     if (fd < 0 || fstat(fd, &sb) || !S_ISREG(sb.st_mode) ||
         sb.st_size <= 0 || sb.st_size > XLMIG_LIBXL_EMULATOR_MAX) {
