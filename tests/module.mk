@@ -18,7 +18,7 @@ FUZZ_TARGETS := fuzz_stream fuzz_simconfig fuzz_proto fuzz_conf fuzz_ctl fuzz_qm
 	fuzz_preflight
 FUZZ_BUILD := build-fuzz
 FUZZ_CFLAGS := -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined \
-	-D_GNU_SOURCE -DXLMIG_VERSION='"$(VERSION)"' -Ilibxl-ext/include \
+	-DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION -D_GNU_SOURCE -DXLMIG_VERSION='"$(VERSION)"' -Ilibxl-ext/include \
 	-Ilibxl-ext -Itools $(PKG_CFLAGS)
 FUZZ_LIB_SRCS := $(PARSER_SRCS) $(DAEMON_PARSER_SRCS)
 

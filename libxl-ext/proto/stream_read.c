@@ -30,9 +30,26 @@ int xlmig_reader_init(struct xlmig_stream_reader *r, xlmig_ctx *ctx,
     r->src = *src;
     r->own_fd = -1;
     r->phase = XLMIG_RD_HEADER;
-    r->buf = malloc(XLMIG_REC_BODY_MAX);
-    if (!r->buf)
+    return 0;
+}
+
+/* Room for a body of @len octets (padded) in r->buf: it grows by
+ * doubling, so a stream of small records never holds a full page batch's
+ * buffer, and one of page batches grows it once. */
+static int buf_reserve(struct xlmig_stream_reader *r, size_t len)
+{
+    size_t cap = r->buf_cap ? r->buf_cap : 4096;
+    uint8_t *nb;
+
+    if (len <= r->buf_cap)
+        return 0;
+    while (cap < len)
+        cap *= 2;
+    nb = realloc(r->buf, cap);
+    if (!nb)
         return XLMIG_ERR_NOMEM;
+    r->buf = nb;
+    r->buf_cap = cap;
     return 0;
 }
 
@@ -65,6 +82,7 @@ void xlmig_reader_dispose(struct xlmig_stream_reader *r)
         close(r->own_fd);
     r->own_fd = -1;
     r->buf = NULL;
+    r->buf_cap = 0;
     r->seen_pfn = NULL;
     r->seen_vcpu = NULL;
 }
@@ -527,6 +545,9 @@ int xlmig_read_record(struct xlmig_stream_reader *r, struct xlmig_record *rec)
     if (body) {
         r->offset += padded;
     } else {
+        rc = buf_reserve(r, padded ? padded : 8);
+        if (rc)
+            return bad(r, rc, rec, "no memory for a %zu byte body", padded);
         rc = src_read(r, r->buf, padded, &got);
         if (rc == XLMIG_ERR_TRUNCATED)
             return bad(r, rc, rec, "body truncated: expected %zu bytes, "
