@@ -17,6 +17,11 @@ SIM_SRCS := $(addprefix libxl-ext/backend/sim/, backend_sim.c sim_config.c \
 XEN_SRCS := $(addprefix libxl-ext/backend/xen/, backend_xen.c xen_save.c \
 	xen_restore.c xen_preflight.c libxl_compat.c qmp.c xen_cpu.c)
 
+# Where `make install` puts xlmig-save-helper (found beside the running
+# program first).
+$(BUILD)/libxl-ext/backend/xen/xen_save.o: CFLAGS += \
+	-DXLMIG_LIBEXEC_DIR='"$(PREFIX)/lib/xlmig"'
+
 # libxl_compat.c is pinned to the libxl it was written against.
 XENLIGHT_VERSION := $(subst ., ,$(shell pkg-config --modversion xenlight 2>/dev/null))
 $(BUILD)/libxl-ext/backend/xen/libxl_compat.o: CFLAGS += \

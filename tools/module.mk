@@ -14,7 +14,16 @@ XLMIG_SIMDOM_SRCS := $(addprefix tools/xlmig-simdom/, backends.c \
 # Linked into the unit tests and fuzz targets of the daemon's parsers.
 DAEMON_PARSER_SRCS := tools/xlmigd/conf.c tools/xlmigd/ctl.c
 
-tools: $(XLMIG) $(XLMIG_SIMDOM) $(XLMIGD)
+XLMIG_SAVE_HELPER := $(BUILD)/xlmig-save-helper
+
+tools: $(XLMIG) $(XLMIG_SIMDOM) $(XLMIGD) $(XLMIG_SAVE_HELPER)
+
+# Each job's xc_domain_save() runs in it (backend/xen/save_helper.h):
+# libxc only, nothing of the library.
+XEN_SAVE_LIBS := $(shell pkg-config --libs xenguest xencontrol xentoollog \
+	2>/dev/null)
+$(XLMIG_SAVE_HELPER): $(BUILD)/tools/xlmig-save-helper/xlmig-save-helper.o
+	$(CC) $(LDFLAGS) -o $@ $^ $(XEN_SAVE_LIBS)
 
 $(XLMIGD): $(XLMIGD_SRCS:%.c=$(BUILD)/%.o) $(LIBXLMIG_A)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
@@ -32,10 +41,12 @@ install: all
 		$(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/share/man/man1 \
 		$(DESTDIR)$(PREFIX)/share/man/man5 \
 		$(DESTDIR)$(PREFIX)/share/man/man8 \
-		$(DESTDIR)/etc/xlmig $(DESTDIR)/lib/systemd/system
+		$(DESTDIR)/etc/xlmig $(DESTDIR)/lib/systemd/system \
+		$(DESTDIR)$(PREFIX)/lib/xlmig
 	install -m 755 $(XLMIG) $(XLMIG_SIMDOM) $(XLMIGD) dom0/xlmig-certs \
 		$(DESTDIR)$(PREFIX)/sbin/
 	install -m 644 $(LIBXLMIG_SO) $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(XLMIG_SAVE_HELPER) $(DESTDIR)$(PREFIX)/lib/xlmig/
 	install -m 644 libxl-ext/include/libxlmig.h $(DESTDIR)$(PREFIX)/include/
 	install -m 644 docs/man/xlmig.1 docs/man/xlmig-simdom.1 \
 		$(DESTDIR)$(PREFIX)/share/man/man1/

@@ -113,7 +113,7 @@ printf 'Host *\n  StrictHostKeyChecking no\n  UserKnownHostsFile /dev/null\n  Lo
 sed -i 's/^#\?UseDNS.*/UseDNS no/' "$R/etc/ssh/sshd_config"
 
 # xlmig, as just built (dom0 has the same libxen as this machine)
-for b in xlmig xlmigd xlmig-simdom; do
+for b in xlmig xlmigd xlmig-simdom xlmig-save-helper; do
     [ -x "$BUILD/$b" ] || die "$BUILD/$b missing: run make first"
     install -m755 "$BUILD/$b" "$R/usr/local/sbin/$b"
 done

@@ -23,10 +23,12 @@
 #
 # Then, for LAB_FAULT_TYPES (default pv), the faults on real Xen: an xlmig
 # migration hostb -> hosta broken mid-pre-copy by killing hosta's xlmigd,
-# then by taking hosta's link down; each time xlmig rolls back (exit 1),
-# the guest runs on hostb unchanged by its own check, and hosta keeps no
-# copy (after the kill, once an administrator restarts xlmigd there: a
-# daemon that was killed cannot clean up, its successor does).
+# then by taking hosta's link down, then by killing the source's
+# xc_domain_save helper (xlmig-save-helper) on hostb; each time xlmig
+# rolls back (exit 1), the guest runs on hostb unchanged by its own check,
+# and hosta keeps no copy (after the kill, once an administrator restarts
+# xlmigd there: a daemon that was killed cannot clean up, its successor
+# does); the helper's death fails its job alone, hostb's xlmigd runs on.
 #
 # Then, for LAB_TUNNEL_TYPES (default pv), stock xl over xlmig's TLS:
 # `xl migrate -s "xlmig tunnel"` hostb -> hosta, with the same checks.
@@ -427,7 +429,9 @@ heavy_capped() {
 }
 
 # fault TYPE KIND: xlmig migrate hostb -> hosta, broken mid-pre-copy by
-# KIND (kill: hosta's xlmigd killed; cut: hosta's link taken down)
+# KIND (kill: hosta's xlmigd killed; cut: hosta's link taken down;
+# helper: the source's xc_domain_save helper killed, which must fail that
+# job alone, never hostb's xlmigd)
 fault() {
     what="$1 fault: $2 mid-pre-copy"
     sleep 3
@@ -443,6 +447,7 @@ fault() {
     case $2 in
     kill) lab_run hosta "pkill -KILL -x xlmigd" ;;
     cut) lab_run hosta 'ip link set "$(cat /run/lab-link)" down' ;;
+    helper) lab_run hostb "pkill -KILL -f '[x]lmig-save-helper'" ;;
     esac
     t1=$(date +%s)
     wait $mp
@@ -465,6 +470,14 @@ fault() {
             sleep 2; n=$((n + 2))
         done
         lab_run hosta 'ip link set "$(cat /run/lab-link)" up' ;;
+    helper)
+        if lab_run hostb "pgrep -x xlmigd" >/dev/null &&
+           grep -q "save helper of domain .* ended before xc_domain_save returned: killed by signal 9" \
+               "$LAB_RUN/fault-$1-$2.log"; then
+            ok "$what: the job failed with the helper's death named; hostb's xlmigd runs on"
+        else
+            not_ok "$what: the job failed with the helper's death named; hostb's xlmigd runs on"
+        fi ;;
     esac
     n=0
     while [ $n -lt 60 ] && lab_run hosta "xl list" | grep -q "^$g "; do
@@ -558,6 +571,7 @@ for t in $TYPES; do
     elif [ -n "$XLMIG_CASES" ] && echo " $FAULT_TYPES " | grep -q " $t "; then
         fault "$t" kill
         fault "$t" cut
+        fault "$t" helper
     fi
     if lab_run hostb "xl list" | grep -q "^$g " &&
        echo " $TUNNEL_TYPES " | grep -q " $t "; then

@@ -6,9 +6,11 @@
  * JSON), then Xen's own migration stream, libxl stream v2 around the
  * libxc stream (docs/specs/xen-stream.md), in XEN_STREAM records.  The
  * libxl envelope is written here; the libxc stream comes from
- * xc_domain_save(), which runs in the job's thread and writes into a pipe
- * that a pump thread empties into the xlmig stream.  Its precopy_policy
- * callback parks the pump at the end of each log-dirty round, has the
+ * xc_domain_save(), which runs in a helper process of the job's own
+ * (xlmig-save-helper, as libxl runs libxl-save-helper: save_helper.h)
+ * and writes into a pipe that a pump thread empties into the xlmig
+ * stream; its callbacks come back to the job's thread as messages.  Its
+ * precopy_policy callback parks the pump at the end of each log-dirty round, has the
  * destination confirm what it holds (SYNC), and asks xlmig's policy:
  * the same function, limits and logs as the sim backend.  Its suspend
  * callback suspends the way libxl does (libxl_domain_suspend_only: guest

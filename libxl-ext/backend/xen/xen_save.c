@@ -5,11 +5,19 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
+#include <signal.h>
+#include <spawn.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include "backend/xen/save_helper.h"
 #include "backend/xen/xen_private.h"
+
+extern char **environ;
 
 /* ---- saving ---- */
 
@@ -314,6 +322,151 @@ static int save_switch_qemu_logdirty(uint32_t domid, unsigned enable,
     return qemu_logdirty(s->ctx, s->d, enable) ? -1 : 0;
 }
 
+
+/* ---- the save helper ---- */
+
+/* $XLMIG_SAVE_HELPER, the helper beside the running program, or the
+ * installed one. */
+static void helper_path(char *buf, size_t len)
+{
+    const char *env = getenv("XLMIG_SAVE_HELPER");
+    char self[PATH_MAX];
+    ssize_t n;
+
+    if (env && *env) {
+        snprintf(buf, len, "%s", env);
+        return;
+    }
+    n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n > 0) {
+        char *slash;
+        self[n] = '\0';
+        slash = strrchr(self, '/');
+        if (slash) {
+            int m;
+            *slash = '\0';
+            m = snprintf(buf, len, "%s/" XLMIG_SH_NAME, self);
+            if (m > 0 && (size_t)m < len && access(buf, X_OK) == 0)
+                return;
+        }
+    }
+    snprintf(buf, len, "%s/" XLMIG_SH_NAME, XLMIG_LIBEXEC_DIR);
+}
+
+static void describe_exit(int ws, char *buf, size_t len)
+{
+    if (WIFSIGNALED(ws))
+        snprintf(buf, len, "killed by signal %d", WTERMSIG(ws));
+    else
+        snprintf(buf, len, "exit status %d", WEXITSTATUS(ws));
+}
+
+/*
+ * xc_domain_save() of @s's domain in the helper, writing Xen's stream
+ * into @stream_wfd (closed here) and calling back here: 0 with *xrc and
+ * *xerr what it returned, or an error when the helper could not run or
+ * died first (its reason logged).
+ */
+static int run_helper(struct xsave *s, int stream_wfd, bool live, int *xrc,
+                      int *xerr)
+{
+    xlmig_ctx *ctx = s->ctx;
+    posix_spawn_file_actions_t fa;
+    char path[PATH_MAX], a_dom[16], a_live[4], a_lvl[4], how[64];
+    char *argv[] = { path, a_dom, a_live, "3", "4", a_lvl, NULL };
+    bool done = false;
+    int sv[2], r, ws = 0, rc = 0;
+    pid_t pid;
+
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv)) {
+        LOG_ERR(ctx, "save helper: socketpair: %s", strerror(errno));
+        close(stream_wfd);
+        return XLMIG_ERR_IO;
+    }
+    helper_path(path, sizeof(path));
+    snprintf(a_dom, sizeof(a_dom), "%u", s->d->info.domid);
+    snprintf(a_live, sizeof(a_live), "%d", live ? 1 : 0);
+    snprintf(a_lvl, sizeof(a_lvl), "%d", (int)ctx->level);
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, stream_wfd, 3);
+    posix_spawn_file_actions_adddup2(&fa, sv[1], 4);
+    r = posix_spawn(&pid, path, &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    close(stream_wfd);          /* the helper holds it now */
+    close(sv[1]);
+    if (r) {
+        LOG_ERR(ctx, "cannot run %s: %s", path, strerror(r));
+        close(sv[0]);
+        return XLMIG_ERR_BACKEND;
+    }
+    LOG_DEBUG(ctx, "xc_domain_save runs in %s [pid %d]", path, (int)pid);
+    while (!done) {
+        struct xlmig_sh_msg m, a = { .magic = XLMIG_SH_MAGIC,
+                                     .type = XLMIG_SH_REPLY };
+        ssize_t n = recv(sv[0], &m, sizeof(m), 0);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n == 0)
+            break;              /* the helper is gone */
+        if (n != (ssize_t)sizeof(m) || m.magic != XLMIG_SH_MAGIC) {
+            LOG_ERR(ctx, "save helper: a %zd octet message (expected %zu, "
+                    "magic 0x%08x): killing it", n, sizeof(m),
+                    n >= 4 ? m.magic : 0);
+            rc = XLMIG_ERR_BACKEND;
+            break;
+        }
+        m.text[sizeof(m.text) - 1] = '\0';
+        switch (m.type) {
+        case XLMIG_SH_POLICY: {
+            struct precopy_stats ps = { m.iteration,
+                                        (unsigned long)m.total_written,
+                                        (long)m.dirty_count };
+            a.value = save_precopy_policy(ps, s);
+            break;
+        }
+        case XLMIG_SH_SUSPEND:
+            a.value = save_suspend(s);
+            break;
+        case XLMIG_SH_LOGDIRTY:
+            a.value = save_switch_qemu_logdirty(s->d->info.domid,
+                                                m.value != 0, s);
+            break;
+        case XLMIG_SH_LOG:
+            xlmig_log(ctx, m.value >= 0 && m.value <= XLMIG_LOG_DEBUG ?
+                      (enum xlmig_log_level)m.value : XLMIG_LOG_ERROR,
+                      "%s", m.text);
+            continue;
+        case XLMIG_SH_DONE:
+            *xrc = m.value;
+            *xerr = m.err;
+            done = true;
+            continue;
+        default:
+            LOG_ERR(ctx, "save helper: unknown message type %u: killing "
+                    "it", m.type);
+            rc = XLMIG_ERR_BACKEND;
+            break;
+        }
+        if (rc)
+            break;
+        if (send(sv[0], &a, sizeof(a), MSG_NOSIGNAL) != (ssize_t)sizeof(a))
+            break;              /* its end is gone: waitpid says why */
+    }
+    if (rc)
+        kill(pid, SIGKILL);
+    close(sv[0]);
+    while (waitpid(pid, &ws, 0) < 0 && errno == EINTR)
+        ;
+    if (!rc && !done) {
+        describe_exit(ws, how, sizeof(how));
+        LOG_ERR(ctx, "the save helper of domain %u (%s) ended before "
+                "xc_domain_save returned: %s", s->d->info.domid, path, how);
+        rc = XLMIG_ERR_BACKEND;
+    }
+    return rc;
+}
+
 static int send_config(xlmig_ctx *ctx, struct xlmig_dom *d,
                        struct xlmig_stream_writer *w)
 {
@@ -468,10 +621,8 @@ static int xen_save_common(xlmig_ctx *ctx, struct xlmig_dom *d,
                            struct xlmig_live_stats *st)
 {
     struct xen_priv *x = ctx->backend_priv;
-    struct save_callbacks cb;
     struct xsave s;
-    xc_interface *xch;
-    int fds[2], rc, xrc, saved_errno;
+    int fds[2], rc, hrc, xrc, saved_errno;
 
     memset(&s, 0, sizeof(s));
     memset(st, 0, sizeof(*st));
@@ -496,14 +647,7 @@ static int xen_save_common(xlmig_ctx *ctx, struct xlmig_dom *d,
         rc = w->err;
         goto out;
     }
-    xch = xc_interface_open(x->logger, x->logger, 0);
-    if (!xch) {
-        LOG_ERR(ctx, "cannot open libxenctrl: %s", strerror(errno));
-        rc = XLMIG_ERR_BACKEND;
-        goto out;
-    }
     if (pipe2(fds, O_CLOEXEC)) {
-        xc_interface_close(xch);
         rc = XLMIG_ERR_IO;
         goto out;
     }
@@ -512,28 +656,24 @@ static int xen_save_common(xlmig_ctx *ctx, struct xlmig_dom *d,
     if (pthread_create(&s.pump, NULL, pump_main, &s)) {
         close(fds[0]);
         close(fds[1]);
-        xc_interface_close(xch);
         s.rfd = -1;
         rc = XLMIG_ERR_NOMEM;
         goto out;
     }
 
-    memset(&cb, 0, sizeof(cb));
-    cb.suspend = save_suspend;
-    cb.precopy_policy = save_precopy_policy;
-    cb.switch_qemu_logdirty = save_switch_qemu_logdirty;
-    cb.data = &s;
     LOG_INFO(ctx, "xc_domain_save of domain %u (%s)%s", d->info.domid,
              libxl_domain_type_to_string(d->type), live ? ", live" : "");
-    xrc = xc_domain_save(xch, fds[1], d->info.domid,
-                         live ? XCFLAGS_LIVE : 0, &cb, XC_STREAM_PLAIN, -1);
-    saved_errno = errno;
-    close(fds[1]);              /* the pump sees the end */
-    xc_interface_close(xch);
-    pthread_join(s.pump, NULL);
+    xrc = -1;
+    saved_errno = 0;
+    hrc = run_helper(&s, fds[1], live, &xrc, &saved_errno);
+    pthread_join(s.pump, NULL);  /* it sees the end when the helper does */
     if (s.rfd >= 0)
         close(s.rfd);
     s.rfd = -1;
+    if (hrc && !s.pump_rc) {
+        rc = s.hook_rc ? s.hook_rc : hrc;
+        goto out;
+    }
 
     if (s.pump_rc) {
         rc = s.pump_rc;
