@@ -95,7 +95,10 @@ static void identity_rows(xlmig_ctx *ctx, const struct xlmig_domain_desc *d,
 /*
  * The destination's preflight: every check, one row each, into @r.  The
  * memory counted for the domain (its maximum, or what it has now if that
- * is more) is kept in j->need_bytes for PREPARE's reservation.
+ * is more) is kept in j->need_bytes.  Unless the source asked for the
+ * check only, the job's slot under max_incoming and its memory are taken
+ * here, each at once with its check, so that migrations arriving together
+ * cannot all pass: a migration past preflight holds both until it ends.
  */
 static void preflight(xlmig_ctx *ctx, const struct xlmig_in_env *env,
                       struct xlmig_mjob *j, const struct xlmig_domain_desc *d,
@@ -116,8 +119,11 @@ static void preflight(xlmig_ctx *ctx, const struct xlmig_in_env *env,
     }
     xlmig_pf_add(r, XLMIG_PF_PASS, "backend", src_backend, ctx->ops->name,
                  "same backend");
+    bool claim = !(n->flags & XLMIG_PF_CHECK_ONLY);
+
     why[0] = '\0';
-    if (env->admit && (rc = env->admit(env->opaque, j, why, sizeof(why))))
+    if (env->admit &&
+        (rc = env->admit(env->opaque, j, claim, why, sizeof(why))))
         xlmig_pf_add(r, XLMIG_PF_FAIL, "incoming", "", "busy", "%s", why);
     else
         xlmig_pf_add(r, XLMIG_PF_PASS, "incoming", "", "admitted", "%s",
@@ -129,7 +135,8 @@ static void preflight(xlmig_ctx *ctx, const struct xlmig_in_env *env,
     snprintf(mem, sizeof(mem), "%" PRIu64 " MiB", need >> 20);
     why[0] = '\0';
     if (env->reserve &&
-        (rc = env->reserve(env->opaque, NULL, need, why, sizeof(why))))
+        (rc = env->reserve(env->opaque, claim ? j : NULL, need, why,
+                           sizeof(why))))
         xlmig_pf_add(r, XLMIG_PF_FAIL, "memory", mem, "short", "%s", why);
     else
         xlmig_pf_add(r, XLMIG_PF_PASS, "memory", mem, "enough", "%s",

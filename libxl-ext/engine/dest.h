@@ -14,15 +14,17 @@ struct xlmig_in_env {
     const struct xlmigd_config *cfg;
     void *opaque;
     /*
-     * Hold @bytes of memory for @j: 0, or XLMIG_ERR_* with the reason in
-     * @why.  Called at PREFLIGHT (with @j NULL: check only) and PREPARE.
+     * Hold @bytes of memory for @j, checking and holding at once: 0, or
+     * XLMIG_ERR_* with the reason in @why.  Called at PREFLIGHT (with @j
+     * NULL: check only) and again at PREPARE (@j holds it already).
      */
     int (*reserve)(void *opaque, struct xlmig_mjob *j, uint64_t bytes,
                    char *why, size_t whylen);
     /* A limit on incoming jobs: 0, or XLMIG_ERR_BUSY with the reason.
-     * Either callback also describes, in @why, what it counted when it
-     * accepts. */
-    int (*admit)(void *opaque, struct xlmig_mjob *j, char *why,
+     * With @claim, @j takes its slot in the same step as the check, and
+     * holds it until it ends.  Either callback also describes, in @why,
+     * what it counted when it accepts. */
+    int (*admit)(void *opaque, struct xlmig_mjob *j, bool claim, char *why,
                  size_t whylen);
     /* vCPUs of the other incoming migrations that hold a reservation and
      * whose domain is not on this host yet (may be NULL). */

@@ -58,6 +58,8 @@ struct xlmig_mjob {
     uint64_t reserved_bytes;    /* destination: memory held for it */
     uint64_t need_bytes;        /* destination: what preflight counted */
     uint32_t need_vcpus;        /* destination: held with the memory */
+    bool slot;                  /* destination: holds one of max_incoming
+                                 * (xlmigd's lock) */
 
     pthread_mutex_t lock;       /* guards everything below */
     bool cancel;                /* asked to stop before COMMIT */

@@ -104,25 +104,32 @@ int reserve(void *opaque, struct xlmig_mjob *j, uint64_t bytes, char *why,
     return rc;
 }
 
-int admit(void *opaque, struct xlmig_mjob *j, char *why, size_t len)
+int admit(void *opaque, struct xlmig_mjob *j, bool claim, char *why,
+          size_t len)
 {
     unsigned active = 0;
+    int rc = 0;
 
     (void)opaque;
+    /* Counting the slots held and taking one is one step under D.lock:
+     * of migrations arriving together, max_incoming get through. */
     pthread_mutex_lock(&D.lock);
     for (struct djob *dj = D.jobs; dj; dj = dj->next)
         if (!dj->m.done && dj->m.dir == XLMIG_JOB_IN && &dj->m != j &&
-            dj->m.job.phase != XLMIG_PHASE_PREFLIGHT)
+            dj->m.slot)
             active++;
-    pthread_mutex_unlock(&D.lock);
     if (active >= D.cfg.max_incoming) {
         snprintf(why, len, "busy: %u incoming migrations already "
                  "(max_incoming = %u)", active, D.cfg.max_incoming);
-        return XLMIG_ERR_BUSY;
+        rc = XLMIG_ERR_BUSY;
+    } else {
+        snprintf(why, len, "%u incoming migrations running (max_incoming "
+                 "= %u)", active, D.cfg.max_incoming);
+        if (claim && j)
+            j->slot = true;
     }
-    snprintf(why, len, "%u incoming migrations running (max_incoming = "
-             "%u)", active, D.cfg.max_incoming);
-    return 0;
+    pthread_mutex_unlock(&D.lock);
+    return rc;
 }
 
 uint32_t vcpus_held(void *opaque, const struct xlmig_mjob *j)

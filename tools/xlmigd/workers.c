@@ -53,6 +53,7 @@ void *incoming_worker(void *arg)
             dj->hidden = true;
         pthread_mutex_lock(&D.lock);
         dj->m.reserved_bytes = 0;
+        dj->m.slot = false;
         pthread_mutex_unlock(&D.lock);
         dj->m.job.ctx = NULL;
         job_finish(dj, rc);

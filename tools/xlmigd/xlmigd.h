@@ -99,7 +99,8 @@ xlmig_ctx *worker_ctx(struct djob *dj, bool open);
 /* The callbacks of struct xlmig_in_env (engine/dest.h). */
 int reserve(void *opaque, struct xlmig_mjob *j, uint64_t bytes, char *why,
             size_t len);
-int admit(void *opaque, struct xlmig_mjob *j, char *why, size_t len);
+int admit(void *opaque, struct xlmig_mjob *j, bool claim, char *why,
+          size_t len);
 uint32_t vcpus_held(void *opaque, const struct xlmig_mjob *j);
 
 /* workers.c */
