@@ -225,6 +225,16 @@ out:
     return rc;
 }
 
+/* The domid of the instance a restore made (0: none, or unknown). */
+static uint32_t instance(xlmig_ctx *ctx, struct xlmig_dom *dom)
+{
+    struct xlmig_dominfo info;
+
+    if (!dom || ctx->ops->info(ctx, dom, &info))
+        return 0;
+    return info.domid;
+}
+
 int xlmig_dest_job(xlmig_ctx *ctx, struct xlmig_conn *c,
                    const struct xlmig_in_env *env, struct xlmig_mjob *j)
 {
@@ -242,7 +252,7 @@ int xlmig_dest_job(xlmig_ctx *ctx, struct xlmig_conn *c,
     bool reader_ok = false, prepared = false, committed = false;
     bool aborted = false;
     uint64_t need;
-    uint32_t flags;
+    uint32_t flags, domid = 0;
     int rc;
 
     memset(&d, 0, sizeof(d));
@@ -293,8 +303,8 @@ int xlmig_dest_job(xlmig_ctx *ctx, struct xlmig_conn *c,
         xlmig_mjob_fail(j, rc, "%s", why);
         goto out;
     }
-    rc = xlmig_state_in_record(ctx, cfg, peer, j->wire_id, XLMIG_JOBSTATE_PREPARED,
-                   d.name);
+    rc = xlmig_state_in_record(ctx, cfg, peer, j, XLMIG_JOBSTATE_PREPARED,
+                               d.uuid, 0);
     if (rc) {
         xlmig_send_abort(c, j->wire_id, rc, "the destination cannot record "
                    "the job");
@@ -384,8 +394,9 @@ int xlmig_dest_job(xlmig_ctx *ctx, struct xlmig_conn *c,
         goto out;
 
     /* COMMIT: durable first, then run. */
-    rc = xlmig_state_in_record(ctx, cfg, peer, j->wire_id, XLMIG_JOBSTATE_RUNNING,
-                   d.name);
+    domid = instance(ctx, dom);
+    rc = xlmig_state_in_record(ctx, cfg, peer, j, XLMIG_JOBSTATE_RUNNING,
+                               d.uuid, domid);
     if (rc) {
         xlmig_send_abort(c, j->wire_id, rc, "cannot record the COMMIT");
         aborted = true;
@@ -397,8 +408,9 @@ int xlmig_dest_job(xlmig_ctx *ctx, struct xlmig_conn *c,
     if (rc) {
         /* We have not confirmed: tell the source to resume, durably. */
         LOG_ERR(ctx, "cannot start %s after COMMIT: rolling back", d.name);
-        if (xlmig_state_in_record(ctx, cfg, peer, j->wire_id,
-                      XLMIG_JOBSTATE_ROLLEDBACK, d.name) == 0) {
+        if (xlmig_state_in_record(ctx, cfg, peer, j,
+                                  XLMIG_JOBSTATE_ROLLEDBACK, d.uuid,
+                                  domid) == 0) {
             committed = false;
             xlmig_send_abort(c, j->wire_id, rc, "the destination could not "
                        "start the domain");
@@ -423,8 +435,9 @@ out:
                 LOG_ERR(ctx, "could not destroy the copy of %s", d.name);
         }
         if (prepared &&
-            xlmig_state_in_record(ctx, cfg, peer, j->wire_id,
-                                  XLMIG_JOBSTATE_ROLLEDBACK, d.name))
+            xlmig_state_in_record(ctx, cfg, peer, j,
+                                  XLMIG_JOBSTATE_ROLLEDBACK, d.uuid,
+                                  instance(ctx, dom)))
             LOG_ERR(ctx, "cannot record the roll-back");
         /* Recorded first, so that a QUERY gives the same answer: the
          * copy here is gone, the source may resume.  (Best effort: the

@@ -123,15 +123,18 @@ static void in_record_name(char *buf, size_t len, const char *peer,
 }
 
 int xlmig_state_in_record(xlmig_ctx *ctx, const struct xlmigd_config *cfg,
-                     const char *peer, uint64_t wire, uint32_t state,
-                     const char *domain)
+                          const char *peer, const struct xlmig_mjob *j,
+                          uint32_t state, const uint8_t uuid[16],
+                          uint32_t domid)
 {
-    char dir[XLMIGD_PATH_MAX + 8], name[96], text[256];
+    char dir[XLMIGD_PATH_MAX + 8], name[96], text[320], u[37];
 
     snprintf(dir, sizeof(dir), "%s/in", cfg->state_dir);
-    in_record_name(name, sizeof(name), peer, wire);
-    snprintf(text, sizeof(text), "state=%s\ndomain=%s\n",
-             in_state_names[state], domain);
+    in_record_name(name, sizeof(name), peer, j->wire_id);
+    xlmig_uuid_format(uuid, u);
+    snprintf(text, sizeof(text), "state=%s\njob=%u\ndomain=%s\nuuid=%s\n"
+             "domid=%u\n", in_state_names[state], j->job.id, j->job.domain,
+             u, domid);
     return record_write(ctx, dir, name, text);
 }
 
@@ -176,17 +179,19 @@ uint32_t xlmig_state_next_id(const char *dir)
 }
 
 int xlmig_state_out_record(xlmig_ctx *ctx, const struct xlmigd_config *cfg,
-                      const struct xlmig_mjob *j,
-                      const struct xlmigd_peer *p)
+                           const struct xlmig_mjob *j,
+                           const struct xlmigd_peer *p,
+                           const uint8_t uuid[16])
 {
-    char dir[XLMIGD_PATH_MAX + 8], name[16], text[512];
+    char dir[XLMIGD_PATH_MAX + 8], name[16], text[560], u[37];
 
     snprintf(dir, sizeof(dir), "%s/out", cfg->state_dir);
     snprintf(name, sizeof(name), "%u", j->job.id);
+    xlmig_uuid_format(uuid, u);
     snprintf(text, sizeof(text),
              "state=commit-sent\nid=%u\nwire=%016" PRIx64 "\ndomain=%s\n"
-             "peer=%s\naddr=%s\nport=%u\n", j->job.id, j->wire_id,
-             j->job.domain, p->name, p->addr, p->port);
+             "uuid=%s\npeer=%s\naddr=%s\nport=%u\n", j->job.id,
+             j->wire_id, j->job.domain, u, p->name, p->addr, p->port);
     return record_write(ctx, dir, name, text);
 }
 
@@ -251,78 +256,263 @@ int xlmig_state_out_list(xlmig_ctx *ctx, const char *dir,
     return 0;
 }
 
-void xlmig_state_reconcile_in(xlmig_ctx *ctx, const char *dir)
+/* What a job record says of its domain, for reconciliation. */
+struct rec_dom {
+    char file[256];
+    char state[32];
+    char domain[XLMIG_NAME_MAX];
+    char uuid[40];              /* "" in records of older versions */
+    uint32_t job;               /* this host's job number; 0: older */
+    uint32_t domid;             /* the instance a restore made; 0: none */
+};
+
+/* Every record in @dir (malloc'd array in *out). */
+static int rec_doms(const char *dir, struct rec_dom **out, unsigned *n)
 {
-    char path[XLMIGD_PATH_MAX + 8], f[XLMIGD_PATH_MAX + 300], text[256];
-    char st[32], dom[XLMIG_NAME_MAX];
+    char f[XLMIGD_PATH_MAX + 300], text[560], v[32];
+    struct rec_dom *a = NULL;
     struct dirent *de;
+    unsigned cnt = 0;
     DIR *d;
 
-    snprintf(path, sizeof(path), "%s/in", dir);
-    d = opendir(path);
+    *out = NULL;
+    *n = 0;
+    d = opendir(dir);
     if (!d)
-        return;
+        return errno == ENOENT ? 0 : xlmig_errno_rc(errno);
     while ((de = readdir(d))) {
-        struct xlmig_dominfo info;
-        struct xlmig_dom *h = NULL;
-        if (de->d_name[0] == '.')
+        struct rec_dom x, *na;
+        if (de->d_name[0] == '.' || strstr(de->d_name, ".tmp"))
             continue;
-        snprintf(f, sizeof(f), "%s/%s", path, de->d_name);
+        snprintf(f, sizeof(f), "%s/%s", dir, de->d_name);
         if (record_read(f, text, sizeof(text)))
             continue;
-        record_get(text, "state", st, sizeof(st));
-        record_get(text, "domain", dom, sizeof(dom));
-        if (strcmp(st, "prepared") && strcmp(st, "committed"))
+        memset(&x, 0, sizeof(x));
+        snprintf(x.file, sizeof(x.file), "%s", de->d_name);
+        record_get(text, "state", x.state, sizeof(x.state));
+        record_get(text, "domain", x.domain, sizeof(x.domain));
+        record_get(text, "uuid", x.uuid, sizeof(x.uuid));
+        record_get(text, "job", v, sizeof(v));
+        if (!v[0])
+            record_get(text, "id", v, sizeof(v));   /* out records */
+        x.job = (uint32_t)strtoul(v, NULL, 10);
+        record_get(text, "domid", v, sizeof(v));
+        x.domid = (uint32_t)strtoul(v, NULL, 10);
+        na = realloc(a, (cnt + 1) * sizeof(*a));
+        if (!na) {
+            free(a);
+            closedir(d);
+            return XLMIG_ERR_NOMEM;
+        }
+        a = na;
+        a[cnt++] = x;
+    }
+    closedir(d);
+    *out = a;
+    *n = cnt;
+    return 0;
+}
+
+static bool same_domain(const struct rec_dom *a, const struct rec_dom *b)
+{
+    if (a->uuid[0] && b->uuid[0])
+        return !strcmp(a->uuid, b->uuid);
+    return !strcmp(a->domain, b->domain);
+}
+
+/*
+ * A later job of this host touched the domain of @r: another incoming
+ * one, or an outgoing one (this host suspended it or sent it away).  Job
+ * numbers come from one counter for both directions.
+ */
+static const char *superseded(const struct rec_dom *r,
+                              const struct rec_dom *in, unsigned nin,
+                              const struct rec_dom *out, unsigned nout,
+                              uint32_t *by)
+{
+    for (unsigned i = 0; i < nin; i++)
+        if (&in[i] != r && in[i].job > r->job && same_domain(&in[i], r)) {
+            *by = in[i].job;
+            return "an incoming job";
+        }
+    for (unsigned i = 0; i < nout; i++)
+        if (out[i].job > r->job && same_domain(&out[i], r)) {
+            *by = out[i].job;
+            return "an outgoing job";
+        }
+    return NULL;
+}
+
+/* The domain a record names, by UUID where the record has one. */
+static int find_recorded(xlmig_ctx *ctx, const struct rec_dom *r,
+                         struct xlmig_dominfo *info)
+{
+    struct xlmig_dominfo *all = NULL;
+    unsigned n = 0;
+    int rc = XLMIG_ERR_NOTFOUND;
+
+    if (xlmig_domain_list(ctx, &all, &n))
+        return XLMIG_ERR_BACKEND;
+    for (unsigned i = 0; i < n; i++) {
+        char u[37];
+        xlmig_uuid_format(all[i].uuid, u);
+        if (r->uuid[0] ? !strcmp(u, r->uuid) :
+                         !strcmp(all[i].name, r->domain)) {
+            *info = all[i];
+            rc = 0;
+            break;
+        }
+    }
+    free(all);
+    return rc;
+}
+
+static void mark_rolledback(xlmig_ctx *ctx, const char *dir,
+                            const struct rec_dom *r)
+{
+    char rec[320];
+
+    snprintf(rec, sizeof(rec), "state=rolledback\njob=%u\ndomain=%s\n"
+             "uuid=%s\ndomid=%u\n", r->job, r->domain, r->uuid, r->domid);
+    (void)record_write(ctx, dir, r->file, rec);
+}
+
+void xlmig_state_reconcile_in(xlmig_ctx *ctx, const char *dir)
+{
+    char in_dir[XLMIGD_PATH_MAX + 8], out_dir[XLMIGD_PATH_MAX + 8];
+    struct rec_dom *in = NULL, *out = NULL;
+    unsigned nin = 0, nout = 0;
+
+    snprintf(in_dir, sizeof(in_dir), "%s/in", dir);
+    snprintf(out_dir, sizeof(out_dir), "%s/out", dir);
+    if (rec_doms(in_dir, &in, &nin) || rec_doms(out_dir, &out, &nout)) {
+        LOG_ERR(ctx, "cannot read the job records in %s: incoming jobs a "
+                "dead daemon left are not reconciled", dir);
+        goto out;
+    }
+    for (unsigned i = 0; i < nin; i++) {
+        const struct rec_dom *r = &in[i];
+        struct xlmig_dominfo info;
+        struct xlmig_dom *h = NULL;
+        const char *later;
+        uint32_t by = 0;
+        bool prepared = !strcmp(r->state, "prepared");
+
+        if (!prepared && strcmp(r->state, "committed"))
             continue;
-        if (xlmig_domain_find(ctx, dom, &info) ||
-            ctx->ops->attach(ctx, &info, &h)) {
-            if (!strcmp(st, "prepared")) {
-                char rec[128];
-                snprintf(rec, sizeof(rec), "state=rolledback\ndomain=%s\n",
-                         dom);
-                (void)record_write(ctx, path, de->d_name, rec);
-            }
+        later = superseded(r, in, nin, out, nout, &by);
+        if (later) {
+            /* Its domain has moved on since: what runs or is suspended
+             * here now belongs to job @by, never to this record. */
+            LOG_INFO(ctx, "incoming %s (%s, job %u) is older than %s of the "
+                     "same domain (job %u): left alone", r->domain, r->file,
+                     r->job, later, by);
+            if (prepared)
+                mark_rolledback(ctx, in_dir, r);
             continue;
         }
-        if (!strcmp(st, "prepared")) {
-            char rec[128];
+        if (find_recorded(ctx, r, &info)) {
+            if (prepared)
+                mark_rolledback(ctx, in_dir, r);
+            continue;
+        }
+        if (r->domid && info.domid != r->domid) {
+            LOG_WARN(ctx, "incoming %s (%s): domain %s is domid %u, not the "
+                     "domid %u this job restored: left alone", r->domain,
+                     r->file, info.name, info.domid, r->domid);
+            continue;
+        }
+        if (ctx->ops->attach(ctx, &info, &h))
+            continue;
+        if (prepared) {
             LOG_WARN(ctx, "incoming %s (%s) was never committed: "
-                     "destroying the partial copy", dom, de->d_name);
+                     "destroying the partial copy", r->domain, r->file);
             if (ctx->ops->destroy(ctx, h))
                 LOG_ERR(ctx, "could not destroy the partial copy of %s",
-                        dom);
-            snprintf(rec, sizeof(rec), "state=rolledback\ndomain=%s\n", dom);
-            (void)record_write(ctx, path, de->d_name, rec);
+                        r->domain);
+            mark_rolledback(ctx, in_dir, r);
         } else if (info.state == XLMIG_DOM_PAUSED) {
             LOG_WARN(ctx, "incoming %s (%s) was committed but not yet "
-                     "running: unpausing it", dom, de->d_name);
+                     "running: unpausing it", r->domain, r->file);
             if (ctx->ops->unpause(ctx, h))
-                LOG_ERR(ctx, "could not unpause %s", dom);
+                LOG_ERR(ctx, "could not unpause %s", r->domain);
         }
         ctx->ops->detach(ctx, h);
     }
-    closedir(d);
+out:
+    free(in);
+    free(out);
 }
 
+/*
+ * The instance incoming record @file (in @dir/in) restored, if this
+ * daemon may still act on it: no later job of this host has touched its
+ * domain, and the domain with its UUID is the domid the job made.  0 with
+ * *info filled, or XLMIG_ERR_* with the reason logged.
+ */
+static int recorded_instance(xlmig_ctx *ctx, const char *dir,
+                             const char *file, struct xlmig_dominfo *info)
+{
+    char in_dir[XLMIGD_PATH_MAX + 8], out_dir[XLMIGD_PATH_MAX + 8];
+    struct rec_dom *in = NULL, *out = NULL, *r = NULL;
+    unsigned nin = 0, nout = 0;
+    const char *later;
+    uint32_t by = 0;
+    int rc;
+
+    snprintf(in_dir, sizeof(in_dir), "%s/in", dir);
+    snprintf(out_dir, sizeof(out_dir), "%s/out", dir);
+    rc = rec_doms(in_dir, &in, &nin);
+    if (!rc)
+        rc = rec_doms(out_dir, &out, &nout);
+    if (rc)
+        goto out;
+    for (unsigned i = 0; i < nin; i++)
+        if (!strcmp(in[i].file, file))
+            r = &in[i];
+    rc = XLMIG_ERR_NOTFOUND;
+    if (!r)
+        goto out;
+    later = superseded(r, in, nin, out, nout, &by);
+    if (later) {
+        LOG_INFO(ctx, "job %s: %s of %s came later (job %u): not touched",
+                 file, later, r->domain, by);
+        rc = XLMIG_ERR_STATE;
+        goto out;
+    }
+    rc = find_recorded(ctx, r, info);
+    if (!rc && r->domid && info->domid != r->domid) {
+        LOG_WARN(ctx, "job %s: %s is domid %u, not the domid %u it "
+                 "restored: not touched", file, info->name, info->domid,
+                 r->domid);
+        rc = XLMIG_ERR_STATE;
+    }
+out:
+    free(in);
+    free(out);
+    return rc;
+}
 
 int xlmig_state_answer_query(xlmig_ctx *ctx, struct xlmig_conn *c,
-                        const struct xlmigd_config *cfg)
+                             const struct xlmigd_config *cfg)
 {
     uint64_t wire = xlmig_msg_get_u64(c->body);
     uint8_t b[XLMIG_MSG_JOB_STATE_SIZE];
-    char dom[XLMIG_NAME_MAX] = "";
+    char dom[XLMIG_NAME_MAX] = "", file[96];
     int st = xlmig_state_in_read(cfg->state_dir, c->peer, wire, dom,
                                  sizeof(dom));
 
     if (st == XLMIG_JOBSTATE_RUNNING) {
         /* Committed: make sure it runs (a daemon killed between its
-         * record and the unpause leaves it paused). */
+         * record and the unpause leaves it paused), if it is still the
+         * instance this job made. */
         struct xlmig_dominfo info;
         struct xlmig_dom *h;
-        if (xlmig_domain_find(ctx, dom, &info) ||
+        in_record_name(file, sizeof(file), c->peer, wire);
+        if (recorded_instance(ctx, cfg->state_dir, file, &info) ||
             ctx->ops->attach(ctx, &info, &h)) {
-            LOG_ERR(ctx, "job %016" PRIx64 " from %s was committed but "
-                    "domain %s is gone", wire, c->peer, dom);
+            LOG_WARN(ctx, "job %016" PRIx64 " from %s was committed; domain "
+                     "%s is no longer its to start", wire, c->peer, dom);
         } else {
             if (info.state == XLMIG_DOM_PAUSED &&
                 ctx->ops->unpause(ctx, h))

@@ -9,17 +9,24 @@
 #include "engine/mjob.h"
 #include "transport/conn.h"
 
-/* Destination: record job @wire from @peer as @state
- * (XLMIG_JOBSTATE_*), durably. */
+/*
+ * Destination: record job @j from @peer as @state (XLMIG_JOBSTATE_*),
+ * durably, with the domain's UUID and the domid of the instance the job
+ * restored (0 before there is one), so that a restarted daemon acts only
+ * on that instance, and only if no later job of this host has touched
+ * the domain.
+ */
 int xlmig_state_in_record(xlmig_ctx *ctx, const struct xlmigd_config *cfg,
-                          const char *peer, uint64_t wire, uint32_t state,
-                          const char *domain) XLMIG_MUST_CHECK;
+                          const char *peer, const struct xlmig_mjob *j,
+                          uint32_t state, const uint8_t uuid[16],
+                          uint32_t domid) XLMIG_MUST_CHECK;
 
 /* Source: the record written before COMMIT goes out, and its removal
  * once the job's outcome is known. */
 int xlmig_state_out_record(xlmig_ctx *ctx, const struct xlmigd_config *cfg,
                            const struct xlmig_mjob *j,
-                           const struct xlmigd_peer *p) XLMIG_MUST_CHECK;
+                           const struct xlmigd_peer *p,
+                           const uint8_t uuid[16]) XLMIG_MUST_CHECK;
 void xlmig_state_out_remove(const struct xlmigd_config *cfg, uint32_t id);
 
 /* Destination: answer the QUERY in c->body with JOB_STATE (making sure a
@@ -35,7 +42,10 @@ int xlmig_state_in_read(const char *dir, const char *peer, uint64_t wire,
 /*
  * Destination, at start-up: finish what a dead daemon left.  Prepared
  * copies are destroyed (their source rolled back or will, on QUERY);
- * committed ones are unpaused.
+ * committed ones are unpaused.  A record acts only on the instance its
+ * job restored (by UUID and domid), and never once a later job of this
+ * host (incoming or outgoing: job numbers are one counter) has touched
+ * its domain.
  */
 void xlmig_state_reconcile_in(xlmig_ctx *ctx, const char *dir);
 

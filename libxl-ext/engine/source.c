@@ -383,7 +383,7 @@ static int out_prepare(struct out *s)
      * doubt".  A record for a job that never sent COMMIT is harmless:
      * recovery asks the destination, which answers rolled back.
      */
-    rc = xlmig_state_out_record(ctx, s->cfg, j, &o->dest);
+    rc = xlmig_state_out_record(ctx, s->cfg, j, &o->dest, s->info.uuid);
     if (rc) {
         xlmig_mjob_fail(j, rc, "cannot record the job in %s",
                         s->cfg->state_dir);

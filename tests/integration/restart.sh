@@ -1,0 +1,61 @@
+#!/bin/sh
+# A daemon restart never starts a second copy.  web1 goes hosta -> hostb
+# (job A, committed: hostb keeps its incoming record), then back hostb ->
+# hosta with hosta's daemon dying right after it recorded COMMIT (job B:
+# in doubt on hostb, web1 suspended there).  hosta's restarted daemon
+# starts web1 (job B's committed record); then hostb's daemon restarts
+# before `xlmig recover`: job A's old record names web1, now suspended on
+# hostb by the later job B, and must leave it alone.  web1 runs on hosta
+# alone, sampled every 20 ms throughout, and recover settles job B.
+. "$(dirname "$0")/lib.sh"
+XLMIG_BIN=$BUILD/xlmig
+
+two_hosts
+daemon_start hosta || { not_ok "xlmigd on hosta"; exit 1; }
+daemon_start hostb || { not_ok "xlmigd on hostb"; exit 1; }
+on hosta $SIMDOM create -m 128M -c 1 -r 16M web1 >/dev/null ||
+    { not_ok "create web1"; exit 1; }
+
+on hosta "$XLMIG_BIN" migrate web1 hostb >"$T_WORK/a" 2>&1
+check "job A: web1 hosta -> hostb (exit $?)" intact hostb web1
+
+daemon_kill hosta
+daemon_start hosta XLMIG_TEST_DIE_AFTER_COMMIT=1
+on hostb "$XLMIG_BIN" migrate web1 hosta >"$T_WORK/b" 2>&1
+rc=$?
+check "job B: web1 hostb -> hosta in doubt (exit $rc)" [ $rc -eq 4 ]
+check "job B: web1 suspended on hostb" \
+    [ "$(on hostb $SIMDOM info web1 | sed -n s/^state=//p)" = paused ]
+
+# From here on, where web1 runs is sampled until the end.
+( while [ ! -e "$T_WORK/stop" ]; do
+      runs_on web1 >>"$T_WORK/samples"; sleep 0.02
+  done ) &
+sampler=$!
+
+daemon_kill hosta
+daemon_start hosta
+check "hosta's restarted daemon starts web1 (job B committed there)" \
+    wait_for 10 sh -c "[ \"\$(XLMIG_SIM_DIR=$T_ROOT/hosta $SIMDOM info web1 | sed -n s/^state=//p)\" = running ]"
+
+daemon_kill hostb
+daemon_start hostb
+sleep 2
+check "hostb's restarted daemon leaves web1 suspended" \
+    [ "$(on hostb $SIMDOM info web1 | sed -n s/^state=//p)" = paused ]
+check "hostb's log says job A's record is older than job B" \
+    grep -q "older than an outgoing job of the same domain" "$T_WORK/hostb.log"
+
+on hostb "$XLMIG_BIN" recover >"$T_WORK/r" 2>&1
+sed 's/^/#   /' "$T_WORK/r"
+check "recover settles job B: runs on hosta, hostb's copy destroyed" \
+    grep -q "runs on hosta: source copy destroyed" "$T_WORK/r"
+touch "$T_WORK/stop"
+wait $sampler
+check "web1 runs on hosta alone, intact" intact hosta web1
+check "no copy left on hostb" nothing_on hostb web1
+n=$(wc -l <"$T_WORK/samples")
+both=$(grep -c both "$T_WORK/samples")
+note "$n samples from hosta's restart on: both $both, $(grep -c hosta "$T_WORK/samples") on hosta"
+check "web1 never ran on both hosts in $n samples" [ "$n" -gt 10 -a "$both" -eq 0 ]
+exit $T_FAILED
