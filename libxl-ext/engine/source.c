@@ -597,6 +597,9 @@ static void out_rollback(struct out *s, int rc)
     xlmig_ctx *ctx = s->ctx;
     char why[256];
 
+    if (rc == XLMIG_ERR_PEER && s->conn_ok && s->c.aborted[0])
+        xlmig_mjob_fail(j, rc, "%s aborted: %s", o->dest.name,
+                        s->c.aborted);
     snprintf(why, sizeof(why), "%s", j->error[0] ? j->error :
              xlmig_strerror(rc));
     /* (Inside a tunnel the connection is shut already: xl's receiver

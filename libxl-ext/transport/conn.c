@@ -131,6 +131,7 @@ int xlmig_conn_recv(struct xlmig_conn *c)
             xlmig_msg_get_text(c->f.type, c->body, c->f.length, &m);
             LOG_ERR(c->ctx, "%s aborted the job: %s (%s)", c->peer, m.text,
                     xlmig_strerror(m.code));
+            snprintf(c->aborted, sizeof(c->aborted), "%s", m.text);
             return XLMIG_ERR_PEER;
         }
         if ((c->f.type & XLMIG_PROTO_OPTIONAL) &&

@@ -22,6 +22,7 @@ struct xlmig_conn {
     struct xlmig_frame f;       /* the frame last received */
     uint8_t *body;              /* its body (XLMIG_PROTO_BODY_MAX + 8) */
     uint64_t bytes_in, bytes_out;
+    char aborted[XLMIG_PROTO_TEXT_MAX + 1];   /* the peer's ABORT reason */
 };
 
 int xlmig_conn_init(struct xlmig_conn *c, xlmig_ctx *ctx,

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "backend/host_probe.h"
@@ -578,6 +579,38 @@ static int sim_restore_finish(xlmig_ctx *ctx, struct xlmig_dom *d)
     return 0;
 }
 
+/*
+ * Room for new domains: their memory is a file in the sim directory,
+ * reserved in full when the domain is made, so the room is what that
+ * filesystem has free (as on Xen, a domain being restored counts once it
+ * exists), and never more than the host's available memory.
+ */
+static int sim_host_free(xlmig_ctx *ctx, uint64_t *bytes)
+{
+    struct statvfs vfs;
+    uint64_t room, avail = 0;
+    unsigned long long kb;
+    char line[128];
+    FILE *f;
+
+    if (statvfs(sim_dir(), &vfs)) {
+        LOG_ERR(ctx, "cannot read the free space of %s: %s", sim_dir(),
+                strerror(errno));
+        return xlmig_errno_rc(errno);
+    }
+    room = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+    f = fopen("/proc/meminfo", "re");
+    while (f && fgets(line, sizeof(line), f))
+        if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1) {
+            avail = (uint64_t)kb << 10;
+            break;
+        }
+    if (f)
+        fclose(f);
+    *bytes = avail && avail < room ? avail : room;
+    return 0;
+}
+
 static int sim_info(xlmig_ctx *ctx, struct xlmig_dom *d,
                     struct xlmig_dominfo *out)
 {
@@ -715,6 +748,7 @@ out:
 const struct xlmig_backend_ops xlmig_backend_sim = {
     .name = "sim",
     .stream_id = XLMIG_STREAM_BACKEND_SIM,
+    .host_free = sim_host_free,
     .open = sim_open,
     .close = sim_close,
     .list = sim_list,

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -391,10 +392,25 @@ int sim_dom_spawn(xlmig_ctx *ctx, const struct sim_config *cfg,
     }
     sim_path(p, sizeof(p), cfg->name, "ram");
     ramfd = open(p, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (ramfd < 0 ||
-        ftruncate(ramfd, (off_t)(cfg->nr_pages * XLMIG_PAGE_SIZE)) < 0) {
+    if (ramfd < 0) {
         LOG_ERR(ctx, "creating memory file %s: %s", p, strerror(errno));
         rc = xlmig_errno_rc(errno);
+        goto out;
+    }
+    /* All of the guest's memory is reserved now, the sim analogue of
+     * Xen's memory claim: pages never written stay zero but not
+     * unreserved, so no write into the mapping can fail later (on a
+     * sparse file a full filesystem is a SIGBUS in whoever writes). */
+    r = posix_fallocate(ramfd, 0, (off_t)(cfg->nr_pages * XLMIG_PAGE_SIZE));
+    if (r) {
+        struct statvfs vfs;
+        uint64_t free_b = statvfs(sim_dir(), &vfs) ? 0 :
+                          (uint64_t)vfs.f_bavail * vfs.f_frsize;
+        LOG_ERR(ctx, "no room for the memory of %s in %s: it needs %llu "
+                "MiB, %llu MiB are free (%s)", cfg->name, sim_dir(),
+                (unsigned long long)(cfg->nr_pages >> 8),
+                (unsigned long long)(free_b >> 20), strerror(r));
+        rc = xlmig_errno_rc(r);
         goto out;
     }
 
