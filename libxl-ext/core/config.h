@@ -41,6 +41,9 @@ struct xlmigd_config {
     unsigned max_incoming;
     unsigned max_outgoing;
     unsigned io_timeout_s;              /* a stalled peer fails the job */
+    unsigned dead_peer_ms;              /* while the domain is suspended:
+                                         * unacknowledged this long, the
+                                         * link is dead */
     uint64_t domain_memory;             /* bytes for domains; 0 = host's */
     unsigned channels;                  /* default data channels */
     unsigned handover_ms;               /* downtime beyond the last pages */

@@ -1,6 +1,8 @@
 /* The migration job object: progress, cancel and the one phase setter. */
 #include "engine/mjob.h"
 
+#include "transport/conn.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -141,6 +143,15 @@ void xlmig_mjob_suspending(struct xlmig_mjob *j)
 {
     pthread_mutex_lock(&j->lock);
     j->prog.suspended_ns = xlmig_now_ns();
+    /* From now on the domain runs nowhere: a dead link must be noticed
+     * in dead_peer_ms, not io_timeout, so the source resumes it soon. */
+    if (j->dead_peer_ms) {
+        if (j->sock >= 0)
+            xlmig_sock_suspended(j->sock, j->dead_peer_ms);
+        for (unsigned i = 0; i < XLMIG_CHANNELS_MAX; i++)
+            if (j->chan_sock[i] >= 0)
+                xlmig_sock_suspended(j->chan_sock[i], j->dead_peer_ms);
+    }
     pthread_mutex_unlock(&j->lock);
     if (xlmig_mjob_phase(j, XLMIG_PHASE_STOPCOPY))
         LOG_ERR(j->job.ctx, "internal: phase change refused");

@@ -58,6 +58,8 @@ struct xlmig_mjob {
     uint64_t reserved_bytes;    /* destination: memory held for it */
     uint64_t need_bytes;        /* destination: what preflight counted */
     uint32_t need_vcpus;        /* destination: held with the memory */
+    unsigned dead_peer_ms;      /* source: while suspended, the bound on a
+                                 * silent link (0: io_timeout only) */
     bool slot;                  /* destination: holds one of max_incoming
                                  * (xlmigd's lock) */
 

@@ -288,6 +288,7 @@ static int out_check(struct out *s)
     pthread_mutex_lock(&j->lock);
     snprintf(j->job.domain, sizeof(j->job.domain), "%s", s->info.name);
     snprintf(j->peer, sizeof(j->peer), "%s", o->dest.name);
+    j->dead_peer_ms = s->cfg->dead_peer_ms;
     j->prog.memory_bytes = s->info.nr_pages << XLMIG_PAGE_SHIFT;
     pthread_mutex_unlock(&j->lock);
     if (getrandom(&j->wire_id, sizeof(j->wire_id), 0) !=
@@ -430,12 +431,9 @@ static int send_via(struct out *s)
     size_t n;
     int rc;
 
-    rc = xlmig_mjob_phase(j, XLMIG_PHASE_STOPCOPY);
-    if (rc)
-        return rc;
-    pthread_mutex_lock(&j->lock);
-    j->prog.suspended_ns = xlmig_now_ns();
-    pthread_mutex_unlock(&j->lock);
+    xlmig_mjob_suspending(j);
+    if (j->job.phase != XLMIG_PHASE_STOPCOPY)
+        return XLMIG_ERR_STATE;
     rc = xlmig_save_dom(s->ctx, s->dom, s->info.name, s->o->via, NULL, &ss);
     if (rc) {
         xlmig_mjob_fail(j, rc, "saving %s to %s failed", s->info.name,
@@ -461,14 +459,13 @@ static int send_quick(struct out *s)
     xlmig_ctx *ctx = s->ctx;
     int rc;
 
-    rc = xlmig_mjob_phase(j, XLMIG_PHASE_STOPCOPY);
-    if (rc)
-        return rc;
     pthread_mutex_lock(&j->lock);
-    j->prog.suspended_ns = xlmig_now_ns();
     j->prog.round = 1;
     j->prog.round_target = j->prog.memory_bytes;
     pthread_mutex_unlock(&j->lock);
+    xlmig_mjob_suspending(j);
+    if (j->job.phase != XLMIG_PHASE_STOPCOPY)
+        return XLMIG_ERR_STATE;
     rc = ctx->ops->suspend(ctx, s->dom);
     if (rc)
         return rc;
@@ -602,13 +599,16 @@ static void out_rollback(struct out *s, int rc)
                         s->c.aborted);
     snprintf(why, sizeof(why), "%s", j->error[0] ? j->error :
              xlmig_strerror(rc));
+    /* The domain first: the destination never runs it without COMMIT,
+     * so it may resume before the peer hears of it, and a dead link's
+     * ABORT must not keep it stopped. */
+    if (s->suspended && s->dom && ctx->ops->resume(ctx, s->dom))
+        LOG_ERR(ctx, "could not resume %s after the failed migration",
+                s->info.name);
     /* (Inside a tunnel the connection is shut already: xl's receiver
      * learns from its input's end.) */
     if (s->conn_ok && rc != XLMIG_ERR_PEER && !o->xl)
         xlmig_send_abort(&s->c, j->wire_id, rc, why);
-    if (s->suspended && s->dom && ctx->ops->resume(ctx, s->dom))
-        LOG_ERR(ctx, "could not resume %s after the failed migration",
-                s->info.name);
     if (s->via_made && unlink(o->via) < 0)
         LOG_WARN(ctx, "cannot remove %s: %s", o->via, strerror(errno));
     xlmig_mjob_rollback(j, rc);

@@ -227,6 +227,21 @@ void xlmig_sock_setup(int fd, unsigned secs)
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
+void xlmig_sock_suspended(int fd, unsigned ms)
+{
+    unsigned user = ms;
+    int one = 1, idle = (int)(ms / 2000 ? ms / 2000 : 1), cnt = 1;
+
+    /* Data unacknowledged for @ms, or keepalive probes unanswered for as
+     * long (TCP_USER_TIMEOUT bounds both), end the connection with
+     * ETIMEDOUT; a peer that is slow but alive acknowledges and stays. */
+    setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user, sizeof(user));
+    setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &one, sizeof(one));
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+}
+
 int xlmig_dial(xlmig_ctx *ctx, const struct xlmigd_peer *p, unsigned secs)
 {
     struct addrinfo hints, *res = NULL, *ai;

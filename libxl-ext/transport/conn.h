@@ -52,6 +52,10 @@ int xlmig_hello(struct xlmig_conn *c, bool first, const char *host,
 void xlmig_send_abort(struct xlmig_conn *c, uint64_t job, int code,
                       const char *why);
 
+/* While the domain is suspended: a peer that acknowledges nothing for @ms
+ * (data or keepalive) is dead, and the socket fails with ETIMEDOUT. */
+void xlmig_sock_suspended(int fd, unsigned ms);
+
 /* Timeouts (@secs), keepalive and no Nagle delay on a peer socket. */
 void xlmig_sock_setup(int fd, unsigned secs);
 

@@ -248,6 +248,7 @@ void xlmigd_config_default(struct xlmigd_config *c)
     c->max_incoming = 4;
     c->max_outgoing = 4;
     c->io_timeout_s = 30;
+    c->dead_peer_ms = 2000;
     c->channels = 1;
     c->tunnel = 1;
     snprintf(c->tunnel_xl, sizeof(c->tunnel_xl), "%s", "/usr/sbin/xl");
@@ -287,6 +288,7 @@ static const struct key_rule rules[] = {
     NUM("max_incoming", max_incoming, 1, 64),
     NUM("max_outgoing", max_outgoing, 1, 64),
     NUM("io_timeout", io_timeout_s, 1, 3600),
+    NUM("dead_peer_ms", dead_peer_ms, 200, 600000),
     NUM("channels", channels, 1, 16),
     NUM("handover_ms", handover_ms, 0, 600000),
     NUM("tunnel", tunnel, 0, 1),
