@@ -3,7 +3,7 @@
 # (TLS, the tunnel), engine/ (jobs, policy, the two sides of a migration,
 # durable records), backend/sim/ and backend/xen/.
 CORE_SRCS := $(addprefix libxl-ext/core/, util.c log.c ctx.c backends.c \
-	crc32c.c)
+	checks.c crc32c.c)
 PROTO_SRCS := $(addprefix libxl-ext/proto/, stream.c stream_write.c \
 	stream_read.c message.c preflight.c dump.c xen_stream.c)
 TRANSPORT_SRCS := $(addprefix libxl-ext/transport/, tls.c conn.c tunnel.c \
@@ -11,7 +11,8 @@ TRANSPORT_SRCS := $(addprefix libxl-ext/transport/, tls.c conn.c tunnel.c \
 ENGINE_SRCS := $(addprefix libxl-ext/engine/, job.c mjob.c fault.c policy.c \
 	precopy.c quick.c preflight.c records.c stream_conn.c channels.c \
 	source.c source_xl.c dest.c serve.c)
-BACKEND_SRCS := libxl-ext/backend/host_probe.c
+BACKEND_SRCS := libxl-ext/backend/host_probe.c \
+	libxl-ext/backend/sim/sim_check.c libxl-ext/backend/xen/xen_check.c
 SIM_SRCS := $(addprefix libxl-ext/backend/sim/, backend_sim.c sim_config.c \
 	sim_host.c sim_ipc.c sim_layout.c)
 XEN_SRCS := $(addprefix libxl-ext/backend/xen/, backend_xen.c xen_save.c \
@@ -32,6 +33,8 @@ LIB_SRCS := $(CORE_SRCS) $(PROTO_SRCS) $(TRANSPORT_SRCS) $(ENGINE_SRCS) \
 	$(BACKEND_SRCS) $(SIM_SRCS) $(XEN_SRCS)
 # The parsers of outside input, which the fuzz targets build with clang.
 PARSER_SRCS := libxl-ext/core/util.c libxl-ext/core/log.c \
+	libxl-ext/core/checks.c libxl-ext/backend/sim/sim_check.c \
+	libxl-ext/backend/xen/xen_check.c \
 	libxl-ext/core/crc32c.c \
 	libxl-ext/proto/stream.c libxl-ext/proto/stream_write.c \
 	libxl-ext/proto/stream_read.c libxl-ext/proto/message.c \

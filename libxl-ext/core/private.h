@@ -197,4 +197,23 @@ extern const struct xlmig_backend_ops xlmig_backend_xen;
  */
 extern const struct xlmig_backend_ops *const xlmig_backends[];
 
+/*
+ * What a backend requires of the records whose meaning is its own (its
+ * DOMAIN_CONFIG, VCPU_STATE and DEVICE_STATE bodies), as pure functions
+ * of the record and DOMAIN_INFO: the stream reader applies them to every
+ * stream, so restore and `xlmig dump-stream` refuse the same streams,
+ * and each refusal names the record and its offset.  0, or an XLMIG_ERR_*
+ * with the problem in @why.
+ */
+struct xlmig_record_checks {
+    uint32_t stream_id;         /* XLMIG_STREAM_BACKEND_* */
+    int (*check)(const struct xlmig_domain_desc *desc,
+                 const struct xlmig_record *rec, char *why, size_t len);
+};
+
+/* Every backend's checks (core/checks.c), NULL-terminated. */
+extern const struct xlmig_record_checks *const xlmig_record_checks[];
+extern const struct xlmig_record_checks xlmig_sim_record_checks;
+extern const struct xlmig_record_checks xlmig_xen_record_checks;
+
 #endif

@@ -358,6 +358,22 @@ static int check_end(struct xlmig_stream_reader *r,
     return 0;
 }
 
+/* The stream's backend's own checks of @rec (core/private.h). */
+static int backend_check(struct xlmig_stream_reader *r,
+                         const struct xlmig_record *rec)
+{
+    char why[256];
+    int rc;
+
+    for (size_t i = 0; xlmig_record_checks[i]; i++) {
+        if (xlmig_record_checks[i]->stream_id != r->desc.backend_id)
+            continue;
+        rc = xlmig_record_checks[i]->check(&r->desc, rec, why, sizeof(why));
+        return rc ? bad(r, rc, rec, "%s", why) : 0;
+    }
+    return 0;
+}
+
 static int check_record(struct xlmig_stream_reader *r,
                         const struct xlmig_record *rec)
 {
@@ -406,6 +422,9 @@ static int check_record(struct xlmig_stream_reader *r,
             return bad(r, XLMIG_ERR_STREAM, rec,
                        "configuration of %u bytes exceeds %u",
                        rec->length - 8, XLMIG_CONFIG_MAX);
+        rc = backend_check(r, rec);
+        if (rc)
+            return rc;
         r->phase = XLMIG_RD_BODY;
         return 0;
     case XLMIG_RD_BODY:
@@ -468,6 +487,9 @@ static int check_record(struct xlmig_stream_reader *r,
         if (r->seen_vcpu[id >> 3] & (1u << (id & 7)))
             return bad(r, XLMIG_ERR_STREAM, rec,
                        "second state record for vCPU %u", id);
+        rc = backend_check(r, rec);
+        if (rc)
+            return rc;
         r->seen_vcpu[id >> 3] |= (uint8_t)(1u << (id & 7));
         return 0;
     }
@@ -479,7 +501,7 @@ static int check_record(struct xlmig_stream_reader *r,
             return bad(r, XLMIG_ERR_STREAM, rec,
                        "device state of %u bytes exceeds %u",
                        rec->length - 8, XLMIG_DEVICE_STATE_MAX);
-        return 0;
+        return backend_check(r, rec);
     case XLMIG_REC_END:
         if (r->hooks && r->hooks->before_end &&
             (rc = r->hooks->before_end(r->hooks->opaque, r)))
