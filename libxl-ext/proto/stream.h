@@ -275,6 +275,8 @@ struct xlmig_stream_reader {
     uint64_t offset;
     uint32_t index;
     uint8_t *buf;               /* bodies read (not borrowed), grown on */
+    bool formats_only;          /* skip the backends' record checks:
+                                 * tests of the format alone */
     size_t buf_cap;             /* demand up to XLMIG_REC_BODY_MAX + 8 */
     struct xlmig_domain_desc desc;
     uint64_t pages_data;

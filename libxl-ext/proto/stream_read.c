@@ -365,6 +365,8 @@ static int backend_check(struct xlmig_stream_reader *r,
     char why[256];
     int rc;
 
+    if (r->formats_only)
+        return 0;
     for (size_t i = 0; xlmig_record_checks[i]; i++) {
         if (xlmig_record_checks[i]->stream_id != r->desc.backend_id)
             continue;

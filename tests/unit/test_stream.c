@@ -90,6 +90,7 @@ static int read_all(const uint8_t *p, size_t len, unsigned *records)
 
     xlmig_source_mem(&src, &m);
     assert_int_equal(xlmig_reader_init(&r, ctx, &src), 0);
+    r.formats_only = true;      /* the stream layer alone: no sim config */
     rc = xlmig_read_header(&r);
     while (!rc) {
         rc = xlmig_read_record(&r, &rec);
@@ -100,6 +101,29 @@ static int read_all(const uint8_t *p, size_t len, unsigned *records)
     }
     if (records)
         *records = r.index;
+    xlmig_reader_dispose(&r);
+    return rc;
+}
+
+/* The same, with the backends' record checks, as restore and dump-stream
+ * read; the reason of a refusal in @why. */
+static int read_checked(const uint8_t *p, size_t len, char *why, size_t wl)
+{
+    struct xlmig_membuf m = { .p = (uint8_t *)p, .len = len };
+    struct xlmig_stream_reader r;
+    struct xlmig_source src;
+    struct xlmig_record rec;
+    int rc;
+
+    xlmig_source_mem(&src, &m);
+    assert_int_equal(xlmig_reader_init(&r, ctx, &src), 0);
+    rc = xlmig_read_header(&r);
+    while (!rc) {
+        rc = xlmig_read_record(&r, &rec);
+        if (!rc && rec.type == XLMIG_REC_END)
+            break;
+    }
+    snprintf(why, wl, "%s", r.errmsg);
     xlmig_reader_dispose(&r);
     return rc;
 }
@@ -413,6 +437,7 @@ static int read_lanes(void *opaque, struct xlmig_stream_reader *main)
         m.pos = 0;
         xlmig_source_mem(&src, &m);
         assert_int_equal(xlmig_reader_init_channel(&r, ctx, &src, main), 0);
+        r.formats_only = true;
         do {
             rc = xlmig_read_record(&r, &rec);
             if (!rc && rec.type == XLMIG_REC_PAGE_DATA) {
@@ -505,6 +530,7 @@ static int read_main(struct xlmig_membuf *bufs, struct lane_check *lc)
     lc->bufs = bufs;
     xlmig_source_mem(&src, &m);
     assert_int_equal(xlmig_reader_init(&r, ctx, &src), 0);
+    r.formats_only = true;      /* the stream layer alone: no sim config */
     r.hooks = &hooks;
     rc = xlmig_read_header(&r);
     while (!rc) {
@@ -683,6 +709,7 @@ static int xen_bytes_of(struct xlmig_membuf *m, uint8_t **out, size_t *len)
     *len = 0;
     xlmig_source_mem(&s, &src);
     assert_int_equal(xlmig_reader_init(&r, ctx, &s), 0);
+    r.formats_only = true;
     rc = xlmig_read_header(&r);
     while (!rc) {
         rc = xlmig_read_record(&r, &rec);
@@ -786,6 +813,24 @@ static void test_xen_stream_refusals(void **state)
     free(m.p);
 }
 
+/* The sim backend's own checks, in the reader: the golden stream's
+ * configuration ("a=b") is not a sim domain's, and the refusal names the
+ * record and its offset. */
+static void test_backend_checks(void **state)
+{
+    struct xlmig_membuf m;
+    char why[256];
+
+    (void)state;
+    build(&m);
+    assert_int_equal(read_checked(m.p, m.len, why, sizeof(why)),
+                     XLMIG_ERR_STREAM);
+    if (!strstr(why, "record 1 (DOMAIN_CONFIG) at offset 144: the domain's "
+                     "configuration:"))
+        fail_msg("refusal: %s", why);
+    free(m.p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -805,6 +850,7 @@ int main(void)
         cmocka_unit_test(test_lane_refusals),
         cmocka_unit_test(test_xen_stream),
         cmocka_unit_test(test_xen_stream_refusals),
+        cmocka_unit_test(test_backend_checks),
     };
     int rc;
 
