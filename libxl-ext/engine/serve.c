@@ -67,9 +67,7 @@ int xlmig_serve(xlmig_ctx *ctx, struct xlmig_tls_conn *tls, const char *peer,
         goto out;
     switch (c.f.type) {
     case XLMIG_MSG_QUERY:
-        rc = xlmig_ctx_backend_open(ctx);
-        if (!rc)
-            rc = xlmig_state_answer_query(ctx, &c, env->cfg);
+        rc = xlmig_state_answer_query(ctx, &c, env->cfg);
         j->wire_id = 0;
         break;
     case XLMIG_MSG_ATTACH:
