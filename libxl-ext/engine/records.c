@@ -509,7 +509,8 @@ int xlmig_state_answer_query(xlmig_ctx *ctx, struct xlmig_conn *c,
         struct xlmig_dominfo info;
         struct xlmig_dom *h;
         in_record_name(file, sizeof(file), c->peer, wire);
-        if (recorded_instance(ctx, cfg->state_dir, file, &info) ||
+        if (xlmig_ctx_backend_open(ctx) ||
+            recorded_instance(ctx, cfg->state_dir, file, &info) ||
             ctx->ops->attach(ctx, &info, &h)) {
             LOG_WARN(ctx, "job %016" PRIx64 " from %s was committed; domain "
                      "%s is no longer its to start", wire, c->peer, dom);

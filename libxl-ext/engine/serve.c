@@ -1,7 +1,7 @@
 /*
  * One authenticated connection from a peer: HELLO, then its first frame
- * says what it is, and only a migration (or a QUERY that may have to
- * start a committed domain) opens the backend:
+ * says what it is, and only a migration (or a QUERY about a committed
+ * job, whose domain may have to be started) opens the backend:
  *
  *   PREFLIGHT   a migration into this host (engine/dest.c)
  *   ATTACH      a data channel of a migration already running here
