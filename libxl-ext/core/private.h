@@ -83,6 +83,14 @@ int xlmig_why(char *why, size_t len, int rc, const char *fmt, ...)
 #define LOG_INFO(ctx, ...) xlmig_log((ctx), XLMIG_LOG_INFO, __VA_ARGS__)
 #define LOG_DEBUG(ctx, ...) xlmig_log((ctx), XLMIG_LOG_DEBUG, __VA_ARGS__)
 
+/*
+ * The program @name the library runs (a helper, the simulated domain):
+ * $@env when set, else @name beside the running program, else @fallback
+ * (a path, or a bare name for PATH).
+ */
+void xlmig_find_program(char *buf, size_t len, const char *env,
+                        const char *name, const char *fallback);
+
 /* Monotonic clock in nanoseconds. */
 uint64_t xlmig_now_ns(void);
 

@@ -1,7 +1,9 @@
 /* Small helpers every module uses: errors, logging, clocks, whole I/O. */
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -148,4 +150,31 @@ int xlmig_why(char *why, size_t len, int rc, const char *fmt, ...)
     vsnprintf(why, len, fmt, ap);
     va_end(ap);
     return rc;
+}
+
+void xlmig_find_program(char *buf, size_t len, const char *env,
+                        const char *name, const char *fallback)
+{
+    const char *e = getenv(env);
+    char self[PATH_MAX];
+    ssize_t n;
+
+    if (e && *e) {
+        snprintf(buf, len, "%s", e);
+        return;
+    }
+    n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n > 0) {
+        char *slash;
+        self[n] = '\0';
+        slash = strrchr(self, '/');
+        if (slash) {
+            int m;
+            *slash = '\0';
+            m = snprintf(buf, len, "%s/%s", self, name);
+            if (m > 0 && (size_t)m < len && access(buf, X_OK) == 0)
+                return;
+        }
+    }
+    snprintf(buf, len, "%s", fallback);
 }

@@ -248,31 +248,6 @@ void sim_dom_cleanup(const char *name)
         sim_dom_cleanup_dir(p);
 }
 
-/* The xlmig-simdom binary: $XLMIG_SIMDOM, else beside this program. */
-static void simdom_binary(char *buf, size_t len)
-{
-    const char *env = getenv("XLMIG_SIMDOM");
-    char self[PATH_MAX];
-    ssize_t n;
-
-    if (env && *env) {
-        snprintf(buf, len, "%s", env);
-        return;
-    }
-    n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-    if (n > 0) {
-        char *slash;
-        self[n] = '\0';
-        slash = strrchr(self, '/');
-        if (slash) {
-            *slash = '\0';
-            int m = snprintf(buf, len, "%s/xlmig-simdom", self);
-            if (m > 0 && (size_t)m < len && access(buf, X_OK) == 0)
-                return;
-        }
-    }
-    snprintf(buf, len, "xlmig-simdom");
-}
 
 static int domid_alloc(void)
 {
@@ -419,7 +394,9 @@ int sim_dom_spawn(xlmig_ctx *ctx, const struct sim_config *cfg,
         rc = xlmig_errno_rc(errno);
         goto out;
     }
-    simdom_binary(bin, sizeof(bin));
+    /* $XLMIG_SIMDOM, else beside this program, else on PATH. */
+    xlmig_find_program(bin, sizeof(bin), "XLMIG_SIMDOM", "xlmig-simdom",
+                       "xlmig-simdom");
     pid = fork();
     if (pid < 0) {
         rc = xlmig_errno_rc(errno);

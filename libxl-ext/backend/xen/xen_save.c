@@ -325,33 +325,6 @@ static int save_switch_qemu_logdirty(uint32_t domid, unsigned enable,
 
 /* ---- the save helper ---- */
 
-/* $XLMIG_SAVE_HELPER, the helper beside the running program, or the
- * installed one. */
-static void helper_path(char *buf, size_t len)
-{
-    const char *env = getenv("XLMIG_SAVE_HELPER");
-    char self[PATH_MAX];
-    ssize_t n;
-
-    if (env && *env) {
-        snprintf(buf, len, "%s", env);
-        return;
-    }
-    n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-    if (n > 0) {
-        char *slash;
-        self[n] = '\0';
-        slash = strrchr(self, '/');
-        if (slash) {
-            int m;
-            *slash = '\0';
-            m = snprintf(buf, len, "%s/" XLMIG_SH_NAME, self);
-            if (m > 0 && (size_t)m < len && access(buf, X_OK) == 0)
-                return;
-        }
-    }
-    snprintf(buf, len, "%s/" XLMIG_SH_NAME, XLMIG_LIBEXEC_DIR);
-}
 
 static void describe_exit(int ws, char *buf, size_t len)
 {
@@ -383,7 +356,10 @@ static int run_helper(struct xsave *s, int stream_wfd, bool live, int *xrc,
         close(stream_wfd);
         return XLMIG_ERR_IO;
     }
-    helper_path(path, sizeof(path));
+    /* $XLMIG_SAVE_HELPER, else beside the running program, else the
+     * installed one. */
+    xlmig_find_program(path, sizeof(path), "XLMIG_SAVE_HELPER", XLMIG_SH_NAME,
+                       XLMIG_LIBEXEC_DIR "/" XLMIG_SH_NAME);
     snprintf(a_dom, sizeof(a_dom), "%u", s->d->info.domid);
     snprintf(a_live, sizeof(a_live), "%d", live ? 1 : 0);
     snprintf(a_lvl, sizeof(a_lvl), "%d", (int)ctx->level);
