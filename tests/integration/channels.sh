@@ -32,6 +32,7 @@ check "no copy left on hosta" nothing_on hosta web1
 n=$(wc -l <"$T_WORK/samples")
 both=$(grep -c both "$T_WORK/samples")
 check "never running on both hosts ($n samples)" [ "$n" -gt 10 -a "$both" -eq 0 ]
+check "no domain's run intervals on the two hosts overlap (run log)" no_overlap
 check "hosta opened 3 data channels" \
     grep -q "3 data channels open to hostb" "$T_WORK/hosta.log"
 for k in 1 2; do

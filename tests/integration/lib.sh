@@ -11,6 +11,9 @@ export XLMIG_SIMDOM="$BUILD/xlmig-simdom"
 T_FAILED=0
 T_ROOT=$(mktemp -d /dev/shm/xlmig-test.XXXXXX)
 T_WORK=$(mktemp -d /tmp/xlmig-test.XXXXXX)
+# Every simulated domain of the script, on any host, logs when it starts
+# and stops running (docs/simdom.md): no_overlap checks the intervals.
+export XLMIG_SIM_RUNLOG="$T_WORK/runlog"
 T_MOUNTS=""
 # Simulated guest memory lives in $T_ROOT.  As root, that is a tmpfs of
 # its own on 2 MiB pages (huge=within_size), as Xen backs guest memory with
@@ -175,6 +178,25 @@ two_hosts() {
     pki_up || { not_ok "certificates"; exit 1; }
     net_up || { not_ok "namespaces and veth"; exit 1; }
 }
+
+# no_overlap [DOMAIN_UUID]: no domain (or only the one with that UUID) ever
+# ran on two hosts at once, by the domains' own run log; names the
+# overlap when there is one.
+no_overlap() {
+    [ -s "$T_WORK/runlog" ] || { echo "# no run log"; return 1; }
+    sort -n "$T_WORK/runlog" | awk -v only="${1:-}" '
+        only != "" && $3 != only { next }
+        $2 == "start" {
+            if (run[$3] > 0) {
+                printf "# %s started at %s ns (pid %s) while it ran in pid %s\n", $3, $1, $4, who[$3]
+                bad = 1
+            }
+            run[$3]++; who[$3] = $4; starts++
+        }
+        $2 == "stop" { if (run[$3] > 0) run[$3]--; stops++ }
+        END { printf "# run log: %d starts, %d stops, %s\n", starts, stops, bad ? "overlapping" : "never two at once"; exit bad }'
+}
+uuid_of() { on "$1" $SIMDOM info "$2" | sed -n 's/^uuid=//p'; }
 
 # ---- checks shared by the two-host scripts ----
 intact() {      # intact HOST DOMAIN: running there, and verifies

@@ -39,6 +39,8 @@ both=$(grep -c both "$T_WORK/samples")
 none=$(grep -c none "$T_WORK/samples")
 note "$n samples: hosta $(grep -c hosta "$T_WORK/samples"), hostb $(grep -c hostb "$T_WORK/samples"), suspended (none) $none, both $both"
 check "never running on both hosts ($n samples)" [ "$n" -gt 10 -a "$both" -eq 0 ]
+check "web1's own run log: never running on two hosts at once" \
+    no_overlap "$(uuid_of hostb web1)"
 sleep 1
 check "its workload goes on at hostb" intact hostb web1
 # status on both ends

@@ -58,4 +58,5 @@ n=$(wc -l <"$T_WORK/samples")
 both=$(grep -c both "$T_WORK/samples")
 note "$n samples from hosta's restart on: both $both, $(grep -c hosta "$T_WORK/samples") on hosta"
 check "web1 never ran on both hosts in $n samples" [ "$n" -gt 10 -a "$both" -eq 0 ]
+check "web1's own run log: never running on two hosts at once" no_overlap
 exit $T_FAILED

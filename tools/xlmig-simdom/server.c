@@ -284,15 +284,20 @@ static void *fill_main(void *arg)
 
 static void dom_teardown(struct dom *d, int lfd)
 {
+    bool running;
+
     dom_log("destroying");
     close(lfd);
     pthread_mutex_lock(&d->lock);
+    running = d->started && !d->pause_req;
     d->quit = true;
     pthread_cond_broadcast(&d->cond);
     pthread_mutex_unlock(&d->lock);
     if (d->started)
         for (uint32_t i = 0; i < d->cfg.nr_vcpus; i++)
             pthread_join(d->vcpus[i].thread, NULL);
+    if (running)
+        dom_runlog(d, "stop");
     ld_stop(d);
     munmap(d->ram, d->ram_len);
     close(d->ramfd);

@@ -98,6 +98,7 @@ extern struct dom D;
 void dom_log(const char *fmt, ...) XLMIG_PRINTF(1, 2);
 
 /* workload.c */
+void dom_runlog(struct dom *d, const char *what);
 void vcpu_write(struct vcpu *v, uint64_t idx);
 void wait_until(struct dom *d, uint64_t abs_mono_ns);
 uint64_t guest_time(struct dom *d);

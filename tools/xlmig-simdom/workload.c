@@ -146,6 +146,33 @@ uint64_t guest_time(struct dom *d)
 }
 
 /* Park every vCPU at a page-write boundary.  Caller holds no lock. */
+/*
+ * With $XLMIG_SIM_RUNLOG set (the tests set it), each start and stop of
+ * the guest's vCPUs is one line appended to that file,
+ * "NS start|stop UUID PID" with NS on CLOCK_MONOTONIC: on one machine
+ * the lines of every host's domains share a clock, so the intervals in
+ * which a domain runs anywhere can be checked for overlap.  A stop is
+ * stamped once the vCPUs are parked, a start before they are let go.
+ */
+void dom_runlog(struct dom *d, const char *what)
+{
+    const char *path = getenv("XLMIG_SIM_RUNLOG");
+    char line[128], u[37];
+    int fd, n;
+
+    if (!path || !*path)
+        return;
+    xlmig_uuid_format(d->cfg.uuid, u);
+    n = snprintf(line, sizeof(line), "%llu %s %s %d\n",
+                 (unsigned long long)xlmig_now_ns(), what, u, (int)getpid());
+    fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return;
+    if (write(fd, line, (size_t)n) != n)
+        dom_log("run log %s: short write", path);
+    close(fd);
+}
+
 bool dom_pause(struct dom *d)
 {
     bool was_running;
@@ -160,6 +187,7 @@ bool dom_pause(struct dom *d)
                 pthread_cond_wait(&d->parked_cond, &d->lock);
         d->clock_base_ns = guest_time(d);
         d->run_since_ns = 0;
+        dom_runlog(d, "stop");
     }
     pthread_mutex_unlock(&d->lock);
     return was_running;
@@ -183,6 +211,7 @@ int dom_unpause(struct dom *d)
 
     pthread_mutex_lock(&d->lock);
     if (d->pause_req) {
+        dom_runlog(d, "start");
         if (!d->started) {
             uint64_t now = xlmig_now_ns();
             for (uint32_t i = 0; i < d->cfg.nr_vcpus; i++) {
