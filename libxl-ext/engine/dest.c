@@ -394,6 +394,7 @@ int xlmig_dest_job(xlmig_ctx *ctx, struct xlmig_conn *c,
         goto out;
 
     /* COMMIT: durable first, then run. */
+    XLMIG_FAULT(commit_received, ctx);
     domid = instance(ctx, dom);
     rc = xlmig_state_in_record(ctx, cfg, peer, j, XLMIG_JOBSTATE_RUNNING,
                                d.uuid, domid);

@@ -14,6 +14,8 @@
 struct xlmig_fault_hooks {
     /* Source: suspended, the stream complete, COMMIT not yet sent. */
     void (*before_commit)(xlmig_ctx *ctx);
+    /* Destination: COMMIT received, not yet recorded. */
+    void (*commit_received)(xlmig_ctx *ctx);
     /* Destination: COMMIT recorded durably, the domain not yet running. */
     void (*commit_recorded)(xlmig_ctx *ctx);
 };

@@ -9,7 +9,10 @@
  *   XLMIG_TEST_DIE_AFTER_COMMIT=1 the destination exits (status 99) right
  *                                 after it recorded COMMIT, before the
  *                                 domain runs or COMMITTED goes: a job in
- *                                 doubt
+ *                                 doubt that ran on the destination
+ *   XLMIG_TEST_DIE_AT_COMMIT=1    the destination exits (status 98) on
+ *                                 COMMIT, before it recorded it: a job in
+ *                                 doubt that never ran there
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -43,8 +46,17 @@ static void die_after_commit(xlmig_ctx *ctx)
     _exit(99);
 }
 
+static void die_at_commit(xlmig_ctx *ctx)
+{
+    if (!getenv("XLMIG_TEST_DIE_AT_COMMIT"))
+        return;
+    LOG_ERR(ctx, "XLMIG_TEST_DIE_AT_COMMIT: exiting now");
+    _exit(98);
+}
+
 static const struct xlmig_fault_hooks hooks = {
     .before_commit = commit_gate,
+    .commit_received = die_at_commit,
     .commit_recorded = die_after_commit,
 };
 

@@ -7,6 +7,8 @@
 # before `xlmig recover`: job A's old record names web1, now suspended on
 # hostb by the later job B, and must leave it alone.  web1 runs on hosta
 # alone, sampled every 20 ms throughout, and recover settles job B.
+# Then a job in doubt that never ran on the destination, with the
+# source's daemon restarted before recover: recover resumes it there.
 . "$(dirname "$0")/lib.sh"
 XLMIG_BIN=$BUILD/xlmig
 
@@ -58,5 +60,38 @@ n=$(wc -l <"$T_WORK/samples")
 both=$(grep -c both "$T_WORK/samples")
 note "$n samples from hosta's restart on: both $both, $(grep -c hosta "$T_WORK/samples") on hosta"
 check "web1 never ran on both hosts in $n samples" [ "$n" -gt 10 -a "$both" -eq 0 ]
+check "web1's own run log: never running on two hosts at once" no_overlap
+
+# ---- in doubt, never ran there; the source's daemon restarted ----
+# hostb's daemon dies on COMMIT before recording it (job C: in doubt on
+# hosta, web1 suspended there).  Restarted, hostb destroys its partial
+# copy (the job was only prepared).  hosta's daemon is restarted too,
+# before recover: it finds job C in its records, in doubt; `xlmig
+# recover` then resumes web1 on hosta ("resumed here").
+daemon_kill hostb
+daemon_start hostb XLMIG_TEST_DIE_AT_COMMIT=1
+on hosta "$XLMIG_BIN" migrate web1 hostb >"$T_WORK/c" 2>&1
+rc=$?
+check "job C: web1 hosta -> hostb in doubt (exit $rc)" [ $rc -eq 4 ]
+jc=$(sed -n 's/^xlmig: job \([0-9]*\): migrating.*/\1/p' "$T_WORK/c")
+daemon_kill hostb
+daemon_start hostb
+check "hostb's restarted daemon destroys the copy it never committed" \
+    wait_for 10 nothing_on hostb web1
+daemon_kill hosta
+daemon_start hosta
+on hosta "$XLMIG_BIN" status >"$T_WORK/st" 2>&1
+sed 's/^/#   /' "$T_WORK/st"
+check "hosta's restarted daemon lists job $jc in doubt" \
+    grep -qE "^$jc +out +web1 +hostb .*in-doubt" "$T_WORK/st"
+check "web1 is still suspended on hosta" \
+    [ "$(on hosta $SIMDOM info web1 | sed -n s/^state=//p)" = paused ]
+on hosta "$XLMIG_BIN" recover >"$T_WORK/r2" 2>&1
+rrc=$?
+sed 's/^/#   /' "$T_WORK/r2"
+check "recover resumes web1 here: it never ran on hostb (exit $rrc)" \
+    grep -q "never ran on hostb (rolled back there): resumed here" "$T_WORK/r2"
+check "web1 runs on hosta, intact" intact hosta web1
+check "no copy on hostb" nothing_on hostb web1
 check "web1's own run log: never running on two hosts at once" no_overlap
 exit $T_FAILED
