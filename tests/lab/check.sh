@@ -174,11 +174,16 @@ verdict() {
     fi
     note "$what: outside probe: $probe"
     ogap=$(field maxgap_ms " $probe")
+    # Heard after the unpause: a counter at least the one the guest had
+    # when it first answered on the destination ($mid, from timed).
+    cm=$(field counter "$mid")
+    cp=$(field counter " $probe")
     if [ -n "$probe" ] && [ "$(field backwards " $probe")" = 0 ] &&
-       [ "$(field answers " $probe")" -gt 0 ]; then
-        ok "$what: the outside probe heard the guest before and after, its counter never went back"
+       [ "$(field answers " $probe")" -gt 0 ] &&
+       { [ -z "$mid" ] || [ "${cp:-0}" -ge "${cm:-0}" ]; }; then
+        ok "$what: the outside probe heard the guest before and after the move (counter ${cp:-?}, ${cm:-?} when it first answered there), never going back"
     else
-        not_ok "$what: the outside probe (${probe:-no output})"
+        not_ok "$what: the outside probe (${probe:-no output}; the guest's counter when it first answered there: ${cm:-?})"
     fi
 }
 
@@ -193,7 +198,10 @@ no_copy() {
 
 # timed FROM TO NAME COMMAND: the guest's line on FROM in $before, a
 # probe in TO's dom0, COMMAND run in FROM's dom0 with its output in
-# $LAB_RUN/NAME.log; sets $rc, $wall (seconds) and $probe (its line)
+# $LAB_RUN/NAME.log; sets $rc, $wall (seconds) and $probe (its line).
+# After a move the guest's line on TO, once it answers there, is $mid:
+# the probe runs on past it, so that it must hear the guest after the
+# unpause, not only before the move.
 timed() {
     sleep 3
     before=$(lab_ask "$1")
@@ -202,12 +210,18 @@ timed() {
     lab_run "$1" "$4" >"$LAB_RUN/$3.log" 2>&1
     rc=$?
     wall=$(($(date +%s) - t1))
+    mid=""
+    if [ $rc -eq 0 ] && lab_wait_guest "$2" 60; then
+        mid=$(lab_ask "$2")
+        sleep 2
+    fi
     probe=$(probe_stop "$2" "probe-$3.out")
 }
 
 # xlmig_move TYPE FROM TO: live-migrate the guest with xlmig, then check
 xlmig_move() {
     what="$1 xlmig $2->$3"
+    claims0=$(lab_run "$3" "grep -c 'claimed .* from Xen for $g ' /var/log/xlmigd.log")
     timed "$2" "$3" "xlmig-$1-$2" "xlmig migrate $XLMIG_ARGS $g $3"
     sed 's/^/#   /' "$LAB_RUN/xlmig-$1-$2.log" | grep -v '^#   xlmig: job'
     if [ $rc -ne 0 ]; then
@@ -217,8 +231,10 @@ xlmig_move() {
         return 1
     fi
     ok "$what: xlmig migrate in $wall s"
+    claims1=$(lab_run "$3" "grep -c 'claimed .* from Xen for $g ' /var/log/xlmigd.log")
     claim=$(lab_run "$3" "grep 'claimed .* from Xen for $g ' /var/log/xlmigd.log | tail -1")
-    if [ -n "$claim" ]; then
+    # This job's claim: a line more than before it, not an older one.
+    if [ -n "$claim" ] && [ "${claims1:-0}" -gt "${claims0:-0}" ]; then
         ok "$what: $3 claimed the guest's memory from Xen before its first page (${claim##*: })"
     else
         not_ok "$what: $3 claimed the guest's memory from Xen"
@@ -228,6 +244,15 @@ xlmig_move() {
     verdict "$what" "$3" "$before"
     no_copy "$what" "$2"
     res=$(grep '^migrated ' "$LAB_RUN/xlmig-$1-$2.log")
+    maxr=$(echo " $XLMIG_ARGS" | sed -n 's/.* --max-rounds \([0-9]*\).*/\1/p')
+    rounds=$(echo "$res" | sed -n 's/.*, \([0-9]*\) rounds,.*/\1/p')
+    if [ -n "$maxr" ]; then
+        if [ -n "$rounds" ] && [ "$rounds" -le "$maxr" ]; then
+            ok "$what: $rounds pre-copy rounds, within --max-rounds $maxr"
+        else
+            not_ok "$what: ${rounds:-?} pre-copy rounds, within --max-rounds $maxr"
+        fi
+    fi
     echo "RESULT $what: ${res#migrated }; heartbeat gap ${gap:-?} ms inside the guest, ${ogap:-?} ms from outside"
     bench_row "$1" "xlmig $XLMIG_ARGS" "$2" "$3" "$wall" \
         "$(echo "$res" | sed -n 's/.*downtime \([0-9.]*\) ms.*/\1/p')"
@@ -469,6 +494,11 @@ fault() {
         while [ $n -lt 90 ] && lab_run hosta "xl list" | grep -q "^$g "; do
             sleep 2; n=$((n + 2))
         done
+        if lab_run hosta "xl list" | grep -q "^$g "; then
+            not_ok "$what: hosta destroyed its partial copy before the link came back"
+        else
+            ok "$what: hosta destroyed its partial copy before the link came back (within ${n} s)"
+        fi
         lab_run hosta 'ip link set "$(cat /run/lab-link)" up' ;;
     helper)
         if lab_run hostb "pgrep -x xlmigd" >/dev/null &&
