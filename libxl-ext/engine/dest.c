@@ -250,7 +250,7 @@ int xlmig_dest_job(xlmig_ctx *ctx, struct xlmig_conn *c,
     char why[XLMIG_PROTO_TEXT_MAX];
     uint8_t b[16];
     bool reader_ok = false, prepared = false, committed = false;
-    bool aborted = false;
+    bool aborted = false, sent = false;
     uint64_t need;
     uint32_t flags, domid = 0;
     int rc;
@@ -420,11 +420,26 @@ int xlmig_dest_job(xlmig_ctx *ctx, struct xlmig_conn *c,
         goto out;
     }
     xlmig_put_u64(b, j->wire_id);
-    if (xlmig_conn_send(c, XLMIG_MSG_COMMITTED, b, 8))
+    sent = xlmig_conn_send(c, XLMIG_MSG_COMMITTED, b, 8) == 0;
+    if (!sent)
         LOG_WARN(ctx, "%s runs here, but the confirmation did not reach "
                  "%s; its job is in doubt until it asks", d.name, peer);
     rc = xlmig_mjob_phase(j, XLMIG_PHASE_COMMITTED);
     LOG_INFO(ctx, "%s from %s runs here", d.name, peer);
+    /* A source that says it sends DONE does so once its own record is
+     * gone: then it will never ask, and this record can go too.  Without
+     * DONE (an older source, a lost link) the record stays, to answer. */
+    if (sent && (c->peer_caps & XLMIG_CAP_DONE)) {
+        if (!xlmig_conn_recv(c) && c->f.type == XLMIG_MSG_DONE &&
+            xlmig_msg_get_u64(c->body) == j->wire_id) {
+            xlmig_state_in_retire(ctx, cfg, peer, j->wire_id);
+            LOG_DEBUG(ctx, "job %016" PRIx64 " done on %s: record retired",
+                      j->wire_id, peer);
+        } else {
+            LOG_INFO(ctx, "no DONE from %s: the record of %s stays, to "
+                     "answer if it asks", peer, d.name);
+        }
+    }
 
 out:
     /* No data channel touches the domain after this. */

@@ -18,10 +18,18 @@ struct xlmig_fault_hooks {
     void (*commit_received)(xlmig_ctx *ctx);
     /* Destination: COMMIT recorded durably, the domain not yet running. */
     void (*commit_recorded)(xlmig_ctx *ctx);
+    /* Source: true to leave DONE unsent, as a source of an older version
+     * does. */
+    bool (*drop_done)(xlmig_ctx *ctx);
 };
 
 /* NULL in every build but the tests'. */
 extern const struct xlmig_fault_hooks *xlmig_fault_hooks;
+
+/* True where a test build asks for the fault at @point. */
+#define XLMIG_FAULT_IF(point, ctx)                                      \
+    (xlmig_fault_hooks && xlmig_fault_hooks->point &&                   \
+     xlmig_fault_hooks->point(ctx))
 
 #define XLMIG_FAULT(point, ctx)                                         \
     do {                                                                \

@@ -138,6 +138,18 @@ int xlmig_state_in_record(xlmig_ctx *ctx, const struct xlmigd_config *cfg,
     return record_write(ctx, dir, name, text);
 }
 
+void xlmig_state_in_retire(xlmig_ctx *ctx, const struct xlmigd_config *cfg,
+                           const char *peer, uint64_t wire)
+{
+    char path[XLMIGD_PATH_MAX + 128], name[96];
+
+    in_record_name(name, sizeof(name), peer, wire);
+    snprintf(path, sizeof(path), "%s/in/%s", cfg->state_dir, name);
+    if (unlink(path) < 0 && errno != ENOENT)
+        LOG_WARN(ctx, "cannot retire the record %s: %s", path,
+                 strerror(errno));
+}
+
 int xlmig_state_in_read(const char *dir, const char *peer, uint64_t wire,
                         char *domain, size_t len)
 {

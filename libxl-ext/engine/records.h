@@ -21,6 +21,11 @@ int xlmig_state_in_record(xlmig_ctx *ctx, const struct xlmigd_config *cfg,
                           uint32_t state, const uint8_t uuid[16],
                           uint32_t domid) XLMIG_MUST_CHECK;
 
+/* Destination: forget job @wire from @peer, whose source said DONE: it
+ * has its answer and will never ask about it. */
+void xlmig_state_in_retire(xlmig_ctx *ctx, const struct xlmigd_config *cfg,
+                           const char *peer, uint64_t wire);
+
 /* Source: the record written before COMMIT goes out, and its removal
  * once the job's outcome is known. */
 int xlmig_state_out_record(xlmig_ctx *ctx, const struct xlmigd_config *cfg,

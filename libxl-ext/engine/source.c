@@ -583,6 +583,13 @@ static int out_commit(struct out *s)
         LOG_WARN(ctx, "cannot remove %s: %s", o->via, strerror(errno));
     xlmig_state_out_remove(s->cfg, j->job.id);
     s->recorded = false;
+    /* Our record is gone, so we will never ask about the job: the
+     * destination may forget it (best effort: it keeps it otherwise). */
+    xlmig_put_u64(b, j->wire_id);
+    if (!XLMIG_FAULT_IF(drop_done, ctx) &&
+        xlmig_conn_send(&s->c, XLMIG_MSG_DONE, b, 8))
+        LOG_DEBUG(ctx, "DONE did not reach %s: it keeps its record of "
+                  "job %u", o->dest.name, j->job.id);
     return xlmig_mjob_phase(j, XLMIG_PHASE_COMMITTED);
 }
 

@@ -38,6 +38,7 @@ static const struct {
     { XLMIG_MSG_READY, "READY" },
     { XLMIG_MSG_STREAM_DATA, "STREAM_DATA" },
     { XLMIG_MSG_ROUND, "ROUND" },
+    { XLMIG_MSG_DONE, "DONE" },
     { XLMIG_MSG_COMMIT, "COMMIT" },
     { XLMIG_MSG_COMMITTED, "COMMITTED" },
     { XLMIG_MSG_ABORT, "ABORT" },
@@ -234,6 +235,7 @@ int xlmig_proto_check_body(const uint8_t hdr[XLMIG_PROTO_HDR_SIZE],
     case XLMIG_MSG_COMMIT:
     case XLMIG_MSG_COMMITTED:
     case XLMIG_MSG_QUERY:
+    case XLMIG_MSG_DONE:
         return exact(f, 8, why, whylen);
     case XLMIG_MSG_STREAM_DATA:
         if (f->length == 0)

@@ -40,7 +40,11 @@ enum xlmig_msg_type {
     XLMIG_MSG_TUNNEL_DATA = 0x13,
     XLMIG_MSG_TUNNEL_EXIT = 0x14,
     XLMIG_MSG_PREFLIGHT_REPORT = 0x15,
+    XLMIG_MSG_DONE = 0x80000016,        /* optional */
 };
+
+/* HELLO capability bits. */
+#define XLMIG_CAP_DONE (UINT64_C(1) << 0)   /* the source sends DONE */
 
 #define XLMIG_MSG_HELLO_SIZE 96
 #define XLMIG_MSG_PREFLIGHT_SIZE 120    /* the fixed part; needs follow */

@@ -16,7 +16,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define XLMIG_CAPS 0                    /* no optional capabilities yet */
+#define XLMIG_CAPS XLMIG_CAP_DONE       /* what this version does */
 
 int xlmig_conn_init(struct xlmig_conn *c, xlmig_ctx *ctx,
                     struct xlmig_tls_conn *tls, const char *peer)
@@ -135,7 +135,7 @@ int xlmig_conn_recv(struct xlmig_conn *c)
             return XLMIG_ERR_PEER;
         }
         if ((c->f.type & XLMIG_PROTO_OPTIONAL) &&
-            c->f.type != XLMIG_MSG_ROUND)
+            c->f.type != XLMIG_MSG_ROUND && c->f.type != XLMIG_MSG_DONE)
             continue;                   /* unknown optional: skipped */
         return 0;
     }
@@ -186,6 +186,7 @@ int xlmig_hello(struct xlmig_conn *c, bool first, const char *host,
     if (rc)
         return rc;
     xlmig_msg_get_hello(c->body, &them);
+    c->peer_caps = them.caps;
     if (!first && (rc = xlmig_conn_send(c, XLMIG_MSG_HELLO, b, sizeof(b))))
         return rc;
     v = xlmig_proto_negotiate(me.min_version, me.max_version,

@@ -23,6 +23,7 @@ struct xlmig_conn {
     uint8_t *body;              /* its body (XLMIG_PROTO_BODY_MAX + 8) */
     uint64_t bytes_in, bytes_out;
     char aborted[XLMIG_PROTO_TEXT_MAX + 1];   /* the peer's ABORT reason */
+    uint64_t peer_caps;         /* its HELLO's XLMIG_CAP_* */
 };
 
 int xlmig_conn_init(struct xlmig_conn *c, xlmig_ctx *ctx,

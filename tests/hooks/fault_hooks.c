@@ -13,8 +13,12 @@
  *   XLMIG_TEST_DIE_AT_COMMIT=1    the destination exits (status 98) on
  *                                 COMMIT, before it recorded it: a job in
  *                                 doubt that never ran there
+ *   XLMIG_TEST_NO_DONE=1          the source sends no DONE after
+ *                                 COMMITTED, as an older one: the
+ *                                 destination keeps its record
  */
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -54,10 +58,17 @@ static void die_at_commit(xlmig_ctx *ctx)
     _exit(98);
 }
 
+static bool no_done(xlmig_ctx *ctx)
+{
+    (void)ctx;
+    return getenv("XLMIG_TEST_NO_DONE") != NULL;
+}
+
 static const struct xlmig_fault_hooks hooks = {
     .before_commit = commit_gate,
     .commit_received = die_at_commit,
     .commit_recorded = die_after_commit,
+    .drop_done = no_done,
 };
 
 __attribute__((constructor)) static void install(void)

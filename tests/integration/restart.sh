@@ -13,13 +13,17 @@
 XLMIG_BIN=$BUILD/xlmig
 
 two_hosts
-daemon_start hosta || { not_ok "xlmigd on hosta"; exit 1; }
+# Job A's source sends no DONE, as an older version: hostb keeps job A's
+# record, which the restart below must not act on.
+daemon_start hosta XLMIG_TEST_NO_DONE=1 || { not_ok "xlmigd on hosta"; exit 1; }
 daemon_start hostb || { not_ok "xlmigd on hostb"; exit 1; }
 on hosta $SIMDOM create -m 128M -c 1 -r 16M web1 >/dev/null ||
     { not_ok "create web1"; exit 1; }
 
 on hosta "$XLMIG_BIN" migrate web1 hostb >"$T_WORK/a" 2>&1
 check "job A: web1 hosta -> hostb (exit $?)" intact hostb web1
+check "job A: without DONE, hostb keeps its record" \
+    grep -q "^state=committed" "$T_WORK/hostb-state/in/"*
 
 daemon_kill hosta
 daemon_start hosta XLMIG_TEST_DIE_AFTER_COMMIT=1
@@ -94,4 +98,12 @@ check "recover resumes web1 here: it never ran on hostb (exit $rrc)" \
 check "web1 runs on hosta, intact" intact hosta web1
 check "no copy on hostb" nothing_on hostb web1
 check "web1's own run log: never running on two hosts at once" no_overlap
+
+# ---- DONE retires the destination's record ----
+n0=$(ls "$T_WORK/hostb-state/in" | wc -l)
+on hosta "$XLMIG_BIN" migrate web1 hostb >"$T_WORK/d" 2>&1
+check "job D: web1 hosta -> hostb (exit $?)" intact hostb web1
+n1=$(ls "$T_WORK/hostb-state/in" | wc -l)
+check "job D: the source said DONE, hostb retired its record ($n0 records before, $n1 after)" \
+    [ "$n1" -eq "$n0" ]
 exit $T_FAILED
