@@ -268,6 +268,13 @@ static void test_channel_messages(void **state)
     frame(f, XLMIG_MSG_SYNC, b, 8);
     assert_int_equal(check(f, why), XLMIG_ERR_STREAM);
     assert_string_equal(xlmig_msg_name(XLMIG_MSG_SYNC), "SYNC");
+    /* DONE: the job id, 8 octets, and optional (an older peer skips it). */
+    frame(f, XLMIG_MSG_DONE, b, 8);
+    assert_int_equal(check(f, why), 0);
+    frame(f, XLMIG_MSG_DONE, b, 16);
+    assert_int_equal(check(f, why), XLMIG_ERR_STREAM);
+    assert_true(XLMIG_MSG_DONE & XLMIG_PROTO_OPTIONAL);
+    assert_string_equal(xlmig_msg_name(XLMIG_MSG_DONE), "DONE");
 }
 
 /* TUNNEL, TUNNEL_DATA and TUNNEL_EXIT: shapes a receiver refuses. */
