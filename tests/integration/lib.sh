@@ -13,7 +13,9 @@ T_ROOT=$(mktemp -d /dev/shm/xlmig-test.XXXXXX)
 T_WORK=$(mktemp -d /tmp/xlmig-test.XXXXXX)
 # Every simulated domain of the script, on any host, logs when it starts
 # and stops running (docs/simdom.md): no_overlap checks the intervals.
-export XLMIG_SIM_RUNLOG="$T_WORK/runlog"
+# (A file of its own: scripts count what is in $T_WORK.)
+T_RUNLOG=$(mktemp /tmp/xlmig-runlog.XXXXXX)
+export XLMIG_SIM_RUNLOG="$T_RUNLOG"
 T_MOUNTS=""
 # Simulated guest memory lives in $T_ROOT.  As root, that is a tmpfs of
 # its own on 2 MiB pages (huge=within_size), as Xen backs guest memory with
@@ -46,7 +48,7 @@ t_cleanup() {
     done
     sleep 0.3
     for m in $T_MOUNTS; do umount "$m" 2>/dev/null || umount -l "$m"; done
-    rm -rf "$T_ROOT" "$T_WORK"
+    rm -rf "$T_ROOT" "$T_WORK" "$T_RUNLOG"
 }
 trap t_cleanup EXIT INT TERM
 
@@ -183,8 +185,8 @@ two_hosts() {
 # ran on two hosts at once, by the domains' own run log; names the
 # overlap when there is one.
 no_overlap() {
-    [ -s "$T_WORK/runlog" ] || { echo "# no run log"; return 1; }
-    sort -n "$T_WORK/runlog" | awk -v only="${1:-}" '
+    [ -s "$T_RUNLOG" ] || { echo "# no run log"; return 1; }
+    sort -n "$T_RUNLOG" | awk -v only="${1:-}" '
         only != "" && $3 != only { next }
         $2 == "start" {
             if (run[$3] > 0) {
