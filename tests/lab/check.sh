@@ -568,6 +568,11 @@ for t in $TYPES; do
     lab_run hosta "xl migrate $g 10.99.0.2" >"$LAB_RUN/migrate-$t.log" 2>&1
     rc=$?
     wall=$(($(date +%s) - t1))
+    mid=""                      # as timed() does: heard after the unpause
+    if [ $rc -eq 0 ] && lab_wait_guest hostb 60; then
+        mid=$(lab_ask hostb)
+        sleep 2
+    fi
     probe=$(probe_stop hostb "probe-$t.out")
     tail -3 "$LAB_RUN/migrate-$t.log" | sed 's/^/#   /'
     if [ $rc -ne 0 ]; then
