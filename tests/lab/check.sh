@@ -185,6 +185,7 @@ verdict() {
     else
         not_ok "$what: the outside probe (${probe:-no output}; the guest's counter when it first answered there: ${cm:-?})"
     fi
+    mid=""                      # this move's: never the next one's
 }
 
 # no_copy WHAT HOST: HOST kept no copy of the guest
