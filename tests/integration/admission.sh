@@ -21,7 +21,7 @@ for d in $DOMS; do
 done
 ok "five domains on hosta, hostb takes two at a time"
 
-rounds=${ADMISSION_ROUNDS:-3}
+rounds=${ADMISSION_ROUNDS:-2}
 for r in $(seq "$rounds"); do
     rm -f "$T_WORK/gate" "$T_WORK"/*.rc
     pids=""

@@ -1,13 +1,13 @@
 #!/bin/sh
 # One validator, and every refusal explained: a saved stream with one
 # record's body changed and its checksum made right again (so the change
-# passes the CRC and meets the checks behind it), 200 times.  Whenever
+# passes the CRC and meets the checks behind it), 100 times.  Whenever
 # restore refuses such a stream its message names the record and its
 # offset, and `xlmig dump-stream` refuses it too; whenever dump-stream
 # calls one valid, restore takes it.
 . "$(dirname "$0")/lib.sh"
 MUT="$BUILD/tests/integration/stream_mutate"
-N=${REFUSAL_ROUNDS:-200}
+N=${REFUSAL_ROUNDS:-100}
 
 host hosta
 $SIMDOM create -m 16M -c 2 -r 1M --fill m1 >/dev/null || { not_ok "create"; exit 1; }
