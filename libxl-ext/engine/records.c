@@ -215,57 +215,96 @@ void xlmig_state_out_remove(const struct xlmigd_config *cfg, uint32_t id)
     unlink(path);
 }
 
-int xlmig_state_out_list(xlmig_ctx *ctx, const char *dir,
-                         struct xlmig_indoubt **out, unsigned *n)
+/*
+ * Every record in @dir (temporary files left out), read and handed to
+ * @parse, which fills the @size-octet element @x from the file's text and
+ * returns false to leave the record out: a malloc'd array in *out.
+ */
+static int record_scan(const char *dir, size_t size,
+                       bool (*parse)(const char *name, const char *text,
+                                     void *x, void *arg),
+                       void *arg, void **out, unsigned *n)
 {
-    char path[XLMIGD_PATH_MAX + 8], f[XLMIGD_PATH_MAX + 300], text[512];
-    char v[64];
-    struct xlmig_indoubt *a = NULL;
+    char f[XLMIGD_PATH_MAX + 300], text[560];
+    uint8_t *a = NULL, *x;
     struct dirent *de;
     unsigned cnt = 0;
+    size_t l;
     DIR *d;
 
     *out = NULL;
     *n = 0;
-    snprintf(path, sizeof(path), "%s/out", dir);
-    d = opendir(path);
+    d = opendir(dir);
     if (!d)
         return errno == ENOENT ? 0 : xlmig_errno_rc(errno);
+    x = calloc(1, size);
+    if (!x) {
+        closedir(d);
+        return XLMIG_ERR_NOMEM;
+    }
     while ((de = readdir(d))) {
-        struct xlmig_indoubt x, *na;
-        char *end;
-        if (de->d_name[0] == '.' || strchr(de->d_name, '.'))
+        uint8_t *na;
+        l = strlen(de->d_name);
+        if (de->d_name[0] == '.' ||
+            (l > 4 && !strcmp(de->d_name + l - 4, ".tmp")))
             continue;
-        snprintf(f, sizeof(f), "%s/%s", path, de->d_name);
+        snprintf(f, sizeof(f), "%s/%s", dir, de->d_name);
         if (record_read(f, text, sizeof(text)))
             continue;
-        memset(&x, 0, sizeof(x));
-        record_get(text, "id", v, sizeof(v));
-        x.id = (uint32_t)strtoul(v, NULL, 10);
-        record_get(text, "wire", v, sizeof(v));
-        x.wire_id = strtoull(v, &end, 16);
-        record_get(text, "domain", x.domain, sizeof(x.domain));
-        record_get(text, "peer", x.dest.name, sizeof(x.dest.name));
-        record_get(text, "addr", x.dest.addr, sizeof(x.dest.addr));
-        record_get(text, "port", v, sizeof(v));
-        x.dest.port = (uint16_t)strtoul(v, NULL, 10);
-        if (!x.id || !x.domain[0] || !x.dest.name[0] || !x.dest.port) {
-            LOG_WARN(ctx, "ignoring unreadable job record %s", f);
+        memset(x, 0, size);
+        if (!parse(de->d_name, text, x, arg))
             continue;
-        }
-        na = realloc(a, (cnt + 1) * sizeof(*a));
+        na = realloc(a, (cnt + 1) * size);
         if (!na) {
             free(a);
+            free(x);
             closedir(d);
             return XLMIG_ERR_NOMEM;
         }
         a = na;
-        a[cnt++] = x;
+        memcpy(a + cnt++ * size, x, size);
     }
+    free(x);
     closedir(d);
     *out = a;
     *n = cnt;
     return 0;
+}
+
+static bool parse_indoubt(const char *name, const char *text, void *xp,
+                          void *arg)
+{
+    struct xlmig_indoubt *x = xp;
+    xlmig_ctx *ctx = arg;
+    char v[64];
+
+    record_get(text, "id", v, sizeof(v));
+    x->id = (uint32_t)strtoul(v, NULL, 10);
+    record_get(text, "wire", v, sizeof(v));
+    x->wire_id = strtoull(v, NULL, 16);
+    record_get(text, "domain", x->domain, sizeof(x->domain));
+    record_get(text, "peer", x->dest.name, sizeof(x->dest.name));
+    record_get(text, "addr", x->dest.addr, sizeof(x->dest.addr));
+    record_get(text, "port", v, sizeof(v));
+    x->dest.port = (uint16_t)strtoul(v, NULL, 10);
+    if (!x->id || !x->domain[0] || !x->dest.name[0] || !x->dest.port) {
+        LOG_WARN(ctx, "ignoring unreadable job record out/%s", name);
+        return false;
+    }
+    return true;
+}
+
+int xlmig_state_out_list(xlmig_ctx *ctx, const char *dir,
+                         struct xlmig_indoubt **out, unsigned *n)
+{
+    char path[XLMIGD_PATH_MAX + 8];
+    void *a;
+    int rc;
+
+    snprintf(path, sizeof(path), "%s/out", dir);
+    rc = record_scan(path, sizeof(**out), parse_indoubt, ctx, &a, n);
+    *out = a;
+    return rc;
 }
 
 /* What a job record says of its domain, for reconciliation. */
@@ -278,51 +317,34 @@ struct rec_dom {
     uint32_t domid;             /* the instance a restore made; 0: none */
 };
 
-/* Every record in @dir (malloc'd array in *out). */
+static bool parse_rec_dom(const char *name, const char *text, void *xp,
+                          void *arg)
+{
+    struct rec_dom *x = xp;
+    char v[32];
+
+    (void)arg;
+    snprintf(x->file, sizeof(x->file), "%s", name);
+    record_get(text, "state", x->state, sizeof(x->state));
+    record_get(text, "domain", x->domain, sizeof(x->domain));
+    record_get(text, "uuid", x->uuid, sizeof(x->uuid));
+    record_get(text, "job", v, sizeof(v));
+    if (!v[0])
+        record_get(text, "id", v, sizeof(v));   /* out records */
+    x->job = (uint32_t)strtoul(v, NULL, 10);
+    record_get(text, "domid", v, sizeof(v));
+    x->domid = (uint32_t)strtoul(v, NULL, 10);
+    return true;
+}
+
+/* Every record in @dir, for reconciliation (malloc'd array in *out). */
 static int rec_doms(const char *dir, struct rec_dom **out, unsigned *n)
 {
-    char f[XLMIGD_PATH_MAX + 300], text[560], v[32];
-    struct rec_dom *a = NULL;
-    struct dirent *de;
-    unsigned cnt = 0;
-    DIR *d;
+    void *a;
+    int rc = record_scan(dir, sizeof(**out), parse_rec_dom, NULL, &a, n);
 
-    *out = NULL;
-    *n = 0;
-    d = opendir(dir);
-    if (!d)
-        return errno == ENOENT ? 0 : xlmig_errno_rc(errno);
-    while ((de = readdir(d))) {
-        struct rec_dom x, *na;
-        if (de->d_name[0] == '.' || strstr(de->d_name, ".tmp"))
-            continue;
-        snprintf(f, sizeof(f), "%s/%s", dir, de->d_name);
-        if (record_read(f, text, sizeof(text)))
-            continue;
-        memset(&x, 0, sizeof(x));
-        snprintf(x.file, sizeof(x.file), "%s", de->d_name);
-        record_get(text, "state", x.state, sizeof(x.state));
-        record_get(text, "domain", x.domain, sizeof(x.domain));
-        record_get(text, "uuid", x.uuid, sizeof(x.uuid));
-        record_get(text, "job", v, sizeof(v));
-        if (!v[0])
-            record_get(text, "id", v, sizeof(v));   /* out records */
-        x.job = (uint32_t)strtoul(v, NULL, 10);
-        record_get(text, "domid", v, sizeof(v));
-        x.domid = (uint32_t)strtoul(v, NULL, 10);
-        na = realloc(a, (cnt + 1) * sizeof(*a));
-        if (!na) {
-            free(a);
-            closedir(d);
-            return XLMIG_ERR_NOMEM;
-        }
-        a = na;
-        a[cnt++] = x;
-    }
-    closedir(d);
     *out = a;
-    *n = cnt;
-    return 0;
+    return rc;
 }
 
 static bool same_domain(const struct rec_dom *a, const struct rec_dom *b)

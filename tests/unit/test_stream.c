@@ -5,6 +5,7 @@
  */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -79,8 +80,12 @@ enum {
     STREAM_LEN = OFF_END + 16 + 24,
 };
 
-/* Read a whole stream; returns the first error or 0. */
-static int read_all(const uint8_t *p, size_t len, unsigned *records)
+/* Read a whole stream; returns the first error or 0.  @checked: with the
+ * backends' record checks, as restore and dump-stream read (the format
+ * tests read without: their golden configuration is no sim domain's);
+ * the reason of a refusal goes to @why when given. */
+static int read_stream(const uint8_t *p, size_t len, unsigned *records,
+                       bool checked, char *why, size_t wl)
 {
     struct xlmig_membuf m = { .p = (uint8_t *)p, .len = len };
     struct xlmig_stream_reader r;
@@ -90,7 +95,7 @@ static int read_all(const uint8_t *p, size_t len, unsigned *records)
 
     xlmig_source_mem(&src, &m);
     assert_int_equal(xlmig_reader_init(&r, ctx, &src), 0);
-    r.formats_only = true;      /* the stream layer alone: no sim config */
+    r.formats_only = !checked;
     rc = xlmig_read_header(&r);
     while (!rc) {
         rc = xlmig_read_record(&r, &rec);
@@ -101,31 +106,15 @@ static int read_all(const uint8_t *p, size_t len, unsigned *records)
     }
     if (records)
         *records = r.index;
+    if (why)
+        snprintf(why, wl, "%s", r.errmsg);
     xlmig_reader_dispose(&r);
     return rc;
 }
 
-/* The same, with the backends' record checks, as restore and dump-stream
- * read; the reason of a refusal in @why. */
-static int read_checked(const uint8_t *p, size_t len, char *why, size_t wl)
+static int read_all(const uint8_t *p, size_t len, unsigned *records)
 {
-    struct xlmig_membuf m = { .p = (uint8_t *)p, .len = len };
-    struct xlmig_stream_reader r;
-    struct xlmig_source src;
-    struct xlmig_record rec;
-    int rc;
-
-    xlmig_source_mem(&src, &m);
-    assert_int_equal(xlmig_reader_init(&r, ctx, &src), 0);
-    rc = xlmig_read_header(&r);
-    while (!rc) {
-        rc = xlmig_read_record(&r, &rec);
-        if (!rc && rec.type == XLMIG_REC_END)
-            break;
-    }
-    snprintf(why, wl, "%s", r.errmsg);
-    xlmig_reader_dispose(&r);
-    return rc;
+    return read_stream(p, len, records, false, NULL, 0);
 }
 
 /* Recompute a record's checksum after a test edits it. */
@@ -823,7 +812,7 @@ static void test_backend_checks(void **state)
 
     (void)state;
     build(&m);
-    assert_int_equal(read_checked(m.p, m.len, why, sizeof(why)),
+    assert_int_equal(read_stream(m.p, m.len, NULL, true, why, sizeof(why)),
                      XLMIG_ERR_STREAM);
     if (!strstr(why, "record 1 (DOMAIN_CONFIG) at offset 144: the domain's "
                      "configuration:"))
