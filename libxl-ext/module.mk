@@ -5,22 +5,23 @@
 CORE_SRCS := $(addprefix libxl-ext/core/, util.c log.c ctx.c backends.c \
 	checks.c crc32c.c)
 PROTO_SRCS := $(addprefix libxl-ext/proto/, stream.c stream_write.c \
-	stream_read.c message.c preflight.c dump.c xen_stream.c)
+	stream_read.c message.c preflight.c dump.c xen_stream.c l2.c)
 TRANSPORT_SRCS := $(addprefix libxl-ext/transport/, tls.c conn.c tunnel.c \
 	tunnel_cmd.c)
 ENGINE_SRCS := $(addprefix libxl-ext/engine/, job.c mjob.c fault.c policy.c \
 	precopy.c quick.c preflight.c records.c stream_conn.c channels.c \
-	source.c source_xl.c dest.c serve.c)
+	source.c source_xl.c dest.c serve.c announce.c)
 BACKEND_SRCS := libxl-ext/backend/host_probe.c \
 	libxl-ext/backend/sim/sim_check.c libxl-ext/backend/xen/xen_check.c
 SIM_SRCS := $(addprefix libxl-ext/backend/sim/, backend_sim.c sim_config.c \
-	sim_host.c sim_ipc.c sim_layout.c)
+	sim_host.c sim_ipc.c sim_layout.c sim_nic.c)
 XEN_SRCS := $(addprefix libxl-ext/backend/xen/, backend_xen.c xen_save.c \
 	xen_restore.c xen_preflight.c libxl_compat.c qmp.c xen_cpu.c)
 
-# Where `make install` puts xlmig-save-helper (found beside the running
-# program first).
-$(BUILD)/libxl-ext/backend/xen/xen_save.o: CFLAGS += \
+# Where `make install` puts xlmig-save-helper and vif-bridge-sim (found
+# beside the running program first).
+$(BUILD)/libxl-ext/backend/xen/xen_save.o \
+$(BUILD)/libxl-ext/backend/sim/sim_host.o: CFLAGS += \
 	-DXLMIG_LIBEXEC_DIR='"$(PREFIX)/lib/xlmig"'
 
 # libxl_compat.c is pinned to the libxl it was written against.
@@ -41,7 +42,8 @@ PARSER_SRCS := libxl-ext/core/util.c libxl-ext/core/log.c \
 	libxl-ext/proto/preflight.c libxl-ext/engine/preflight.c \
 	libxl-ext/backend/host_probe.c libxl-ext/backend/sim/sim_config.c \
 	libxl-ext/backend/sim/sim_layout.c libxl-ext/backend/xen/qmp.c \
-	libxl-ext/transport/tunnel_cmd.c
+	libxl-ext/transport/tunnel_cmd.c libxl-ext/proto/l2.c \
+	libxl-ext/backend/sim/sim_nic.c
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 LIBXLMIG_A := $(BUILD)/libxlmig.a
 LIBXLMIG_SO := $(BUILD)/libxlmig.so.0

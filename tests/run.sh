@@ -60,8 +60,10 @@ done
 for t in tests/static/*.sh tests/integration/*.sh; do
     name=$(basename "$t" .sh)
     [ "$name" = lib ] && continue
+    t0=$(date +%s)
     sh "$t" >"$out/$name.log" 2>&1
     status=$?
+    secs=$(($(date +%s) - t0))
     ok=$(grep -c '^ok ' "$out/$name.log")
     nok=$(grep -c '^not ok ' "$out/$name.log")
     skip=$(grep -c '^skip ' "$out/$name.log")
@@ -74,7 +76,7 @@ for t in tests/static/*.sh tests/integration/*.sh; do
     fi
     kind=integ
     case $t in tests/static/*) kind=static ;; esac
-    note "$kind $name: $ok passed, $nok failed, $skip skipped"
+    note "$kind $name: $ok passed, $nok failed, $skip skipped ($secs s)"
     if [ "$nok" -gt 0 ]; then
         failures="$failures integration/$name"
         grep -n -B8 '^not ok ' "$out/$name.log" | sed 's/^/    /'

@@ -10,13 +10,20 @@ XLMIG_SRCS := $(addprefix tools/xlmig/, xlmig.c commands.c client.c \
 	tunnel_cmd.c) \
 	tools/xlmigd/conf.c tools/xlmigd/ctl.c
 XLMIG_SIMDOM_SRCS := $(addprefix tools/xlmig-simdom/, backends.c \
-	xlmig-simdom.c workload.c dirty.c server.c)
+	xlmig-simdom.c workload.c dirty.c server.c net.c)
 # Linked into the unit tests and fuzz targets of the daemon's parsers.
 DAEMON_PARSER_SRCS := tools/xlmigd/conf.c tools/xlmigd/ctl.c
 
 XLMIG_SAVE_HELPER := $(BUILD)/xlmig-save-helper
 
-tools: $(XLMIG) $(XLMIG_SIMDOM) $(XLMIGD) $(XLMIG_SAVE_HELPER)
+# dom0's vif script for simulated domains, beside the programs that run
+# it (the test daemon in $(BUILD)/tests too).
+VIF_SCRIPT := $(BUILD)/vif-bridge-sim $(BUILD)/tests/vif-bridge-sim
+$(VIF_SCRIPT): dom0/vif-bridge-sim
+	@mkdir -p $(dir $@)
+	install -m 755 $< $@
+
+tools: $(XLMIG) $(XLMIG_SIMDOM) $(XLMIGD) $(XLMIG_SAVE_HELPER) $(VIF_SCRIPT)
 
 # Each job's xc_domain_save() runs in it (backend/xen/save_helper.h):
 # libxc only, nothing of the library.
@@ -46,7 +53,8 @@ install: all
 	install -m 755 $(XLMIG) $(XLMIG_SIMDOM) $(XLMIGD) dom0/xlmig-certs \
 		$(DESTDIR)$(PREFIX)/sbin/
 	install -m 644 $(LIBXLMIG_SO) $(DESTDIR)$(PREFIX)/lib/
-	install -m 755 $(XLMIG_SAVE_HELPER) $(DESTDIR)$(PREFIX)/lib/xlmig/
+	install -m 755 $(XLMIG_SAVE_HELPER) dom0/vif-bridge-sim \
+		$(DESTDIR)$(PREFIX)/lib/xlmig/
 	install -m 644 libxl-ext/include/libxlmig.h $(DESTDIR)$(PREFIX)/include/
 	install -m 644 docs/man/xlmig.1 docs/man/xlmig-simdom.1 \
 		$(DESTDIR)$(PREFIX)/share/man/man1/

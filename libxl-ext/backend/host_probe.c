@@ -32,6 +32,78 @@ bool xlmig_host_bridge(const char *br)
     return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+static bool read_sys(const char *dev, const char *file, char *buf,
+                     size_t len)
+{
+    char p[128];
+    ssize_t n;
+    int fd;
+
+    snprintf(p, sizeof(p), "/sys/class/net/%s/%s", dev, file);
+    fd = open(p, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    n = read(fd, buf, len - 1);
+    close(fd);
+    if (n < 0)
+        return false;
+    buf[n] = '\0';
+    buf[strcspn(buf, "\n")] = '\0';
+    return true;
+}
+
+bool xlmig_host_netdev(const char *dev, struct xlmig_netdev *nd)
+{
+    char buf[64], p[128], link[128];
+    ssize_t n;
+
+    memset(nd, 0, sizeof(*nd));
+    if (!*dev || strchr(dev, '/') || !strcmp(dev, ".") || !strcmp(dev, "..")
+        || !read_sys(dev, "flags", buf, sizeof(buf)))
+        return false;
+    nd->up = strtoul(buf, NULL, 16) & 1;
+    if (read_sys(dev, "mtu", buf, sizeof(buf)))
+        nd->mtu = (unsigned)strtoul(buf, NULL, 10);
+    nd->bridge = xlmig_host_bridge(dev);
+    if (nd->bridge) {
+        if (read_sys(dev, "bridge/stp_state", buf, sizeof(buf)))
+            nd->stp = (unsigned)strtoul(buf, NULL, 10);
+        if (read_sys(dev, "bridge/forward_delay", buf, sizeof(buf)))
+            nd->forward_delay_cs = (unsigned)strtoul(buf, NULL, 10);
+    }
+    snprintf(p, sizeof(p), "/sys/class/net/%s/master", dev);
+    n = readlink(p, link, sizeof(link) - 1);
+    if (n > 0) {
+        const char *slash;
+        link[n] = '\0';
+        slash = strrchr(link, '/');
+        slash = slash ? slash + 1 : link;
+        if (strlen(slash) < sizeof(nd->master))
+            strcpy(nd->master, slash);
+    }
+    return true;
+}
+
+int xlmig_host_vif_check(const struct xlmig_vif *v, char *why, size_t len)
+{
+    struct xlmig_netdev nd;
+
+    if (!xlmig_host_netdev(v->dev, &nd)) {
+        snprintf(why, len, "%s does not exist", v->dev);
+        return XLMIG_ERR_BACKEND;
+    }
+    if (v->bridge[0] && strcmp(nd.master, v->bridge)) {
+        snprintf(why, len, "%s is not on bridge %s but on %s", v->dev,
+                 v->bridge, nd.master[0] ? nd.master : "no bridge");
+        return XLMIG_ERR_BACKEND;
+    }
+    if (!nd.up) {
+        snprintf(why, len, "%s is down", v->dev);
+        return XLMIG_ERR_BACKEND;
+    }
+    return 0;
+}
+
 void xlmig_host_mac_user(const uint8_t mac[6], char *who, size_t len)
 {
     DIR *d = opendir("/sys/class/net");

@@ -51,6 +51,12 @@ struct xlmigd_config {
     unsigned tunnel;                    /* serve `xlmig tunnel`: 0 or 1 */
     char tunnel_xl[XLMIGD_PATH_MAX];    /* the xl it runs */
     enum xlmig_log_level log_level;
+    /* The announce after a migration in (docs/network.md) */
+    unsigned announce;                  /* 0 or 1 */
+    unsigned announce_rounds;
+    unsigned announce_initial_ms;
+    unsigned announce_step_ms;
+    unsigned announce_max_ms;
 };
 
 #endif

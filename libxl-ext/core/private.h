@@ -117,6 +117,33 @@ void xlmig_desc_from_info(const struct xlmig_dominfo *info,
                           struct xlmig_domain_desc *desc);
 
 /*
+ * One of a domain's network attachments (docs/network.md), as this host
+ * made it: the administrator's configuration (MAC, bridge, addresses),
+ * never what a guest wrote into XenStore, and the device dom0 attached.
+ */
+#define XLMIG_VIFS_MAX 8
+#define XLMIG_VIF_IPS 4
+struct xlmig_vif {
+    char dev[16];               /* dom0's device: vifD.N */
+    char bridge[16];            /* the bridge it is on; "" none */
+    uint8_t mac[6];
+    bool emulated;              /* HVM: an emulated NIC (vifD.N-emu too) */
+    bool mac_auto;              /* the MAC was generated, not configured */
+    unsigned nip4, nip6;
+    uint8_t ip4[XLMIG_VIF_IPS][4];
+    uint8_t ip6[XLMIG_VIF_IPS][16];
+};
+
+/* The announce schedule (xlmigd.conf; QEMU's announce-self defaults). */
+struct xlmig_announce_conf {
+    bool enabled;
+    unsigned rounds;            /* frames per address */
+    unsigned initial_ms;        /* gap after the first */
+    unsigned step_ms;           /* each later gap grows by this */
+    unsigned max_ms;            /* no gap is longer */
+};
+
+/*
  * One backend: everything the engine asks of a hypervisor goes through
  * this table (one file per backend, no backend tests in the engine).
  * Operations a backend cannot do yet return XLMIG_ERR_NOTIMPL after
@@ -192,6 +219,19 @@ struct xlmig_backend_ops {
                  struct xlmig_needs *n);
     int (*offer)(xlmig_ctx *ctx, const struct xlmig_needs *n,
                  struct xlmig_offer *o);
+
+    /*
+     * The domain's vifs (at most XLMIG_VIFS_MAX, in *@n), each checked
+     * attached to its bridge on this host: the destination asks before
+     * COMMIT, and a vif that is not attached fails the migration (the
+     * reason in @why).  From the domain's configuration only.
+     */
+    int (*vifs)(xlmig_ctx *ctx, struct xlmig_dom *dom, struct xlmig_vif *v,
+                unsigned *n, char *why, size_t whylen);
+    /* Optional: have the device model announce its emulated NICs on
+     * schedule @a (QEMU's announce-self); how many it asked in *@nics. */
+    int (*dm_announce)(xlmig_ctx *ctx, struct xlmig_dom *dom,
+                       const struct xlmig_announce_conf *a, unsigned *nics);
 };
 
 extern const struct xlmig_backend_ops xlmig_backend_sim;

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "engine/announce.h"
 #include "engine/channels.h"
 #include "engine/fault.h"
 #include "engine/preflight.h"
@@ -235,6 +236,66 @@ static uint32_t instance(xlmig_ctx *ctx, struct xlmig_dom *dom)
     return info.domid;
 }
 
+/* The domain's vifs, each attached here (the backend attached them as
+ * it made the domain); the first that is not, in @why. */
+static int net_check(xlmig_ctx *ctx, struct xlmig_dom *dom, const char *name,
+                     struct xlmig_vif *v, unsigned *n, char *why,
+                     size_t whylen)
+{
+    int rc;
+
+    *n = 0;
+    if (!ctx->ops->vifs)
+        return 0;
+    rc = ctx->ops->vifs(ctx, dom, v, n, why, whylen);
+    if (rc) {
+        LOG_ERR(ctx, "%s: %s: rolling back", name, why);
+        return rc;
+    }
+    for (unsigned i = 0; i < *n; i++) {
+        char m[18];
+        xlmig_mac_format(v[i].mac, m);
+        LOG_INFO(ctx, "%s: vif %u %s (%s) attached%s%s", name, i, v[i].dev,
+                 m, v[i].bridge[0] ? " to " : "", v[i].bridge);
+    }
+    return 0;
+}
+
+/* Once the last round is out: the figures into the job, and to a source
+ * that said it waits for them (after its DONE, so never before it has
+ * forgotten the job). */
+static void report_announce(struct xlmig_conn *c, struct xlmig_mjob *j,
+                            struct xlmig_announce *an, unsigned dm_nics,
+                            bool done)
+{
+    struct xlmig_announce_report r;
+    struct xlmig_msg_announced m;
+    uint8_t b[XLMIG_MSG_ANNOUNCED_SIZE];
+
+    xlmig_announce_finish(an, &r);
+    r.dm_nics = dm_nics;
+    pthread_mutex_lock(&j->lock);
+    j->prog.announce = r;
+    j->prog.announced = an != NULL || dm_nics;
+    pthread_mutex_unlock(&j->lock);
+    if (!done || !(c->peer_caps & XLMIG_CAP_ANNOUNCE))
+        return;
+    memset(&m, 0, sizeof(m));
+    m.job_id = j->wire_id;
+    m.vifs = r.vifs;
+    m.frames = r.frames;
+    m.rarp = r.rarp;
+    m.garp = r.garp;
+    m.na = r.na;
+    m.dm_nics = r.dm_nics;
+    m.errors = r.errors;
+    m.first_ns = r.first_ns;
+    m.last_ns = r.last_ns;
+    xlmig_msg_put_announced(b, &m);
+    if (xlmig_conn_send(c, XLMIG_MSG_ANNOUNCED, b, sizeof(b)))
+        LOG_DEBUG(c->ctx, "ANNOUNCED did not reach %s", c->peer);
+}
+
 int xlmig_dest_job(xlmig_ctx *ctx, struct xlmig_conn *c,
                    const struct xlmig_in_env *env, struct xlmig_mjob *j)
 {
@@ -250,12 +311,17 @@ int xlmig_dest_job(xlmig_ctx *ctx, struct xlmig_conn *c,
     char why[XLMIG_PROTO_TEXT_MAX];
     uint8_t b[16];
     bool reader_ok = false, prepared = false, committed = false;
-    bool aborted = false, sent = false;
+    bool aborted = false, sent = false, done = false;
+    struct xlmig_vif vifs[XLMIG_VIFS_MAX];
+    unsigned nvifs = 0, dm_nics = 0;
+    struct xlmig_announce_conf ann;
+    struct xlmig_announce *an = NULL;
     uint64_t need;
     uint32_t flags, domid = 0;
     int rc;
 
     memset(&d, 0, sizeof(d));
+    xlmig_announce_conf_of(cfg, &ann);
     rc = get_desc(ctx, c->body, &d);
     if (rc)
         goto out;
@@ -389,6 +455,14 @@ int xlmig_dest_job(xlmig_ctx *ctx, struct xlmig_conn *c,
     if (j->job.phase == XLMIG_PHASE_PRECOPY &&
         (rc = xlmig_mjob_phase(j, XLMIG_PHASE_STOPCOPY)))
         goto out;
+    /* Its network attachments exist here, each on its bridge (the
+     * backend attached them as it made the domain): before COMMIT, so a
+     * vif that cannot be attached costs a roll-back, not an outage. */
+    if ((rc = net_check(ctx, dom, d.name, vifs, &nvifs, why, sizeof(why)))) {
+        xlmig_send_abort(c, j->wire_id, rc, why);
+        aborted = true;
+        goto out;
+    }
     rc = xlmig_mjob_phase(j, XLMIG_PHASE_HANDOVER);
     if (rc)
         goto out;
@@ -419,6 +493,9 @@ int xlmig_dest_job(xlmig_ctx *ctx, struct xlmig_conn *c,
         }
         goto out;
     }
+    /* It runs: tell the network where it is now (the first round goes
+     * before the confirmation, the rest on their schedule). */
+    an = xlmig_announce_start(ctx, d.name, vifs, nvifs, &ann, xlmig_now_ns());
     xlmig_put_u64(b, j->wire_id);
     sent = xlmig_conn_send(c, XLMIG_MSG_COMMITTED, b, 8) == 0;
     if (!sent)
@@ -426,6 +503,10 @@ int xlmig_dest_job(xlmig_ctx *ctx, struct xlmig_conn *c,
                  "%s; its job is in doubt until it asks", d.name, peer);
     rc = xlmig_mjob_phase(j, XLMIG_PHASE_COMMITTED);
     LOG_INFO(ctx, "%s from %s runs here", d.name, peer);
+    if (ann.enabled && ctx->ops->dm_announce && nvifs &&
+        ctx->ops->dm_announce(ctx, dom, &ann, &dm_nics))
+        LOG_WARN(ctx, "%s: the device model did not announce its NICs",
+                 d.name);
     /* A source that says it sends DONE does so once its own record is
      * gone: then it will never ask, and this record can go too.  Without
      * DONE (an older source, a lost link) the record stays, to answer. */
@@ -435,13 +516,22 @@ int xlmig_dest_job(xlmig_ctx *ctx, struct xlmig_conn *c,
             xlmig_state_in_retire(ctx, cfg, peer, j->wire_id);
             LOG_DEBUG(ctx, "job %016" PRIx64 " done on %s: record retired",
                       j->wire_id, peer);
+            done = true;
         } else {
             LOG_INFO(ctx, "no DONE from %s: the record of %s stays, to "
                      "answer if it asks", peer, d.name);
         }
     }
 
+    /* The announce's figures, to the source that waits for them. */
+    report_announce(c, j, an, dm_nics, done);
+    an = NULL;
+
 out:
+    if (an) {
+        struct xlmig_announce_report r;
+        xlmig_announce_finish(an, &r);
+    }
     /* No data channel touches the domain after this. */
     xlmig_chans_in_close(chans);
     if (rc && !committed) {

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 
 #include "core/config.h"
+#include "engine/announce.h"
 #include "engine/job.h"
 #include "engine/policy.h"
 #include "proto/preflight.h"
@@ -47,6 +48,8 @@ struct xlmig_progress {
     uint64_t total_ns;
     uint32_t rounds;
     uint32_t throttle_pct;      /* the most the guest was throttled */
+    bool announced;             /* the announce ran (figures below) */
+    struct xlmig_announce_report announce;      /* the destination's */
 };
 
 struct xlmig_mjob {

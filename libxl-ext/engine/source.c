@@ -528,6 +528,38 @@ static int send_live(struct out *s)
     return 0;
 }
 
+/* The destination's announce, for the job's figures: it comes once the
+ * last round is out (under a second with the default schedule).  The
+ * migration is done whatever comes. */
+static void await_announced(struct out *s)
+{
+    struct xlmig_msg_announced m;
+    struct xlmig_mjob *j = s->j;
+
+    if (xlmig_conn_expect(&s->c, XLMIG_MSG_ANNOUNCED) ||
+        (xlmig_msg_get_announced(s->c.body, &m), m.job_id != j->wire_id)) {
+        LOG_DEBUG(s->ctx, "no announce figures from %s", s->o->dest.name);
+        return;
+    }
+    pthread_mutex_lock(&j->lock);
+    j->prog.announced = m.vifs || m.dm_nics;
+    j->prog.announce.vifs = m.vifs;
+    j->prog.announce.frames = m.frames;
+    j->prog.announce.rarp = m.rarp;
+    j->prog.announce.garp = m.garp;
+    j->prog.announce.na = m.na;
+    j->prog.announce.dm_nics = m.dm_nics;
+    j->prog.announce.errors = m.errors;
+    j->prog.announce.first_ns = m.first_ns;
+    j->prog.announce.last_ns = m.last_ns;
+    pthread_mutex_unlock(&j->lock);
+    if (m.vifs || m.dm_nics)
+        LOG_INFO(s->ctx, "%s announced %s on %u vifs: %u frames, the first "
+                 "%.1f ms after the unpause%s", s->o->dest.name,
+                 s->info.name, m.vifs, m.frames, m.first_ns / 1e6,
+                 m.dm_nics ? ", and its device model's NICs" : "");
+}
+
 /*
  * The handover: past the point of no return, COMMIT, and the source copy
  * goes once the destination confirms it runs the domain.  No answer
@@ -586,11 +618,16 @@ static int out_commit(struct out *s)
     /* Our record is gone, so we will never ask about the job: the
      * destination may forget it (best effort: it keeps it otherwise). */
     xlmig_put_u64(b, j->wire_id);
-    if (!XLMIG_FAULT_IF(drop_done, ctx) &&
-        xlmig_conn_send(&s->c, XLMIG_MSG_DONE, b, 8))
+    if (XLMIG_FAULT_IF(drop_done, ctx) ||
+        xlmig_conn_send(&s->c, XLMIG_MSG_DONE, b, 8)) {
         LOG_DEBUG(ctx, "DONE did not reach %s: it keeps its record of "
                   "job %u", o->dest.name, j->job.id);
-    return xlmig_mjob_phase(j, XLMIG_PHASE_COMMITTED);
+        return xlmig_mjob_phase(j, XLMIG_PHASE_COMMITTED);
+    }
+    rc = xlmig_mjob_phase(j, XLMIG_PHASE_COMMITTED);
+    if (s->c.peer_caps & XLMIG_CAP_ANNOUNCE)
+        await_announced(s);
+    return rc;
 }
 
 /* Before COMMIT: tell the peer, resume the domain, forget the job. */

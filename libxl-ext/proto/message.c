@@ -7,6 +7,7 @@
 #include "proto/message.h"
 
 #include <stdio.h>
+#include <inttypes.h>
 #include <string.h>
 #include <sys/uio.h>
 
@@ -39,6 +40,7 @@ static const struct {
     { XLMIG_MSG_STREAM_DATA, "STREAM_DATA" },
     { XLMIG_MSG_ROUND, "ROUND" },
     { XLMIG_MSG_DONE, "DONE" },
+    { XLMIG_MSG_ANNOUNCED, "ANNOUNCED" },
     { XLMIG_MSG_COMMIT, "COMMIT" },
     { XLMIG_MSG_COMMITTED, "COMMITTED" },
     { XLMIG_MSG_ABORT, "ABORT" },
@@ -243,6 +245,19 @@ int xlmig_proto_check_body(const uint8_t hdr[XLMIG_PROTO_HDR_SIZE],
         return 0;
     case XLMIG_MSG_ROUND:
         return exact(f, XLMIG_MSG_ROUND_SIZE, why, whylen);
+    case XLMIG_MSG_ANNOUNCED: {
+        struct xlmig_msg_announced m;
+        if ((rc = exact(f, XLMIG_MSG_ANNOUNCED_SIZE, why, whylen)))
+            return rc;
+        xlmig_msg_get_announced(body, &m);
+        if (m.vifs > 64 || m.rarp + (uint64_t)m.garp + m.na != m.frames ||
+            m.first_ns > m.last_ns)
+            return why_set(why, whylen, "ANNOUNCED: %u vifs, %u frames of "
+                           "%u + %u + %u, first %" PRIu64 " ns, last %"
+                           PRIu64 " ns: inconsistent", m.vifs, m.frames,
+                           m.rarp, m.garp, m.na, m.first_ns, m.last_ns);
+        return 0;
+    }
     case XLMIG_MSG_SYNC:
         return exact(f, XLMIG_MSG_SYNC_SIZE, why, whylen);
     case XLMIG_MSG_ATTACH: {
@@ -451,6 +466,37 @@ void xlmig_msg_get_attach(const uint8_t *b, struct xlmig_msg_attach *m)
     m->job_id = xlmig_get_u64(b);
     m->channel = xlmig_get_u32(b + 8);
     m->channels = xlmig_get_u32(b + 12);
+}
+
+size_t xlmig_msg_put_announced(uint8_t *b,
+                               const struct xlmig_msg_announced *m)
+{
+    xlmig_put_u64(b, m->job_id);
+    xlmig_put_u32(b + 8, m->vifs);
+    xlmig_put_u32(b + 12, m->frames);
+    xlmig_put_u32(b + 16, m->rarp);
+    xlmig_put_u32(b + 20, m->garp);
+    xlmig_put_u32(b + 24, m->na);
+    xlmig_put_u32(b + 28, m->dm_nics);
+    xlmig_put_u32(b + 32, m->errors);
+    xlmig_put_u32(b + 36, 0);
+    xlmig_put_u64(b + 40, m->first_ns);
+    xlmig_put_u64(b + 48, m->last_ns);
+    return XLMIG_MSG_ANNOUNCED_SIZE;
+}
+
+void xlmig_msg_get_announced(const uint8_t *b, struct xlmig_msg_announced *m)
+{
+    m->job_id = xlmig_get_u64(b);
+    m->vifs = xlmig_get_u32(b + 8);
+    m->frames = xlmig_get_u32(b + 12);
+    m->rarp = xlmig_get_u32(b + 16);
+    m->garp = xlmig_get_u32(b + 20);
+    m->na = xlmig_get_u32(b + 24);
+    m->dm_nics = xlmig_get_u32(b + 28);
+    m->errors = xlmig_get_u32(b + 32);
+    m->first_ns = xlmig_get_u64(b + 40);
+    m->last_ns = xlmig_get_u64(b + 48);
 }
 
 size_t xlmig_msg_put_chan_end(uint8_t *b, const struct xlmig_msg_chan_end *m)

@@ -41,10 +41,14 @@ enum xlmig_msg_type {
     XLMIG_MSG_TUNNEL_EXIT = 0x14,
     XLMIG_MSG_PREFLIGHT_REPORT = 0x15,
     XLMIG_MSG_DONE = 0x80000016,        /* optional */
+    XLMIG_MSG_ANNOUNCED = 0x80000017,   /* optional */
 };
 
 /* HELLO capability bits. */
 #define XLMIG_CAP_DONE (UINT64_C(1) << 0)   /* the source sends DONE */
+/* The destination reports its announce in ANNOUNCED after DONE, and the
+ * source waits for it. */
+#define XLMIG_CAP_ANNOUNCE (UINT64_C(1) << 1)
 
 #define XLMIG_MSG_HELLO_SIZE 96
 #define XLMIG_MSG_PREFLIGHT_SIZE 120    /* the fixed part; needs follow */
@@ -57,6 +61,7 @@ enum xlmig_msg_type {
 #define XLMIG_MSG_SYNC_SIZE 16
 #define XLMIG_CHANNELS_MAX 64
 #define XLMIG_MSG_TUNNEL_EXIT_SIZE 8
+#define XLMIG_MSG_ANNOUNCED_SIZE 56
 #define XLMIG_TUNNEL_ARGS_MAX 32        /* words in a TUNNEL command */
 #define XLMIG_TUNNEL_DATA_MAX (256u << 10)
 
@@ -131,6 +136,15 @@ struct xlmig_msg_round {
     uint64_t duration_ns;
 };
 
+struct xlmig_msg_announced {
+    uint64_t job_id;
+    uint32_t vifs, frames, rarp, garp, na, dm_nics, errors;
+    uint64_t first_ns, last_ns;         /* after the unpause */
+};
+
+size_t xlmig_msg_put_announced(uint8_t *b,
+                               const struct xlmig_msg_announced *m);
+void xlmig_msg_get_announced(const uint8_t *b, struct xlmig_msg_announced *m);
 size_t xlmig_msg_put_hello(uint8_t *b, const struct xlmig_msg_hello *m);
 void xlmig_msg_get_hello(const uint8_t *b, struct xlmig_msg_hello *m);
 size_t xlmig_msg_put_u64(uint8_t *b, uint64_t v);      /* READY, COMMIT.. */

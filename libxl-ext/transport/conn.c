@@ -16,7 +16,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define XLMIG_CAPS XLMIG_CAP_DONE       /* what this version does */
+#define XLMIG_CAPS (XLMIG_CAP_DONE | XLMIG_CAP_ANNOUNCE)  /* what this version does */
 
 int xlmig_conn_init(struct xlmig_conn *c, xlmig_ctx *ctx,
                     struct xlmig_tls_conn *tls, const char *peer)
@@ -135,7 +135,8 @@ int xlmig_conn_recv(struct xlmig_conn *c)
             return XLMIG_ERR_PEER;
         }
         if ((c->f.type & XLMIG_PROTO_OPTIONAL) &&
-            c->f.type != XLMIG_MSG_ROUND && c->f.type != XLMIG_MSG_DONE)
+            c->f.type != XLMIG_MSG_ROUND && c->f.type != XLMIG_MSG_DONE &&
+            c->f.type != XLMIG_MSG_ANNOUNCED)
             continue;                   /* unknown optional: skipped */
         return 0;
     }

@@ -4,6 +4,8 @@
  */
 #include "xlmig-simdom/simdom.h"
 
+#include "backend/sim/sim_nic.h"
+
 struct dom D;
 
 void dom_log(const char *fmt, ...)
@@ -58,7 +60,7 @@ out:
 static void handle(struct dom *d, int cfd, uint32_t type, const uint8_t *p,
                    size_t len, bool *destroy)
 {
-    char text[2048];
+    char text[4096];
     int n, rc;
 
     switch (type) {
@@ -85,7 +87,21 @@ static void handle(struct dom *d, int cfd, uint32_t type, const uint8_t *p,
                      d->ld == LD_ASYNC ? "async" :
                      d->ld == LD_SYNC ? "sync" : "off", d->throttle_pct,
                      (int)getpid());
+        /* The NICs: device and what the guest's stack answered. */
+        for (unsigned i = 0; i < d->cfg.nvifs && n > 0 &&
+                             (size_t)n < sizeof(text); i++) {
+            struct sim_nic_counters c;
+            net_counters(d, i, &c);
+            n += snprintf(text + n, sizeof(text) - (size_t)n,
+                          "vif%u=%s rx=%" PRIu64 " tx=%" PRIu64 " arp=%"
+                          PRIu64 " icmp=%" PRIu64 " udp=%" PRIu64 " ns=%"
+                          PRIu64 " icmp6=%" PRIu64 " dropped=%" PRIu64 "\n",
+                          i, d->tap_name[i], c.rx, c.tx, c.arp, c.icmp,
+                          c.udp, c.ns, c.icmp6, c.dropped);
+        }
         pthread_mutex_unlock(&d->lock);
+        if (n < 0 || (size_t)n >= sizeof(text))
+            goto inval;
         sim_ipc_reply(cfd, 0, text, (size_t)n);
         return;
     }
@@ -298,6 +314,7 @@ static void dom_teardown(struct dom *d, int lfd)
             pthread_join(d->vcpus[i].thread, NULL);
     if (running)
         dom_runlog(d, "stop");
+    net_stop(d);                /* the TAP devices go with the process */
     ld_stop(d);
     munmap(d->ram, d->ram_len);
     close(d->ramfd);
@@ -426,6 +443,12 @@ int cmd_run(int argc, char **argv)
                 pthread_join(d->vcpus[i].thread, NULL);
         }
     }
+
+    /* The NICs exist before the toolstack hears "ok": it attaches them
+     * to their bridges next (vif-bridge-sim). */
+    why[0] = '\0';
+    if (net_open(d, why, sizeof(why)) || net_start(d))
+        FAIL("%s\n", why[0] ? why : "cannot start the NIC thread");
 
     dpath(p, sizeof(p), "ctl");
     lfd = listen_ctl(p);

@@ -90,6 +90,13 @@ struct dom {
     int ld_stop_pipe[2];
     pthread_mutex_t ld_lock;
     uint8_t *ld_bitmap;         /* sync mode: pages written since peek */
+
+    /* network (net.c) */
+    int tap[SIM_VIFS_MAX];
+    char tap_name[SIM_VIFS_MAX][16];
+    int net_pipe[2];
+    pthread_t net_thread;
+    bool net_started;
 };
 
 /* The one domain this process runs (server.c). */
@@ -109,6 +116,13 @@ int dom_unpause(struct dom *d);
 int ld_start(struct dom *d, const char **mode);
 void ld_stop(struct dom *d);
 int ld_peek_clear(struct dom *d, uint8_t *bm);
+
+/* net.c */
+struct sim_nic_counters;
+int net_open(struct dom *d, char *why, size_t whylen);
+int net_start(struct dom *d);
+void net_stop(struct dom *d);
+void net_counters(struct dom *d, unsigned i, struct sim_nic_counters *out);
 
 /* server.c */
 int cmd_run(int argc, char **argv);

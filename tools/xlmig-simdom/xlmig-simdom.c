@@ -55,7 +55,10 @@ static void usage(FILE *f)
 "          --cpus LIST           pin the vCPUs to these CPUs (\"0-1,3\")\n"
 "          --disk SPEC           TARGET,FORMAT,VDEV[:cdrom],ACCESS (xl's\n"
 "                                disk spec; repeat for more)\n"
-"          --vif SPEC            mac=MAC[,bridge=BRIDGE] (repeatable)\n"
+"          --vif SPEC            [mac=MAC][,bridge=BRIDGE][,ip=ADDR]...\n"
+"                                a NIC: a TAP device vifID.N on BRIDGE,\n"
+"                                answering ARP/ND, ping and UDP echo on\n"
+"                                each ADDR (repeatable)\n"
 "          --pci BDF             a passthrough device (repeatable)\n"
 "          --disable-migrate     mark it not to be migrated\n"
 "          --uuid UUID           this UUID (default: a random one)\n"
@@ -291,7 +294,7 @@ static int cmd_create(int argc, char **argv)
             break;
         case 'N':
             if (cfg.nvifs == SIM_VIFS_MAX ||
-                sim_vif_parse(optarg, &cfg.vifs[cfg.nvifs], why,
+                sim_vif_parse(optarg, true, &cfg.vifs[cfg.nvifs], why,
                               sizeof(why))) {
                 fprintf(stderr, "xlmig-simdom: --vif: %s\n",
                         cfg.nvifs == SIM_VIFS_MAX ? "too many vifs" : why);
@@ -349,6 +352,19 @@ static int cmd_create(int argc, char **argv)
     }
     if (!seeded && getrandom(&cfg.seed, sizeof(cfg.seed), 0) != 8)
         return 1;
+    /* A vif without mac= gets one as libxl gives it: Xen's OUI and three
+     * random octets; auto-mac records that nobody fixed it. */
+    for (unsigned i = 0; i < cfg.nvifs; i++) {
+        uint8_t *m = cfg.vifs[i].mac;
+        if (m[0] | m[1] | m[2] | m[3] | m[4] | m[5])
+            continue;
+        m[0] = 0x00;
+        m[1] = 0x16;
+        m[2] = 0x3e;
+        if (getrandom(m + 3, 3, 0) != 3)
+            return 1;
+        m[3] &= 0x7f;
+    }
     rc = sim_dom_spawn(ctx, &cfg, fill ? SIM_BOOT_FILL : SIM_BOOT_FRESH,
                        paused, &domid);
     if (rc)

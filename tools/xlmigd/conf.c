@@ -253,6 +253,11 @@ void xlmigd_config_default(struct xlmigd_config *c)
     c->tunnel = 1;
     snprintf(c->tunnel_xl, sizeof(c->tunnel_xl), "%s", "/usr/sbin/xl");
     c->log_level = XLMIG_LOG_INFO;
+    c->announce = 1;            /* QEMU's announce-self defaults */
+    c->announce_rounds = 5;
+    c->announce_initial_ms = 50;
+    c->announce_step_ms = 100;
+    c->announce_max_ms = 550;
 }
 
 enum key_kind { K_STR, K_PATH, K_NUM, K_SIZE, K_PEERS, K_LEVEL, K_NAME,
@@ -292,6 +297,11 @@ static const struct key_rule rules[] = {
     NUM("channels", channels, 1, 16),
     NUM("handover_ms", handover_ms, 0, 600000),
     NUM("tunnel", tunnel, 0, 1),
+    NUM("announce", announce, 0, 1),
+    NUM("announce_rounds", announce_rounds, 1, 100),
+    NUM("announce_initial_ms", announce_initial_ms, 1, 100000),
+    NUM("announce_step_ms", announce_step_ms, 0, 100000),
+    NUM("announce_max_ms", announce_max_ms, 1, 100000),
     STR("tunnel_xl", K_PATH, tunnel_xl),
     { "domain_memory", K_SIZE, offsetof(struct xlmigd_config, domain_memory),
       8, 0, 0 },

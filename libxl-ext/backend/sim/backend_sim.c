@@ -19,6 +19,9 @@
 #include "engine/precopy.h"
 #include "proto/stream.h"
 
+_Static_assert(SIM_VIF_IPS == XLMIG_VIF_IPS, "one address limit");
+_Static_assert(SIM_VIFS_MAX <= XLMIG_VIFS_MAX, "every sim vif fits");
+
 struct xlmig_dom {
     struct xlmig_dominfo info;
     struct sim_config cfg;      /* restore: the config being restored */
@@ -138,10 +141,34 @@ static int sim_resume(xlmig_ctx *ctx, struct xlmig_dom *d)
     return rc ? rc : sim_unpause(ctx, d);
 }
 
+/* d->cfg from the domain's config file, once. */
+static int load_cfg(xlmig_ctx *ctx, struct xlmig_dom *d)
+{
+    char p[PATH_MAX], why[300];
+
+    if (d->cfg.name[0])
+        return 0;
+    sim_path(p, sizeof(p), d->info.name, "config");
+    if (sim_config_load(p, &d->cfg, why, sizeof(why))) {
+        LOG_ERR(ctx, "%s", why);
+        memset(&d->cfg, 0, sizeof(d->cfg));
+        return XLMIG_ERR_BACKEND;
+    }
+    return 0;
+}
+
 static int sim_destroy(xlmig_ctx *ctx, struct xlmig_dom *d)
 {
     char p[PATH_MAX];
-    int rc = simple(ctx, d, SIM_MSG_DESTROY, "destroying");
+    int rc;
+
+    /* dom0's side first, as Xen runs vif-bridge offline: the vifs leave
+     * their bridges (the TAPs go with the process). */
+    if (load_cfg(ctx, d) == 0)
+        for (unsigned i = 0; i < d->cfg.nvifs; i++)
+            if (sim_vif_hotplug(ctx, &d->cfg, d->info.domid, i, "offline"))
+                LOG_WARN(ctx, "%s: vif %u: offline failed", d->info.name, i);
+    rc = simple(ctx, d, SIM_MSG_DESTROY, "destroying");
 
     /* The domain process removes its directory as it exits: wait for it,
      * so the name is free when we return. */
@@ -173,20 +200,19 @@ static int get_blob(xlmig_ctx *ctx, struct xlmig_dom *d, uint32_t type,
 static int sim_save_config(xlmig_ctx *ctx, struct xlmig_dom *d,
                            struct xlmig_stream_writer *w)
 {
-    char p[PATH_MAX], why[300], *cfgtext;
+    char *cfgtext;
     int n;
 
-    sim_path(p, sizeof(p), d->info.name, "config");
-    if (sim_config_load(p, &d->cfg, why, sizeof(why))) {
-        LOG_ERR(ctx, "%s", why);
+    d->cfg.name[0] = '\0';     /* read it afresh */
+    if (load_cfg(ctx, d))
         return XLMIG_ERR_BACKEND;
-    }
     cfgtext = malloc(SIM_CONFIG_MAX);
     if (!cfgtext)
         return XLMIG_ERR_NOMEM;
     n = sim_config_format(&d->cfg, cfgtext, SIM_CONFIG_MAX);
     if (n < 0) {
-        LOG_ERR(ctx, "%s does not fit a configuration record", p);
+        LOG_ERR(ctx, "the configuration of %s does not fit a record",
+                d->info.name);
         free(cfgtext);
         return XLMIG_ERR_BACKEND;
     }
@@ -745,6 +771,36 @@ out:
     return rc;
 }
 
+static int sim_vifs(xlmig_ctx *ctx, struct xlmig_dom *d, struct xlmig_vif *v,
+                    unsigned *n, char *why, size_t whylen)
+{
+    int rc = load_cfg(ctx, d);
+
+    *n = 0;
+    if (rc) {
+        snprintf(why, whylen, "cannot read the configuration of %s",
+                 d->info.name);
+        return rc;
+    }
+    for (unsigned i = 0; i < d->cfg.nvifs && i < XLMIG_VIFS_MAX; i++) {
+        const struct sim_vif *c = &d->cfg.vifs[i];
+        struct xlmig_vif *o = &v[i];
+        memset(o, 0, sizeof(*o));
+        sim_vif_name(d->info.domid, i, o->dev);
+        memcpy(o->bridge, c->bridge, sizeof(o->bridge));
+        memcpy(o->mac, c->mac, 6);
+        o->mac_auto = c->mac_auto;
+        o->nip4 = c->nip4;
+        o->nip6 = c->nip6;
+        memcpy(o->ip4, c->ip4, sizeof(o->ip4));
+        memcpy(o->ip6, c->ip6, sizeof(o->ip6));
+        *n = i + 1;
+        if ((rc = xlmig_host_vif_check(o, why, whylen)))
+            return rc;
+    }
+    return 0;
+}
+
 const struct xlmig_backend_ops xlmig_backend_sim = {
     .name = "sim",
     .stream_id = XLMIG_STREAM_BACKEND_SIM,
@@ -768,4 +824,5 @@ const struct xlmig_backend_ops xlmig_backend_sim = {
     .info = sim_info,
     .needs = sim_needs,
     .offer = sim_offer,
+    .vifs = sim_vifs,
 };

@@ -1,5 +1,6 @@
 #include "backend/sim/sim_config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -198,9 +199,31 @@ int sim_disk_parse(const char *s, struct sim_disk *d, char *why,
     return 0;
 }
 
-int sim_vif_parse(const char *s, struct sim_vif *v, char *why, size_t whylen)
+/* Append to @buf at *@off; false once it does not fit. */
+static bool put(char *buf, size_t len, size_t *off, const char *fmt, ...)
+    XLMIG_PRINTF(4, 5);
+static bool put(char *buf, size_t len, size_t *off, const char *fmt, ...)
 {
-    char buf[128], *p, *save = NULL;
+    va_list ap;
+    int n;
+
+    if (*off >= len)
+        return false;
+    va_start(ap, fmt);
+    n = vsnprintf(buf + *off, len - *off, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= len - *off) {
+        *off = len;
+        return false;
+    }
+    *off += (size_t)n;
+    return true;
+}
+
+int sim_vif_parse(const char *s, bool no_mac, struct sim_vif *v, char *why,
+                  size_t whylen)
+{
+    char buf[256], *p, *save = NULL;
     bool mac = false;
 
     memset(v, 0, sizeof(*v));
@@ -211,9 +234,12 @@ int sim_vif_parse(const char *s, struct sim_vif *v, char *why, size_t whylen)
     strcpy(buf, s);
     for (p = strtok_r(buf, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
         if (!strncmp(p, "mac=", 4) && !mac) {
-            if (xlmig_mac_parse(p + 4, v->mac))
+            if (xlmig_mac_parse(p + 4, v->mac) ||
+                (v->mac[0] & 1) || !memcmp(v->mac, "\0\0\0\0\0\0", 6))
                 goto bad;
             mac = true;
+        } else if (!strcmp(p, "auto-mac") && !v->mac_auto) {
+            v->mac_auto = 1;
         } else if (!strncmp(p, "bridge=", 7) && !v->bridge[0]) {
             const char *b = p + 7;
             if (!*b || strlen(b) >= sizeof(v->bridge) || strchr(b, '/') ||
@@ -223,17 +249,60 @@ int sim_vif_parse(const char *s, struct sim_vif *v, char *why, size_t whylen)
                 if (*c < 0x21 || *c > 0x7e)
                     goto bad;
             strcpy(v->bridge, b);
+        } else if (!strncmp(p, "ip=", 3)) {
+            uint8_t a[16];
+            if (inet_pton(AF_INET, p + 3, a) == 1) {
+                if (v->nip4 == SIM_VIF_IPS)
+                    goto many;
+                memcpy(v->ip4[v->nip4++], a, 4);
+            } else if (inet_pton(AF_INET6, p + 3, a) == 1) {
+                if (v->nip6 == SIM_VIF_IPS)
+                    goto many;
+                memcpy(v->ip6[v->nip6++], a, 16);
+            } else {
+                snprintf(why, whylen, "vif \"%.60s\": \"%.50s\" is not an "
+                         "IPv4 or IPv6 address", s, p + 3);
+                return XLMIG_ERR_INVAL;
+            }
         } else {
             goto bad;
         }
     }
-    if (!mac)
-        goto bad;
+    if (!mac) {
+        if (!no_mac)
+            goto bad;
+        v->mac_auto = 1;
+    }
     return 0;
+many:
+    snprintf(why, whylen, "vif \"%.60s\": more than %d IPv4 or %d IPv6 "
+             "addresses", s, SIM_VIF_IPS, SIM_VIF_IPS);
+    return XLMIG_ERR_INVAL;
 bad:
     snprintf(why, whylen, "vif \"%.60s\": expected mac=XX:XX:XX:XX:XX:XX"
-             "[,bridge=NAME]", s);
+             "[,auto-mac][,bridge=NAME][,ip=ADDR]... (a unicast MAC)", s);
     return XLMIG_ERR_INVAL;
+}
+
+/* The vif spec sim_vif_parse() reads back, into @buf. */
+int sim_vif_format(const struct sim_vif *v, char *buf, size_t len)
+{
+    char mac[18], a[INET6_ADDRSTRLEN];
+    size_t off = 0;
+
+    xlmig_mac_format(v->mac, mac);
+    put(buf, len, &off, "mac=%s", mac);
+    if (v->mac_auto)
+        put(buf, len, &off, ",auto-mac");
+    if (v->bridge[0])
+        put(buf, len, &off, ",bridge=%s", v->bridge);
+    for (unsigned i = 0; i < v->nip4; i++)
+        put(buf, len, &off, ",ip=%s",
+            inet_ntop(AF_INET, v->ip4[i], a, sizeof(a)));
+    for (unsigned i = 0; i < v->nip6; i++)
+        put(buf, len, &off, ",ip=%s",
+            inet_ntop(AF_INET6, v->ip6[i], a, sizeof(a)));
+    return off < len ? (int)off : -1;
 }
 
 enum { K_NAME, K_UUID, K_PAGES, K_VCPUS, K_RATE, K_PATTERN, K_HOT, K_SEED,
@@ -408,7 +477,7 @@ int sim_config_parse(const char *text, size_t len, struct sim_config *cfg,
                          SIM_VIFS_MAX);
                 return XLMIG_ERR_INVAL;
             }
-            if (sim_vif_parse(val, &cfg->vifs[cfg->nvifs], sub,
+            if (sim_vif_parse(val, false, &cfg->vifs[cfg->nvifs], sub,
                               sizeof(sub))) {
                 snprintf(why, whylen, "line %d: %s", lineno, sub);
                 return XLMIG_ERR_INVAL;
@@ -546,30 +615,9 @@ int sim_hostconf_parse(const char *text, size_t len, struct sim_hostconf *h,
     return 0;
 }
 
-/* Append to @buf at *@off; false once it does not fit. */
-static bool put(char *buf, size_t len, size_t *off, const char *fmt, ...)
-    XLMIG_PRINTF(4, 5);
-static bool put(char *buf, size_t len, size_t *off, const char *fmt, ...)
-{
-    va_list ap;
-    int n;
-
-    if (*off >= len)
-        return false;
-    va_start(ap, fmt);
-    n = vsnprintf(buf + *off, len - *off, fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= len - *off) {
-        *off = len;
-        return false;
-    }
-    *off += (size_t)n;
-    return true;
-}
-
 int sim_config_format(const struct sim_config *cfg, char *buf, size_t len)
 {
-    char uuid[37], rate[24], mac[18];
+    char uuid[37], rate[24];
     size_t off = 0;
 
     xlmig_uuid_format(cfg->uuid, uuid);
@@ -596,9 +644,10 @@ int sim_config_format(const struct sim_config *cfg, char *buf, size_t len)
             d->vdev, d->cdrom ? ":cdrom" : "", d->ro ? "r" : "rw");
     }
     for (unsigned i = 0; i < cfg->nvifs; i++) {
-        xlmig_mac_format(cfg->vifs[i].mac, mac);
-        put(buf, len, &off, "vif=mac=%s%s%s\n", mac,
-            cfg->vifs[i].bridge[0] ? ",bridge=" : "", cfg->vifs[i].bridge);
+        char spec[256];
+        if (sim_vif_format(&cfg->vifs[i], spec, sizeof(spec)) < 0)
+            return -1;
+        put(buf, len, &off, "vif=%s\n", spec);
     }
     for (unsigned i = 0; i < cfg->npci; i++)
         put(buf, len, &off, "pci=%s\n", cfg->pci[i]);

@@ -36,10 +36,21 @@ struct sim_disk {
     int ro;
 };
 
-/* vif=mac=MAC[,bridge=BRIDGE] */
+/*
+ * vif=mac=MAC[,auto-mac][,bridge=BRIDGE][,ip=ADDR]... (docs/simdom.md):
+ * the guest's NIC, a TAP device on the host.  auto-mac records that the
+ * MAC was generated at create, not fixed by the administrator; ip= (IPv4
+ * or IPv6, repeatable) is the address the guest answers on and the
+ * only address an announce ever names (docs/network.md).
+ */
+#define SIM_VIF_IPS 4
 struct sim_vif {
     uint8_t mac[6];
     char bridge[16];
+    int mac_auto;
+    unsigned nip4, nip6;
+    uint8_t ip4[SIM_VIF_IPS][4];
+    uint8_t ip6[SIM_VIF_IPS][16];
 };
 
 struct sim_config {
@@ -76,8 +87,12 @@ int sim_config_parse(const char *text, size_t len, struct sim_config *cfg,
 /* One disk or vif spec (as in the config and xlmig-simdom create). */
 int sim_disk_parse(const char *s, struct sim_disk *d, char *why,
                    size_t whylen);
-int sim_vif_parse(const char *s, struct sim_vif *v, char *why,
+/* xlmig-simdom create's --vif may leave out mac= (@no_mac): mac_auto is
+ * set and the MAC left zero, for the caller to generate. */
+int sim_vif_parse(const char *s, bool no_mac, struct sim_vif *v, char *why,
                   size_t whylen);
+/* The spec sim_vif_parse() reads back; its length, -1 if it does not fit. */
+int sim_vif_format(const struct sim_vif *v, char *buf, size_t len);
 /* A PCI address, "0000:03:00.0". */
 bool sim_pci_valid(const char *s);
 /* Format into @buf; returns the length, or -1 if @len is too small. */

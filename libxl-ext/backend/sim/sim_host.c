@@ -283,6 +283,75 @@ static int domid_alloc(void)
     return -ENOSPC;
 }
 
+#ifndef XLMIG_LIBEXEC_DIR
+#define XLMIG_LIBEXEC_DIR "/usr/local/lib/xlmig"
+#endif
+
+void sim_vif_name(uint32_t domid, unsigned i, char name[16])
+{
+    snprintf(name, 16, "vif%u.%u", domid % 100000, i % 100);
+}
+
+int sim_vif_hotplug(xlmig_ctx *ctx, const struct sim_config *cfg,
+                    uint32_t domid, unsigned i, const char *command)
+{
+    char script[PATH_MAX], vif[16], mac[18], out[512];
+    char e_cmd[32], e_vif[32], e_br[32], e_mac[32];
+    char *envp[] = { e_cmd, e_vif, e_br, e_mac,
+                     "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
+    int pfd[2], status;
+    size_t got = 0;
+    ssize_t n;
+    pid_t pid;
+
+    /* $XLMIG_SIM_VIF_SCRIPT, else beside this program, else installed. */
+    xlmig_find_program(script, sizeof(script), "XLMIG_SIM_VIF_SCRIPT",
+                       "vif-bridge-sim", XLMIG_LIBEXEC_DIR "/vif-bridge-sim");
+    sim_vif_name(domid, i, vif);
+    xlmig_mac_format(cfg->vifs[i].mac, mac);
+    snprintf(e_cmd, sizeof(e_cmd), "command=%s", command);
+    snprintf(e_vif, sizeof(e_vif), "vif=%s", vif);
+    snprintf(e_br, sizeof(e_br), "bridge=%s", cfg->vifs[i].bridge);
+    snprintf(e_mac, sizeof(e_mac), "mac=%s", mac);
+    if (pipe2(pfd, O_CLOEXEC) < 0)
+        return xlmig_errno_rc(errno);
+    pid = fork();
+    if (pid < 0) {
+        close(pfd[0]);
+        close(pfd[1]);
+        return xlmig_errno_rc(errno);
+    }
+    if (pid == 0) {
+        int nul = open("/dev/null", O_RDONLY);
+        if (nul >= 0)
+            dup2(nul, STDIN_FILENO);
+        dup2(pfd[1], STDOUT_FILENO);
+        dup2(pfd[1], STDERR_FILENO);
+        execve(script, (char *[]){ script, NULL }, envp);
+        dprintf(STDERR_FILENO, "cannot execute %s: %s", script,
+                strerror(errno));
+        _exit(127);
+    }
+    close(pfd[1]);
+    while (got < sizeof(out) - 1 &&
+           (n = read(pfd[0], out + got, sizeof(out) - 1 - got)) > 0)
+        got += (size_t)n;
+    close(pfd[0]);
+    out[got] = '\0';
+    while (got && out[got - 1] == '\n')
+        out[--got] = '\0';
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+        LOG_ERR(ctx, "%s: vif %u (%s) %s failed: %s", cfg->name, i, vif,
+                command, got ? out : "the script said nothing");
+        return XLMIG_ERR_BACKEND;
+    }
+    LOG_DEBUG(ctx, "%s: vif %u: %s %s%s%s", cfg->name, i, vif, command,
+              cfg->vifs[i].bridge[0] ? " on " : "", cfg->vifs[i].bridge);
+    return 0;
+}
+
 int sim_dom_spawn(xlmig_ctx *ctx, const struct sim_config *cfg,
                   enum sim_boot boot, int paused, uint32_t *domid_out)
 {
@@ -426,9 +495,22 @@ int sim_dom_spawn(xlmig_ctx *ctx, const struct sim_config *cfg,
         rc = XLMIG_ERR_BACKEND;
         goto out;
     }
+    made_dir = false;
+    /* dom0's side of each vif: on its bridge before anyone runs it. */
+    for (unsigned i = 0; i < cfg->nvifs; i++) {
+        rc = sim_vif_hotplug(ctx, cfg, (uint32_t)domid, i, "online");
+        if (rc) {
+            void *rep = NULL;
+            size_t rl;
+            if (sim_dom_call(ctx, cfg->name, SIM_MSG_DESTROY, NULL, 0, &rep,
+                             &rl))
+                LOG_ERR(ctx, "could not destroy %s", cfg->name);
+            free(rep);
+            goto out;
+        }
+    }
     if (domid_out)
         *domid_out = (uint32_t)domid;
-    made_dir = false;
     rc = 0;
 out:
     if (made_dir)
@@ -481,7 +563,7 @@ int sim_dom_call(xlmig_ctx *ctx, const char *name, uint32_t type,
 
 int sim_info_parse(const char *text, size_t len, struct xlmig_dominfo *out)
 {
-    char buf[2048], *line, *save = NULL;
+    char buf[4096], *line, *save = NULL;
     unsigned got = 0;
 
     if (len >= sizeof(buf))

@@ -55,6 +55,19 @@ int sim_dom_spawn(xlmig_ctx *ctx, const struct sim_config *cfg,
                   enum sim_boot boot, int paused, uint32_t *domid)
     XLMIG_MUST_CHECK;
 
+/* vif @i's TAP device of domain @domid: "vifDOMID.N", as on Xen. */
+void sim_vif_name(uint32_t domid, unsigned i, char name[16]);
+/*
+ * Run dom0's vif script (dom0/vif-bridge-sim; $XLMIG_SIM_VIF_SCRIPT
+ * overrides) for vif @i: @command "online" attaches the TAP to its
+ * bridge and brings it up, "offline" takes it off.  sim_dom_spawn()
+ * runs "online" for every vif, and fails (the domain destroyed) if one
+ * fails.  The script's words are in the log on failure.
+ */
+int sim_vif_hotplug(xlmig_ctx *ctx, const struct sim_config *cfg,
+                    uint32_t domid, unsigned i, const char *command)
+    XLMIG_MUST_CHECK;
+
 /* Connect to @name's control socket; returns fd or XLMIG_ERR_*. */
 int sim_dom_connect(xlmig_ctx *ctx, const char *name) XLMIG_MUST_CHECK;
 

@@ -3,7 +3,7 @@
  * docs/simdom.md describes it; xlmig-simdom writes it, verify checks it.
  *
  *   pfn 0                  superblock: magic, seed, geometry, per-vCPU
- *                          heartbeat counters
+ *                          heartbeat counters, per-vif network counters
  *   pfn 1 .. L             ledger: one u64 per data page, the generation
  *                          last written to it (0: never, page is zero)
  *   pfn L+1 .. N-1         data pages, owned round-robin by the vCPUs
@@ -22,6 +22,8 @@
 
 #define SIM_SB_MAGIC UINT64_C(0x4d41524d49534c58)   /* "XLSIMRAM" */
 #define SIM_SB_HEARTBEAT_OFF 256
+/* struct sim_nic_counters (sim_nic.h), one per vif, after the heartbeats */
+#define SIM_SB_NET_OFF 1024
 #define SIM_VCPUS_MAX 64
 #define SIM_MIN_PAGES 4096                  /* 16 MiB */
 #define SIM_MAX_PAGES (UINT64_C(64) << 18)  /* 64 GiB */
