@@ -7,7 +7,8 @@ $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o \
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka
 
 # Helper programs the integration scripts drive.
-INTEG_HELPERS := logdirty_check tls_check live_send attach_probe stream_mutate
+INTEG_HELPERS := logdirty_check tls_check live_send attach_probe stream_mutate \
+	netprobe
 INTEG_BINS := $(INTEG_HELPERS:%=$(BUILD)/tests/integration/%)
 
 $(BUILD)/tests/integration/%: $(BUILD)/tests/integration/%.o $(LIBXLMIG_A)

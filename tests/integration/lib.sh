@@ -166,8 +166,47 @@ net_cleanup() {
     for p in $T_PIDS; do kill "$p" 2>/dev/null; done
     sleep 0.2
     for p in $T_PIDS; do kill -9 "$p" 2>/dev/null; done
-    ip netns del "${T_NS}a" 2>/dev/null
-    ip netns del "${T_NS}b" 2>/dev/null
+    for n in a b s c; do ip netns del "${T_NS}$n" 2>/dev/null; done
+}
+
+# switch_up: the guests' network, apart from the migration link.  A
+# switch, ${T_NS}s, with two bridges sw0 and sw1 (MAC learning, entries
+# kept 300 s, no STP), each with a port to each host's bridge of the same
+# number (xenbr0, xenbr1: ports ${T_NS}pa0 ... on the switch) and to a
+# client namespace ${T_NS}c: 10.88.0.100/24 and fd88::100/64 on sw0,
+# 10.89.0.100/24 on sw1.  The guests' addresses are 10.88.0.x, 10.89.0.x.
+switch_up() {
+    S="${T_NS}s" C="${T_NS}c"
+    ip netns add "$S" && ip netns add "$C" &&
+    ip -n "$S" link set lo up && ip -n "$C" link set lo up || return 1
+    for n in 0 1; do
+        ip -n "$S" link add "sw$n" type bridge ageing_time 30000 \
+            stp_state 0 && ip -n "$S" link set "sw$n" up || return 1
+        for h in a b; do
+            ip link add "${T_NS}u$h$n" type veth peer name "${T_NS}p$h$n" &&
+            ip link set "${T_NS}u$h$n" netns "${T_NS}$h" &&
+            ip link set "${T_NS}p$h$n" netns "$S" &&
+            ip -n "$S" link set "${T_NS}p$h$n" master "sw$n" &&
+            ip -n "$S" link set "${T_NS}p$h$n" up &&
+            ip -n "${T_NS}$h" link add "xenbr$n" type bridge stp_state 0 &&
+            ip -n "${T_NS}$h" link set "${T_NS}u$h$n" master "xenbr$n" &&
+            ip -n "${T_NS}$h" link set "${T_NS}u$h$n" up &&
+            ip -n "${T_NS}$h" link set "xenbr$n" up || return 1
+        done
+        ip link add "${T_NS}c$n" type veth peer name "${T_NS}pc$n" &&
+        ip link set "${T_NS}c$n" netns "$C" &&
+        ip link set "${T_NS}pc$n" netns "$S" &&
+        ip -n "$S" link set "${T_NS}pc$n" master "sw$n" &&
+        ip -n "$S" link set "${T_NS}pc$n" up &&
+        ip -n "$C" addr add "10.8$((8 + n)).0.100/24" dev "${T_NS}c$n" &&
+        ip -n "$C" link set "${T_NS}c$n" up || return 1
+    done
+    ip -n "$C" addr add fd88::100/64 dev "${T_NS}c0" nodad
+}
+# switch_port MAC [N]: the switch port sw N (0) has learnt MAC on, or "".
+switch_port() {
+    bridge -n "${T_NS}s" fdb show br "sw${2:-0}" |
+        awk -v m="$1" '$1 == m && $0 !~ /permanent/ { print $3; exit }'
 }
 
 # two_hosts: the two hosts' namespaces, veth and certificates, or the

@@ -160,6 +160,15 @@ static double jnum(yajl_val v, const char *k)
     return x ? YAJL_GET_DOUBLE(x) : 0.0;
 }
 
+/* The number at @k of the map at @m in @v ("announce", "frames"). */
+static double jnum2(yajl_val v, const char *m, const char *k)
+{
+    const char *path[] = { m, k, NULL };
+    yajl_val x = yajl_tree_get(v, path, yajl_t_number);
+
+    return x ? YAJL_GET_DOUBLE(x) : 0.0;
+}
+
 static const char *mib(double bytes, char *buf, size_t len)
 {
     if (bytes >= 10.0 * 1073741824.0)
@@ -506,6 +515,13 @@ static int run_job(const struct xlmig_ctl_req *req, bool json)
                            jnum(e, "memory_bytes") > 0 ?
                                jnum(e, "bytes_sent") /
                                    jnum(e, "memory_bytes") : 0.0, thr);
+                if (!check && rc == 0 && jnum2(e, "announce", "vifs") > 0)
+                    printf("%s announced it on %.0f vif%s: %.0f frames, "
+                           "the first %.1f ms after the resume\n",
+                           jstr(e, "peer"), jnum2(e, "announce", "vifs"),
+                           jnum2(e, "announce", "vifs") == 1 ? "" : "s",
+                           jnum2(e, "announce", "frames"),
+                           jnum2(e, "announce", "first_ms"));
                 else if (rc == EXIT_INDOUBT)
                     fprintf(stderr, "xlmig: job %u is IN DOUBT: %s\n"
                             "xlmig: %s stays suspended here; run `xlmig "

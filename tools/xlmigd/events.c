@@ -120,6 +120,22 @@ void gen_job(yajl_gen g, const struct djob *dj)
             xlmig_json_num(g, "downtime_ms", (double)p->downtime_ns / 1e6);
         if (m->dir == XLMIG_JOB_OUT)
             xlmig_json_int(g, "throttle_pct", p->throttle_pct);
+        if (p->announced) {
+            /* The destination's announce (docs/network.md). */
+            const struct xlmig_announce_report *a = &p->announce;
+            xlmig_json_key(g, "announce");
+            yajl_gen_map_open(g);
+            xlmig_json_int(g, "vifs", a->vifs);
+            xlmig_json_int(g, "frames", a->frames);
+            xlmig_json_int(g, "rarp", a->rarp);
+            xlmig_json_int(g, "garp", a->garp);
+            xlmig_json_int(g, "na", a->na);
+            xlmig_json_int(g, "device_model_nics", a->dm_nics);
+            xlmig_json_int(g, "errors", a->errors);
+            xlmig_json_num(g, "first_ms", (double)a->first_ns / 1e6);
+            xlmig_json_num(g, "last_ms", (double)a->last_ns / 1e6);
+            yajl_gen_map_close(g);
+        }
         xlmig_json_int(g, "rc", m->rc);
     }
     if (m->error[0])
