@@ -1,4 +1,4 @@
-UNIT_TESTS := test_crc32c test_stream test_job test_log test_util test_simconfig test_simlayout test_preflight \
+UNIT_TESTS := test_crc32c test_l2 test_stream test_job test_log test_util test_simconfig test_simlayout test_preflight \
 	test_policy test_proto test_conf test_ctl test_qmp test_xl_send
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/unit/%)
 
@@ -16,6 +16,7 @@ $(BUILD)/tests/integration/%: $(BUILD)/tests/integration/%.o $(LIBXLMIG_A)
 
 # libFuzzer targets, built with clang in their own tree.
 FUZZ_TARGETS := fuzz_stream fuzz_simconfig fuzz_proto fuzz_conf fuzz_ctl fuzz_qmp \
+	fuzz_simnic \
 	fuzz_preflight
 FUZZ_BUILD := build-fuzz
 FUZZ_CFLAGS := -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined \

@@ -72,6 +72,17 @@ static void test_defaults(void **state)
     assert_int_equal(c.io_timeout_s, 30);
     assert_int_equal(parse("domain_memory = 512\n", &c, why), 0);
     assert_int_equal(c.domain_memory, 512ull << 20);
+    /* The announce: on, on QEMU's announce-self schedule. */
+    assert_int_equal(parse("", &c, why), 0);
+    assert_int_equal(c.announce, 1);
+    assert_int_equal(c.announce_rounds, 5);
+    assert_int_equal(c.announce_initial_ms, 50);
+    assert_int_equal(c.announce_step_ms, 100);
+    assert_int_equal(c.announce_max_ms, 550);
+    assert_int_equal(parse("announce = 0\nannounce_rounds = 8\n", &c, why),
+                     0);
+    assert_int_equal(c.announce, 0);
+    assert_int_equal(c.announce_rounds, 8);
 }
 
 static const struct {
@@ -81,6 +92,8 @@ static const struct {
     { "prot = 1\n", "line 1: unknown setting 'prot'" },
     { "\n\nport = 0\n", "line 3: port: 0 is outside 1..65535" },
     { "port = 65536\n", "outside 1..65535" },
+    { "announce = 2\n", "announce: 2 is outside 0..1" },
+    { "announce_rounds = 0\n", "announce_rounds: 0 is outside 1..100" },
     { "port = \"8002\"\n", "port: expected a number" },
     { "port = 99999999999999999999999\n", "number too large" },
     { "port 8002\n", "expected '=' after the name" },

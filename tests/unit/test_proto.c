@@ -275,6 +275,28 @@ static void test_channel_messages(void **state)
     assert_int_equal(check(f, why), XLMIG_ERR_STREAM);
     assert_true(XLMIG_MSG_DONE & XLMIG_PROTO_OPTIONAL);
     assert_string_equal(xlmig_msg_name(XLMIG_MSG_DONE), "DONE");
+    /* ANNOUNCED: 56 octets, optional, its counts adding up. */
+    {
+        struct xlmig_msg_announced m = { 7, 2, 25, 10, 10, 5, 0, 0,
+                                         60000, 800000000 }, m2;
+        uint8_t ab[XLMIG_MSG_ANNOUNCED_SIZE];
+        assert_int_equal(xlmig_msg_put_announced(ab, &m), 56);
+        xlmig_msg_get_announced(ab, &m2);
+        assert_int_equal(m2.frames, 25);
+        assert_int_equal(m2.na, 5);
+        assert_int_equal(m2.first_ns, 60000);
+        assert_int_equal(m2.last_ns, 800000000);
+        frame(f, XLMIG_MSG_ANNOUNCED, ab, sizeof(ab));
+        assert_int_equal(check(f, why), 0);
+        frame(f, XLMIG_MSG_ANNOUNCED, ab, 48);
+        assert_int_equal(check(f, why), XLMIG_ERR_STREAM);
+        m.rarp = 11;
+        xlmig_msg_put_announced(ab, &m);
+        frame(f, XLMIG_MSG_ANNOUNCED, ab, sizeof(ab));
+        assert_int_equal(check(f, why), XLMIG_ERR_STREAM);
+        assert_non_null(strstr(why, "inconsistent"));
+        assert_true(XLMIG_MSG_ANNOUNCED & XLMIG_PROTO_OPTIONAL);
+    }
 }
 
 /* TUNNEL, TUNNEL_DATA and TUNNEL_EXIT: shapes a receiver refuses. */

@@ -91,6 +91,12 @@ static void test_refusals(void **state)
     expect_bad(GOOD "vif=bridge=xenbr0\n", "expected mac=");
     expect_bad(GOOD "vif=mac=00:16:3e:00:00:0g\n", "expected mac=");
     expect_bad(GOOD "vif=mac=00:16:3e:00:00:01,bridge=a/b\n", "expected mac=");
+    expect_bad(GOOD "vif=mac=01:16:3e:00:00:01\n", "a unicast MAC");
+    expect_bad(GOOD "vif=mac=00:00:00:00:00:00\n", "a unicast MAC");
+    expect_bad(GOOD "vif=mac=00:16:3e:00:00:01,ip=10.0.0.300\n",
+               "\"10.0.0.300\" is not an IPv4 or IPv6 address");
+    expect_bad(GOOD "vif=mac=00:16:3e:00:00:01,ip=1.1.1.1,ip=1.1.1.2,"
+               "ip=1.1.1.3,ip=1.1.1.4,ip=1.1.1.5\n", "more than 4 IPv4");
     expect_bad(GOOD "pci=03:00.0\n", "bad value for pci");
     expect_bad(GOOD "disable_migrate=yes\n", "bad value for disable_migrate");
     {
@@ -107,6 +113,33 @@ static void test_refusals(void **state)
     "pool=batch\ncpus=0-1,3\ndisk=/srv/web.img,raw,xvda,rw\n"              \
     "disk=,raw,hdc:cdrom,r\nvif=mac=00:16:3e:00:00:01,bridge=xenbr0\n"      \
     "vif=mac=00:16:3e:00:00:02\npci=0000:03:00.0\ndisable_migrate=1\n"
+
+/* A vif's addresses and a generated MAC, and their round trip; the
+ * create command's spec may leave the MAC out, a config may not. */
+static void test_vif_addresses(void **state)
+{
+    static const char spec[] = "mac=00:16:3e:00:00:07,auto-mac,"
+        "bridge=xenbr1,ip=fd88::10,ip=10.88.0.10,ip=10.88.0.11";
+    struct sim_vif v;
+    char why[200], buf[400];
+
+    (void)state;
+    assert_int_equal(sim_vif_parse(spec, false, &v, why, sizeof(why)), 0);
+    assert_true(v.mac_auto);
+    assert_int_equal(v.nip4, 2);
+    assert_int_equal(v.nip6, 1);
+    assert_int_equal(v.ip4[1][3], 11);
+    assert_int_equal(v.ip6[0][0], 0xfd);
+    assert_true(sim_vif_format(&v, buf, sizeof(buf)) > 0);
+    assert_string_equal(buf, "mac=00:16:3e:00:00:07,auto-mac,bridge=xenbr1,"
+                        "ip=10.88.0.10,ip=10.88.0.11,ip=fd88::10");
+    assert_int_equal(sim_vif_parse("bridge=xenbr0", true, &v, why,
+                                   sizeof(why)), 0);
+    assert_true(v.mac_auto);
+    assert_int_equal(sim_vif_parse("bridge=xenbr0", false, &v, why,
+                                   sizeof(why)), XLMIG_ERR_INVAL);
+    assert_int_equal(sim_vif_format(&v, buf, 20), -1);
+}
 
 /* The optional keys preflight compares, and their round trip. */
 static void test_optional(void **state)
@@ -135,6 +168,7 @@ static void test_optional(void **state)
     assert_string_equal(c.vifs[1].bridge, "");
     assert_int_equal(c.npci, 1);
     assert_true(c.disable_migrate);
+    assert_int_equal(c.vifs[0].nip4, 0);
     n = sim_config_format(&c, buf, sizeof(buf));
     assert_true(n > 0);
     assert_string_equal(buf, FULL);
@@ -206,6 +240,7 @@ int main(void)
         cmocka_unit_test(test_roundtrip),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_optional),
+        cmocka_unit_test(test_vif_addresses),
         cmocka_unit_test(test_hostconf),
         cmocka_unit_test(test_sizes),
     };

@@ -223,7 +223,7 @@ static bool put(char *buf, size_t len, size_t *off, const char *fmt, ...)
 int sim_vif_parse(const char *s, bool no_mac, struct sim_vif *v, char *why,
                   size_t whylen)
 {
-    char buf[256], *p, *save = NULL;
+    char buf[512], *p, *save = NULL;   /* more than the longest format */
     bool mac = false;
 
     memset(v, 0, sizeof(*v));
@@ -644,7 +644,7 @@ int sim_config_format(const struct sim_config *cfg, char *buf, size_t len)
             d->vdev, d->cdrom ? ":cdrom" : "", d->ro ? "r" : "rw");
     }
     for (unsigned i = 0; i < cfg->nvifs; i++) {
-        char spec[256];
+        char spec[400];
         if (sim_vif_format(&cfg->vifs[i], spec, sizeof(spec)) < 0)
             return -1;
         put(buf, len, &off, "vif=%s\n", spec);

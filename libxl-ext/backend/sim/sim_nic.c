@@ -132,10 +132,11 @@ static size_t ip6_in(const struct sim_vif *v, const uint8_t *f, size_t len,
     uint8_t *rh = o + XLMIG_ETH_HLEN, *r4 = rh + 40;
     const uint8_t *src, *dst;
     size_t plen, rlen;
-    uint8_t nh = h[6];
+    uint8_t nh;
 
     if (len < XLMIG_ETH_HLEN + 40 || (h[0] >> 4) != 6)
         return 0;
+    nh = h[6];
     plen = get16(h + 4);
     if (plen > len - XLMIG_ETH_HLEN - 40)
         return 0;
