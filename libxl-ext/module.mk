@@ -16,7 +16,7 @@ BACKEND_SRCS := libxl-ext/backend/host_probe.c \
 SIM_SRCS := $(addprefix libxl-ext/backend/sim/, backend_sim.c sim_config.c \
 	sim_host.c sim_ipc.c sim_layout.c sim_nic.c)
 XEN_SRCS := $(addprefix libxl-ext/backend/xen/, backend_xen.c xen_save.c \
-	xen_restore.c xen_preflight.c libxl_compat.c qmp.c xen_cpu.c)
+	xen_restore.c xen_preflight.c libxl_compat.c qmp.c xen_cpu.c xen_net.c)
 
 # Where `make install` puts xlmig-save-helper and vif-bridge-sim (found
 # beside the running program first).

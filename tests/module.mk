@@ -56,7 +56,7 @@ lab-check: lab
 # The same migrations, for their figures: stock xl and xlmig for each guest
 # type, and stock xl over xlmig tunnel; no fault cases.
 lab-bench: lab
-	@LAB_DIR=$(LAB_DIR) LAB_FAULT_TYPES= sh tests/lab/check.sh
+	@LAB_DIR=$(LAB_DIR) LAB_FAULT_TYPES= LAB_HEAVY_XL=1 sh tests/lab/check.sh
 
 _check: all $(TEST_BINS) fuzz
 	@BUILD=$(BUILD) FUZZ_BUILD=$(FUZZ_BUILD) SANITIZE=$(SANITIZE) \

@@ -20,7 +20,7 @@ BUILD=$(cd "${BUILD:-build}" 2>/dev/null && pwd) ||
 XENSRC_VER=${XENSRC_VER:-4.17.5+72-g01140da4e8-1}
 PKGS=xen-utils-4.17,xenstore-utils,qemu-system-xen,linux-image-amd64,\
 openssh-server,iproute2,busybox,netcat-openbsd,kmod,procps,socat,\
-bridge-utils,udev,libyajl2,libssl3
+bridge-utils,udev,libyajl2,libssl3,tcpdump
 HOST_PKGS="qemu-system-x86 qemu-utils debootstrap expect socat cpio \
 busybox-static openssh-client e2fsprogs dpkg-dev bc bison flex python3 \
 libxen-dev gcc make"

@@ -58,8 +58,10 @@
 # by stock xl hosta -> hostb and by `xlmig migrate --auto-converge
 # --max-downtime $HEAVY_MS` back: stock xl stops after its 5 rounds
 # whatever is left, xlmig throttles the guest (the scheduler's cap) until
-# what is left fits the target.  With LAB_HEAVY_CAP=PCT (default
-# unset) the guest then goes back to hostb with --max-throttle PCT.
+# what is left fits the target (LAB_HEAVY_XL=1, as make lab-bench sets
+# it; otherwise xlmig alone moves it, hosta -> hostb).  With
+# LAB_HEAVY_CAP=PCT (default unset) the guest then goes back to hostb
+# with --max-throttle PCT.
 #
 # Every migration's figures go in a table at the end (make lab-bench
 # runs only the migrations, for the table).
@@ -82,6 +84,10 @@ FRESH_TYPES=${LAB_FRESH_TYPES-hvm}
 HEAVY=${LAB_HEAVY-1}
 HEAVY_MS=${LAB_HEAVY_MS:-6000}
 HEAVY_CAP=${LAB_HEAVY_CAP-}
+# Stock xl's write-heavy move, for comparison (make lab-bench; and
+# always with LAB_HEAVY_CAP, which starts from hosta after it).
+HEAVY_XL=${LAB_HEAVY_XL-}
+[ -z "$HEAVY_CAP" ] || HEAVY_XL=1
 FAILED=0
 
 ok() { echo "ok - $*"; }
@@ -219,9 +225,35 @@ timed() {
     probe=$(probe_stop "$2" "probe-$3.out")
 }
 
+# cap_start HOST: in HOST's dom0, capture what comes in over the link
+# from the other host with the guest's MAC as its source and says where
+# the guest is (RARP, ARP, ICMPv6): the announce after a move away.
+cap_start() {
+    lab_run "$1" "pkill -x tcpdump; rm -f /root/ann.pcap
+        l=\$(for d in /sys/class/net/*; do case \$(cat \$d/address) in
+              52:54:00:99:*) echo \${d##*/};; esac; done)
+        nohup tcpdump -i \$l -Q in -n -U -w /root/ann.pcap \
+            'ether src $GUEST_MAC and (rarp or arp or icmp6)' \
+            >/root/tcpdump.log 2>&1 &
+        sleep 1"
+}
+# cap_stop HOST NAME: the capture into $LAB_RUN/NAME.txt; sets $cap to a
+# summary ("5 RARP, 1 ARP, 0 ICMPv6; RARP gaps 50 150 250 350 ms") and
+# $cap_rarp
+cap_stop() {
+    lab_run "$1" "sleep 1; pkill -INT -x tcpdump; sleep 1
+        tcpdump -r /root/ann.pcap -n -e -tt 2>/dev/null" >"$LAB_RUN/$2.txt"
+    cap_rarp=$(grep -c 'ethertype Reverse ARP' "$LAB_RUN/$2.txt")
+    cap=$(awk '/ethertype Reverse ARP/ { r++; if (t) g = g sprintf(" %.0f", ($1 - t) * 1000); t = $1 }
+               /ethertype ARP/ { a++ } /ICMP6/ { n++ }
+               END { printf "%d RARP, %d ARP, %d ICMPv6; RARP gaps%s ms", r, a, n, g ? g : " none" }' \
+          "$LAB_RUN/$2.txt")
+}
+
 # xlmig_move TYPE FROM TO: live-migrate the guest with xlmig, then check
 xlmig_move() {
     what="$1 xlmig $2->$3"
+    cap_start "$2"
     claims0=$(lab_run "$3" "grep -c 'claimed .* from Xen for $g ' /var/log/xlmigd.log")
     timed "$2" "$3" "xlmig-$1-$2" "xlmig migrate $XLMIG_ARGS $g $3"
     sed 's/^/#   /' "$LAB_RUN/xlmig-$1-$2.log" | grep -v '^#   xlmig: job'
@@ -232,6 +264,16 @@ xlmig_move() {
         return 1
     fi
     ok "$what: xlmig migrate in $wall s"
+    # The announce: $3 said when its first frame went, $2 saw them come.
+    cap_stop "$2" "announce-$1-$2"
+    ann=$(grep ' announced it on ' "$LAB_RUN/xlmig-$1-$2.log")
+    first=$(echo "$ann" | sed -n 's/.*the first \([0-9.]*\) ms after.*/\1/p')
+    note "$what: $ann; $2 saw from $3: $cap"
+    if [ -n "$first" ] && [ "${first%.*}" -lt 1000 ] && [ "$cap_rarp" -ge 5 ]; then
+        ok "$what: $3 announced the guest within 1 s of the unpause (first frame at $first ms) and $2 saw its $cap_rarp RARP frames on the link"
+    else
+        not_ok "$what: the announce (${ann:-no report}; $2 saw $cap)"
+    fi
     claims1=$(lab_run "$3" "grep -c 'claimed .* from Xen for $g ' /var/log/xlmigd.log")
     claim=$(lab_run "$3" "grep 'claimed .* from Xen for $g ' /var/log/xlmigd.log | tail -1")
     # This job's claim: a line more than before it, not an older one.
@@ -390,26 +432,30 @@ heavy() {
         /etc/xen/guest-pv.cfg >/root/guest-heavy.cfg"
     fresh heavy hosta /root/guest-heavy.cfg || return 1
     note "heavy: on hosta: $(lab_ask hosta)"
-    timed hosta hostb migrate-heavy "xl migrate $g 10.99.0.2"
-    if [ $rc -ne 0 ]; then
-        not_ok "heavy: xl migrate to hostb (exit $rc)"
-        return 1
+    hf=hosta ht=hostb xl_gap=""
+    if [ -n "$HEAVY_XL" ]; then
+        timed hosta hostb migrate-heavy "xl migrate $g 10.99.0.2"
+        if [ $rc -ne 0 ]; then
+            not_ok "heavy: xl migrate to hostb (exit $rc)"
+            return 1
+        fi
+        ok "heavy: xl migrate to hostb in $wall s"
+        verdict "heavy xl hosta->hostb" hostb "$before"
+        xl_gap=$ogap
+        bench_row heavy "xl (stock, over ssh)" hosta hostb "$wall" ""
+        hf=hostb ht=hosta
     fi
-    ok "heavy: xl migrate to hostb in $wall s"
-    verdict "heavy xl hosta->hostb" hostb "$before"
-    xl_gap=$ogap
-    bench_row heavy "xl (stock, over ssh)" hosta hostb "$wall" ""
-    timed hostb hosta xlmig-heavy \
-        "xlmig migrate --auto-converge --max-downtime $HEAVY_MS --max-rounds 40 --timeout 900 $g hosta"
+    timed $hf $ht xlmig-heavy \
+        "xlmig migrate --auto-converge --max-downtime $HEAVY_MS --max-rounds 40 --timeout 900 $g $ht"
     sed 's/^/#   /' "$LAB_RUN/xlmig-heavy.log" | grep -v '^#   xlmig: job'
     if [ $rc -ne 0 ]; then
         not_ok "heavy: xlmig migrate --auto-converge (exit $rc)"
-        lab_run hostb "tail -20 /var/log/xlmigd.log" | sed 's/^/#   /'
+        lab_run $hf "tail -20 /var/log/xlmigd.log" | sed 's/^/#   /'
         return 1
     fi
-    ok "heavy: xlmig migrate --auto-converge to hosta in $wall s"
-    verdict "heavy xlmig hostb->hosta" hosta "$before"
-    no_copy "heavy xlmig hostb->hosta" hostb
+    ok "heavy: xlmig migrate --auto-converge to $ht in $wall s"
+    verdict "heavy xlmig $hf->$ht" $ht "$before"
+    no_copy "heavy xlmig $hf->$ht" $hf
     res=$(grep '^migrated ' "$LAB_RUN/xlmig-heavy.log")
     down=$(echo "$res" | sed -n 's/.*downtime \([0-9]*\).*/\1/p')
     if grep -q "converged: .* <= $HEAVY_MS ms" "$LAB_RUN/xlmig-heavy.log" &&
@@ -418,9 +464,9 @@ heavy() {
     else
         not_ok "heavy: xlmig's policy converged under $HEAVY_MS ms by throttling"
     fi
-    note "heavy: downtime: xlmig ${down:-?} ms (target $HEAVY_MS), silent from outside: xlmig ${ogap:-?} ms, stock xl ${xl_gap:-?} ms"
-    echo "RESULT heavy: ${res#migrated }; ${ogap:-?} ms silent from outside against stock xl's ${xl_gap:-?} ms"
-    bench_row heavy "xlmig --auto-converge" hostb hosta "$wall" "$down"
+    note "heavy: downtime: xlmig ${down:-?} ms (target $HEAVY_MS), silent from outside: xlmig ${ogap:-?} ms, stock xl ${xl_gap:-not run (LAB_HEAVY_XL)} ms"
+    echo "RESULT heavy: ${res#migrated }; ${ogap:-?} ms silent from outside against stock xl's ${xl_gap:-? (not run)} ms"
+    bench_row heavy "xlmig --auto-converge" $hf $ht "$wall" "$down"
     [ -z "$HEAVY_CAP" ] || heavy_capped
     lab_run hosta "xl destroy $g" >/dev/null 2>&1
     lab_run hostb "xl destroy $g" >/dev/null 2>&1
@@ -564,6 +610,7 @@ for t in $TYPES; do
     note "$t: answering $up s after xl create: $before"
 
     # The baseline: stock xl, hosta -> hostb.
+    cap_start hosta
     probe_start hostb
     t1=$(date +%s)
     lab_run hosta "xl migrate $g 10.99.0.2" >"$LAB_RUN/migrate-$t.log" 2>&1
@@ -575,6 +622,8 @@ for t in $TYPES; do
         sleep 2
     fi
     probe=$(probe_stop hostb "probe-$t.out")
+    cap_stop hosta "announce-$t-xl"
+    note "$t xl hosta->hostb: what announced the guest (its own netfront, for PV): hosta saw from hostb $cap"
     tail -3 "$LAB_RUN/migrate-$t.log" | sed 's/^/#   /'
     if [ $rc -ne 0 ]; then
         not_ok "$t: xl migrate to hostb (exit $rc)"

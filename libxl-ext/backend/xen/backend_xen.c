@@ -346,5 +346,7 @@ const struct xlmig_backend_ops xlmig_backend_xen = {
     .host_free = xen_host_free,
     .needs = xen_needs,
     .offer = xen_offer,
+    .vifs = xen_vifs,
+    .dm_announce = xen_dm_announce,
 };
 

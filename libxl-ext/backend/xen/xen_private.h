@@ -83,4 +83,10 @@ int xen_needs(xlmig_ctx *ctx, struct xlmig_dom *d, struct xlmig_needs *n);
 int xen_offer(xlmig_ctx *ctx, const struct xlmig_needs *n,
               struct xlmig_offer *o);
 
+/* xen_net.c */
+int xen_vifs(xlmig_ctx *ctx, struct xlmig_dom *d, struct xlmig_vif *v,
+             unsigned *n, char *why, size_t whylen);
+int xen_dm_announce(xlmig_ctx *ctx, struct xlmig_dom *d,
+                    const struct xlmig_announce_conf *a, unsigned *nics);
+
 #endif
