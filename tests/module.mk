@@ -65,9 +65,11 @@ _check: all $(TEST_BINS) fuzz
 _demo: all
 	@BUILD=$(BUILD) sh tests/demo.sh
 
-_bench: all
+_bench: all $(BUILD)/tests/integration/netprobe
 	@BUILD=$(BUILD) sh tests/bench/saverestore.sh
 	@echo
 	@BUILD=$(BUILD) sh tests/bench/migrate.sh
+	@echo
+	@BUILD=$(BUILD) sh tests/bench/network.sh
 
 .PHONY: fuzz _check _demo _bench _lab lab-check lab-bench

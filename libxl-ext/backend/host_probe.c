@@ -194,7 +194,24 @@ void xlmig_pf_offer_local(const struct xlmig_needs *n, struct xlmig_offer *o)
         if (o->disks[i].err == ENOENT || o->disks[i].err == ENOTDIR)
             xlmig_path_space(d->target, &o->disks[i].space);
     }
-    for (unsigned i = 0; i < n->nnics; i++)
-        o->nics[i].bridge = n->nics[i].bridge[0] &&
-                            xlmig_host_bridge(n->nics[i].bridge);
+    for (unsigned i = 0; i < n->nnics; i++) {
+        struct xlmig_netdev nd;
+        struct xlmig_pf_nic_offer *on = &o->nics[i];
+        on->bridge = n->nics[i].bridge[0] &&
+                     xlmig_host_netdev(n->nics[i].bridge, &nd) && nd.bridge;
+        if (on->bridge) {
+            on->up = nd.up;
+            on->mtu = nd.mtu;
+            on->stp = nd.stp != 0;
+            on->forward_delay_cs = nd.forward_delay_cs;
+        }
+    }
+}
+
+void xlmig_pf_need_nic_local(struct xlmig_pf_nic *ni)
+{
+    struct xlmig_netdev nd;
+
+    if (ni->bridge[0] && xlmig_host_netdev(ni->bridge, &nd))
+        ni->mtu = nd.mtu;
 }

@@ -31,5 +31,7 @@ int xlmig_host_vif_check(const struct xlmig_vif *v, char *why, size_t len);
  * this host's files and network interfaces; MACs are the backend's. */
 void xlmig_pf_offer_local(const struct xlmig_needs *n,
                           struct xlmig_offer *o);
+/* A need's local facts: the MTU of the bridge the vif is on here. */
+void xlmig_pf_need_nic_local(struct xlmig_pf_nic *ni);
 
 #endif

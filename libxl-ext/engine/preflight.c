@@ -332,19 +332,59 @@ static void eval_nics(const struct xlmig_needs *n,
         if (!ni->bridge[0])
             xlmig_pf_add(r, XLMIG_PF_PASS, check, "(none)", "", "not "
                          "bridged");
-        else if (on->bridge)
-            xlmig_pf_add(r, XLMIG_PF_PASS, check, ni->bridge, "present",
-                         "bridge exists");
-        else
+        else if (!on->bridge)
             xlmig_pf_add(r, XLMIG_PF_FAIL, check, ni->bridge, "absent",
                          "bridge %s does not exist on the destination",
                          ni->bridge);
+        else if (!on->up)
+            xlmig_pf_add(r, XLMIG_PF_FAIL, check, ni->bridge, "down",
+                         "bridge %s is down on the destination", ni->bridge);
+        else
+            xlmig_pf_add(r, XLMIG_PF_PASS, check, ni->bridge, "present",
+                         "bridge exists and is up");
+        if (ni->bridge[0] && on->bridge) {
+            char s[16], d[16];
+            snprintf(check, sizeof(check), "vif%u.mtu", i);
+            snprintf(s, sizeof(s), "%u", ni->mtu);
+            snprintf(d, sizeof(d), "%u", on->mtu);
+            if (ni->mtu && on->mtu < ni->mtu)
+                xlmig_pf_add(r, XLMIG_PF_FAIL, check, s, d, "bridge %s has "
+                             "MTU %u here, %u on the source: the guest's "
+                             "larger frames would be dropped", ni->bridge,
+                             on->mtu, ni->mtu);
+            else if (ni->mtu && on->mtu > ni->mtu)
+                xlmig_pf_add(r, XLMIG_PF_WARN, check, s, d, "bridge %s has "
+                             "MTU %u here, %u on the source", ni->bridge,
+                             on->mtu, ni->mtu);
+            else
+                xlmig_pf_add(r, XLMIG_PF_PASS, check, ni->mtu ? s : "?", d,
+                             ni->mtu ? "MTU equal" : "MTU not known at the "
+                             "source");
+            snprintf(check, sizeof(check), "vif%u.stp", i);
+            snprintf(d, sizeof(d), "%u.%02u s", on->forward_delay_cs / 100,
+                     on->forward_delay_cs % 100);
+            if (on->stp && on->forward_delay_cs)
+                xlmig_pf_add(r, XLMIG_PF_WARN, check, "", d, "STP is on for "
+                             "bridge %s here: a new port listens and learns "
+                             "for 2 x %s before it forwards, and the domain "
+                             "is unreachable that long after it resumes",
+                             ni->bridge, d);
+            else
+                xlmig_pf_add(r, XLMIG_PF_PASS, check, "", on->stp ? d : "off",
+                             "a new port forwards at once");
+        }
         snprintf(check, sizeof(check), "vif%u.mac", i);
         xlmig_mac_format(ni->mac, mac);
         if (on->mac_user[0])
             xlmig_pf_add(r, XLMIG_PF_FAIL, check, mac, on->mac_user,
                          "MAC %s is in use on the destination by %s", mac,
                          on->mac_user);
+        else if (ni->flags & XLMIG_PF_NIC_MAC_AUTO)
+            xlmig_pf_add(r, XLMIG_PF_WARN, check, mac, "unused",
+                         "MAC %s was generated when the domain was made, "
+                         "not fixed in its configuration: it moves with "
+                         "the domain, but a fresh start of the same "
+                         "configuration gets another", mac);
         else
             xlmig_pf_add(r, XLMIG_PF_PASS, check, mac, "unused",
                          "MAC free");

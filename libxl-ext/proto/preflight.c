@@ -168,6 +168,7 @@ enum {
     N_PCI = 0x0c,
     N_NOMIGRATE = 0x0d,
     N_STREAM = 0x0e,
+    N_NIC_NET = 0x8000000f,     /* optional: {index, MTU, flags} of a NIC */
 };
 #define N_OPTIONAL 0x80000000u
 
@@ -246,6 +247,12 @@ long xlmig_needs_encode(const struct xlmig_needs *n, uint8_t *buf,
             memcpy(p, n->nics[i].mac, 6);
             p[6] = p[7] = 0;
             memcpy(p + 8, n->nics[i].bridge, bl);
+        }
+        if ((n->nics[i].mtu || n->nics[i].flags) &&
+            (p = item(&e, N_NIC_NET, 12))) {
+            xlmig_put_u32(p, i);
+            xlmig_put_u32(p + 4, n->nics[i].mtu);
+            xlmig_put_u32(p + 8, n->nics[i].flags);
         }
     }
     for (unsigned i = 0; i < n->npci && i < XLMIG_PF_PCI_MAX; i++)
@@ -443,6 +450,18 @@ int xlmig_needs_decode(const uint8_t *b, size_t len, struct xlmig_needs *n,
             ok = ilen == 0;
             n->nomigrate = true;
             break;
+        case N_NIC_NET: {
+            uint32_t k;
+            /* After its NIC, about it; unknown flags refused. */
+            ok = ilen == 12 && (k = xlmig_get_u32(p)) < n->nnics &&
+                 !(xlmig_get_u32(p + 8) & ~(uint32_t)XLMIG_PF_NIC_MAC_AUTO) &&
+                 xlmig_get_u32(p + 4) <= 65536;
+            if (ok) {
+                n->nics[k].mtu = xlmig_get_u32(p + 4);
+                n->nics[k].flags = xlmig_get_u32(p + 8);
+            }
+            break;
+        }
         default:
             if (type & N_OPTIONAL)
                 continue;

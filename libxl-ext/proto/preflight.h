@@ -85,9 +85,12 @@ struct xlmig_pf_disk {
     uint32_t flags;
 };
 
+#define XLMIG_PF_NIC_MAC_AUTO 0x1   /* MAC generated, not configured */
 struct xlmig_pf_nic {
     uint8_t mac[6];
     char bridge[16];            /* "" when not bridged */
+    uint32_t mtu;               /* the source bridge's; 0 unknown */
+    uint32_t flags;             /* XLMIG_PF_NIC_* */
 };
 
 struct xlmig_needs {
@@ -131,6 +134,10 @@ struct xlmig_pf_disk_offer {
 
 struct xlmig_pf_nic_offer {
     bool bridge;                /* the bridge exists here */
+    bool up;                    /* and is up */
+    uint32_t mtu;
+    bool stp;                   /* STP on: new ports wait to forward */
+    uint32_t forward_delay_cs;
     char mac_user[96];          /* who has the MAC here; "" nobody */
 };
 

@@ -694,6 +694,9 @@ static int sim_needs(xlmig_ctx *ctx, struct xlmig_dom *d,
         memcpy(n->nics[i].mac, c->vifs[i].mac, 6);
         snprintf(n->nics[i].bridge, sizeof(n->nics[i].bridge), "%s",
                  c->vifs[i].bridge);
+        if (c->vifs[i].mac_auto)
+            n->nics[i].flags |= XLMIG_PF_NIC_MAC_AUTO;
+        xlmig_pf_need_nic_local(&n->nics[i]);
         n->nnics++;
     }
     for (unsigned i = 0; i < c->npci && i < XLMIG_PF_PCI_MAX; i++)

@@ -147,6 +147,7 @@ int xen_needs(xlmig_ctx *ctx, struct xlmig_dom *d,
         if (cfg.nics[i].bridge)
             snprintf(ni->bridge, sizeof(ni->bridge), "%s",
                      cfg.nics[i].bridge);
+        xlmig_pf_need_nic_local(ni);
     }
     for (int i = 0; i < cfg.num_pcidevs && n->npci < XLMIG_PF_PCI_MAX; i++)
         snprintf(n->pci[n->npci++], sizeof(n->pci[0]),
