@@ -4,7 +4,8 @@
 # each one refuses, by name and with its figures, when the destination
 # lacks what it compares: a CPU feature levelled away, the CPU vendor,
 # memory (alone, and two incoming migrations that together do not fit),
-# a bridge, a MAC already in use, a disk or removable media only the
+# a bridge (missing or down), a smaller MTU, a MAC already in use (and
+# warnings: STP's forward delay, a generated MAC), a disk or removable media only the
 # source has, a disk of another size, a cpupool, a pinned CPU, the vCPU
 # overcommit limit, a duplicate name, PCI passthrough and nomigrate.
 # After every refusal the domain still runs on the source, unchanged, and
@@ -118,7 +119,31 @@ check "the refusal names the bridge" \
     row vif0.bridge FAIL "bridge xenbr1 does not exist on the destination"
 ip -n "${T_NS}b" link add xenbr1 type bridge
 pf br1
-check "once hostb has xenbr1 it passes (exit $rc)" [ $rc -eq 0 ]
+check "a bridge that is down on hostb: refused (exit $rc)" [ $rc -eq 3 ]
+check "the refusal says it is down" \
+    row vif0.bridge FAIL "bridge xenbr1 is down on the destination"
+ip -n "${T_NS}b" link set xenbr1 up
+pf br1
+check "once hostb has xenbr1 up it passes (exit $rc)" [ $rc -eq 0 ]
+check "with the same MTU" row vif0.mtu pass "MTU equal"
+ip -n "${T_NS}a" link set xenbr1 mtu 9000
+pf br1
+check "a smaller MTU on hostb's bridge: refused (exit $rc)" [ $rc -eq 3 ]
+check "the refusal gives both MTUs" \
+    row vif0.mtu FAIL "bridge xenbr1 has MTU 1500 here, 9000 on the source"
+ip -n "${T_NS}a" link set xenbr1 mtu 1500
+ip -n "${T_NS}b" link set xenbr1 type bridge stp_state 1 forward_delay 1500
+pf br1
+check "STP on hostb's bridge: a warning, not a refusal (exit $rc)" [ $rc -eq 0 ]
+check "the warning gives the forward delay" \
+    row vif0.stp warn "STP is on for bridge xenbr1 here: a new port listens and learns for 2 x 15.00 s"
+ip -n "${T_NS}b" link set xenbr1 type bridge stp_state 0
+mk hosta -m 32M -c 1 -r 0 --vif bridge=xenbr1 automac
+pf automac
+check "a generated MAC: a warning (exit $rc)" [ $rc -eq 0 ]
+check "the warning says it was generated" \
+    row vif0.mac warn "MAC 00:16:3e:.* was generated when the domain was made"
+on hosta $SIMDOM destroy automac >/dev/null
 mk hostb -m 32M -c 1 -r 0 \
     --vif mac=00:16:3e:00:00:02,bridge=xenbr0 other
 pf br1

@@ -41,6 +41,21 @@ static void eth_reply(const struct sim_vif *v, const uint8_t *f, uint8_t *o,
     put16(o + 12, type);
 }
 
+/* The echo of datagram @l4 (@ulen octets) into @r: ports swapped, the
+ * checksum over @pseudo (the reply's pseudo-header) and the datagram. */
+static void udp_echo(uint8_t *r, const uint8_t *l4, size_t ulen,
+                     uint32_t pseudo)
+{
+    uint16_t sum;
+
+    memcpy(r, l4, ulen);
+    memcpy(r, l4 + 2, 2);
+    memcpy(r + 2, l4, 2);
+    put16(r + 6, 0);
+    sum = xlmig_csum_fold(xlmig_csum_add(pseudo, r, ulen));
+    put16(r + 6, sum ? sum : 0xffff);  /* 0 would mean "no checksum" */
+}
+
 static size_t arp_in(const struct sim_vif *v, const uint8_t *f, size_t len,
                      uint8_t *o, struct sim_nic_counters *c)
 {
@@ -91,7 +106,7 @@ static size_t ip4_in(const struct sim_vif *v, const uint8_t *f, size_t len,
         put16(r4 + 2, xlmig_csum_fold(xlmig_csum_add(0, r4, l4len)));
         c->icmp++;
     } else if (h[9] == 17) {            /* UDP echo */
-        uint16_t ulen, sum;
+        uint16_t ulen;
         if (l4len < 8 || (ulen = get16(l4 + 4)) < 8 || ulen > l4len ||
             get16(l4 + 2) != SIM_NIC_ECHO_PORT)
             return 0;
@@ -100,13 +115,7 @@ static size_t ip4_in(const struct sim_vif *v, const uint8_t *f, size_t len,
                 xlmig_csum_ip4(h + 12, h + 16, ulen, 17), l4, ulen)) != 0)
             return 0;
         l4len = ulen;
-        memcpy(r4, l4, l4len);
-        memcpy(r4, l4 + 2, 2);
-        memcpy(r4 + 2, l4, 2);
-        put16(r4 + 6, 0);
-        sum = xlmig_csum_fold(xlmig_csum_add(
-            xlmig_csum_ip4(h + 16, h + 12, ulen, 17), r4, ulen));
-        put16(r4 + 6, sum ? sum : 0xffff);
+        udp_echo(r4, l4, ulen, xlmig_csum_ip4(h + 16, h + 12, ulen, 17));
         c->udp++;
     } else {
         return 0;
@@ -175,7 +184,7 @@ static size_t ip6_in(const struct sim_vif *v, const uint8_t *f, size_t len,
         put16(r4 + 2, xlmig_csum_fold(xlmig_csum_add(
             xlmig_csum_ip6(src, dst, (uint32_t)rlen, 58), r4, rlen)));
     } else if (nh == 17) {
-        uint16_t ulen, sum;
+        uint16_t ulen;
         if (plen < 8 || (ulen = get16(l4 + 4)) < 8 || ulen > plen ||
             get16(l4 + 2) != SIM_NIC_ECHO_PORT || !has6(v, h + 24) ||
             !get16(l4 + 6) ||           /* a checksum is mandatory */
@@ -185,13 +194,7 @@ static size_t ip6_in(const struct sim_vif *v, const uint8_t *f, size_t len,
         src = h + 24;
         dst = h + 8;
         rlen = ulen;
-        memcpy(r4, l4, ulen);
-        memcpy(r4, l4 + 2, 2);
-        memcpy(r4 + 2, l4, 2);
-        put16(r4 + 6, 0);
-        sum = xlmig_csum_fold(xlmig_csum_add(
-            xlmig_csum_ip6(src, dst, ulen, 17), r4, ulen));
-        put16(r4 + 6, sum ? sum : 0xffff);
+        udp_echo(r4, l4, ulen, xlmig_csum_ip6(src, dst, ulen, 17));
         c->udp++;
     } else {
         return 0;
