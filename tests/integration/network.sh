@@ -36,10 +36,12 @@ probe() {
         >"$T_WORK/$1.probe" 2>&1 &
     echo $! >"$T_WORK/$1.ppid"
 }
+# probe_stop NAME: stop it (in this shell: a subshell cannot wait for
+# it) and set $pr to what it heard.
 probe_stop() {
     kill "$(cat "$T_WORK/$1.ppid")" 2>/dev/null
     wait "$(cat "$T_WORK/$1.ppid")" 2>/dev/null
-    cat "$T_WORK/$1.probe"
+    pr=$(cat "$T_WORK/$1.probe")
 }
 pfield() { echo "$1" | sed -n "s/.*[ ]\{0,1\}$2=\([0-9.]*\).*/\1/p"; }
 jfield() { sed -n "s/.*\"event\":\"done\".*\"$2\":\([0-9.]*\).*/\1/p" "$1" |
@@ -90,7 +92,7 @@ sleep 0.3
 on hosta "$XLMIG_BIN" migrate --json web hostb >"$T_WORK/m1" 2>&1
 rc=$?
 sleep 0.5
-p0=$(probe_stop v0); p1=$(probe_stop v1)
+probe_stop v0; p0=$pr; probe_stop v1; p1=$pr
 dt=$(jfield "$T_WORK/m1" downtime_ms)
 t_res=$(resumed hostb)
 note "downtime ${dt} ms; vif0 probe: $p0"
@@ -135,7 +137,7 @@ for fault in cut kill; do
     rc=$?
     [ $fault = cut ] && link_up
     [ $fault = kill ] && { daemon_start hosta || not_ok "xlmigd on hosta again"; }
-    pf=$(probe_stop f)
+    probe_stop f; pf=$pr
     note "$fault: $pf"
     checke "$fault: the migration failed (exit $rc), web runs on hostb" \
         '[ $rc -ne 0 ] && intact hostb web' 
@@ -155,7 +157,7 @@ probe off "$IP0"
 on hostb "$XLMIG_BIN" migrate --json web hosta >"$T_WORK/m2" 2>&1
 rc=$?
 sleep 3
-poff=$(probe_stop off)
+probe_stop off; poff=$pr
 t_res=$(resumed hosta)
 fa=$(first_after "$T_WORK/off.replies" "$t_res")
 note "without the announce: $poff"
