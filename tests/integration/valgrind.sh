@@ -31,10 +31,18 @@ if need_netns && pki_up && net_up; then
     chmod +x "$T_WORK/recv-xl"
     daemon_conf hostb "tunnel_xl = \"$T_WORK/recv-xl\""
     daemon_start hosta && daemon_start hostb
-    on hosta $SIMDOM create -m 16M -c 2 -r 0 --fill vg2 >/dev/null
+    # vg2 has a vif: the destination checks it and announces it (a
+    # thread of the job's, an AF_PACKET socket, ANNOUNCED to the source).
+    for n in a b; do
+        ip -n "${T_NS}$n" link add xenbr0 type bridge &&
+            ip -n "${T_NS}$n" link set xenbr0 up
+    done
+    on hosta ip netns exec "$(ns_of hosta)" $SIMDOM create -m 16M -c 2 -r 0 \
+        --fill --vif bridge=xenbr0,ip=10.66.0.5,ip=fd66::5 vg2 >/dev/null
     on hostb $SIMDOM create -m 16M -c 1 -r 0 vg3 >/dev/null
-    check "under valgrind: xlmig migrate vg2 hostb" \
-        on hosta "$BUILD/xlmig" migrate vg2 hostb
+    check "under valgrind: xlmig migrate vg2 hostb, announced there" \
+        sh -c "XLMIG_SIM_DIR=$T_ROOT/hosta XLMIG_SOCKET=$T_WORK/hosta.sock \
+            $BUILD/xlmig migrate vg2 hostb | grep -q 'hostb announced it on 1 vif: 15 frames'"
     check "under valgrind: xlmig migrate --channels 3 vg2 back to hosta" \
         on hostb "$BUILD/xlmig" migrate --channels 3 vg2 hosta
     check "under valgrind: and --channels 2 to hostb again" \
