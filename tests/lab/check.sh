@@ -231,7 +231,7 @@ timed() {
 cap_start() {
     lab_run "$1" "pkill -x tcpdump; rm -f /root/ann.pcap
         l=\$(for d in /sys/class/net/*; do case \$(cat \$d/address) in
-              52:54:00:99:*) echo \${d##*/};; esac; done)
+              52:54:00:99:*) [ -d \$d/bridge ] || echo \${d##*/};; esac; done)
         nohup tcpdump -i \$l -Q in -n -U -w /root/ann.pcap \
             'ether src $GUEST_MAC and (rarp or arp or icmp6)' \
             >/root/tcpdump.log 2>&1 &
