@@ -113,12 +113,9 @@ static void *announce_main(void *arg)
     return NULL;
 }
 
-struct xlmig_announce *xlmig_announce_start(xlmig_ctx *ctx,
-                                            const char *domain,
-                                            const struct xlmig_vif *v,
-                                            unsigned n,
-                                            const struct xlmig_announce_conf *a,
-                                            uint64_t t0_ns)
+struct xlmig_announce *xlmig_announce_start(
+    xlmig_ctx *ctx, const char *domain, const struct xlmig_vif *v,
+    unsigned n, const struct xlmig_announce_conf *a, uint64_t t0_ns)
 {
     struct xlmig_announce *an;
     unsigned on_bridge = 0;

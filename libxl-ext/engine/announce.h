@@ -39,12 +39,9 @@ unsigned xlmig_announce_gap_ms(const struct xlmig_announce_conf *a,
  * the first round is sent before this returns.  NULL (and nothing sent)
  * when the announce is off or no vif is on a bridge.
  */
-struct xlmig_announce *xlmig_announce_start(xlmig_ctx *ctx,
-                                            const char *domain,
-                                            const struct xlmig_vif *v,
-                                            unsigned n,
-                                            const struct xlmig_announce_conf *a,
-                                            uint64_t t0_ns);
+struct xlmig_announce *xlmig_announce_start(
+    xlmig_ctx *ctx, const char *domain, const struct xlmig_vif *v,
+    unsigned n, const struct xlmig_announce_conf *a, uint64_t t0_ns);
 /* Wait for the last round, log the summary, fill @r, free @an. */
 void xlmig_announce_finish(struct xlmig_announce *an,
                            struct xlmig_announce_report *r);

@@ -16,7 +16,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define XLMIG_CAPS (XLMIG_CAP_DONE | XLMIG_CAP_ANNOUNCE)  /* what this version does */
+/* What this version does. */
+#define XLMIG_CAPS (XLMIG_CAP_DONE | XLMIG_CAP_ANNOUNCE)
 
 int xlmig_conn_init(struct xlmig_conn *c, xlmig_ctx *ctx,
                     struct xlmig_tls_conn *tls, const char *peer)

@@ -81,7 +81,8 @@ static void *net_main(void *arg)
     struct dom *d = arg;
     struct pollfd pfd[SIM_VIFS_MAX + 1];
     unsigned n = d->cfg.nvifs;
-    uint8_t *in = malloc(SIM_NIC_FRAME_MAX), *out = malloc(SIM_NIC_FRAME_MAX + 64);
+    uint8_t *in = malloc(SIM_NIC_FRAME_MAX);
+    uint8_t *out = malloc(SIM_NIC_FRAME_MAX + 64);
 
     if (!in || !out) {
         dom_log("network: out of memory; the NICs answer nothing");
