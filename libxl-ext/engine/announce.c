@@ -24,6 +24,7 @@ struct xlmig_announce {
     unsigned n;
     struct xlmig_announce_conf conf;
     uint64_t t0_ns;
+    uint64_t first_round_ns;    /* the schedule counts from it */
     int fd;
     pthread_t thread;
     bool threaded;
@@ -103,7 +104,7 @@ static void sleep_until(uint64_t ns)
 static void *announce_main(void *arg)
 {
     struct xlmig_announce *an = arg;
-    uint64_t due = xlmig_now_ns();
+    uint64_t due = an->first_round_ns;
 
     for (unsigned k = 1; k < an->conf.rounds; k++) {
         due += (uint64_t)xlmig_announce_gap_ms(&an->conf, k) * 1000000u;
@@ -160,6 +161,7 @@ struct xlmig_announce *xlmig_announce_start(
         free(an);
         return NULL;
     }
+    an->first_round_ns = xlmig_now_ns();
     round_once(an);
     if (an->conf.rounds > 1) {
         int r = pthread_create(&an->thread, NULL, announce_main, an);
