@@ -66,8 +66,15 @@ int xen_vifs(xlmig_ctx *ctx, struct xlmig_dom *d, struct xlmig_vif *v,
         snprintf(o->bridge, sizeof(o->bridge), "%s",
                  nic->bridge ? nic->bridge : XEN_DEFAULT_BRIDGE);
         memcpy(o->mac, nic->mac, 6);
-        o->emulated = cfg.c_info.type == LIBXL_DOMAIN_TYPE_HVM &&
-                      nic->nictype == LIBXL_NIC_TYPE_VIF_IOEMU;
+        /* An emulated NIC still plugged: its tap, vifD.N-emu, is there
+         * (a guest with PV drivers unplugs it as it boots). */
+        if (cfg.c_info.type == LIBXL_DOMAIN_TYPE_HVM &&
+            nic->nictype == LIBXL_NIC_TYPE_VIF_IOEMU) {
+            struct xlmig_netdev nd;
+            char emu[32];
+            snprintf(emu, sizeof(emu), "%s-emu", o->dev);
+            o->emulated = xlmig_host_netdev(emu, &nd);
+        }
         nic_addresses(nic->ip, o);
         /* A route- or NAT-scripted vif is on no bridge to check. */
         if (nic->script && !strstr(nic->script, "bridge"))
