@@ -41,20 +41,26 @@ int xen_vifs(xlmig_ctx *ctx, struct xlmig_dom *d, struct xlmig_vif *v,
              unsigned *n, char *why, size_t whylen)
 {
     struct xen_priv *x = ctx->backend_priv;
-    libxl_domain_config cfg;
+    libxl_domain_config own;
+    const libxl_domain_config *cfg = &own;
     int rc = 0;
 
     *n = 0;
-    libxl_domain_config_init(&cfg);
-    if (libxl_retrieve_domain_configuration(x->lctx, d->info.domid, &cfg,
-                                            NULL)) {
+    libxl_domain_config_init(&own);
+    /* A domain this job restored: the configuration libxl made it from
+     * (asking libxl again would cost the downtime a round of XenStore
+     * and device-model queries). */
+    if (d->cfg_init)
+        cfg = &d->cfg;
+    else if (libxl_retrieve_domain_configuration(x->lctx, d->info.domid,
+                                                 &own, NULL)) {
         snprintf(why, whylen, "cannot read domain %u's configuration",
                  d->info.domid);
-        libxl_domain_config_dispose(&cfg);
+        libxl_domain_config_dispose(&own);
         return XLMIG_ERR_BACKEND;
     }
-    for (int i = 0; i < cfg.num_nics && *n < XLMIG_VIFS_MAX; i++) {
-        const libxl_device_nic *nic = &cfg.nics[i];
+    for (int i = 0; i < cfg->num_nics && *n < XLMIG_VIFS_MAX; i++) {
+        const libxl_device_nic *nic = &cfg->nics[i];
         struct xlmig_vif *o = &v[(*n)++];
 
         memset(o, 0, sizeof(*o));
@@ -68,7 +74,7 @@ int xen_vifs(xlmig_ctx *ctx, struct xlmig_dom *d, struct xlmig_vif *v,
         memcpy(o->mac, nic->mac, 6);
         /* An emulated NIC still plugged: its tap, vifD.N-emu, is there
          * (a guest with PV drivers unplugs it as it boots). */
-        if (cfg.c_info.type == LIBXL_DOMAIN_TYPE_HVM &&
+        if (cfg->c_info.type == LIBXL_DOMAIN_TYPE_HVM &&
             nic->nictype == LIBXL_NIC_TYPE_VIF_IOEMU) {
             struct xlmig_netdev nd;
             char emu[32];
@@ -82,7 +88,7 @@ int xen_vifs(xlmig_ctx *ctx, struct xlmig_dom *d, struct xlmig_vif *v,
         if ((rc = xlmig_host_vif_check(o, why, whylen)))
             break;
     }
-    libxl_domain_config_dispose(&cfg);
+    libxl_domain_config_dispose(&own);
     return rc;
 }
 
