@@ -46,6 +46,7 @@ static void base(struct xlmig_needs *n, struct xlmig_offer *o)
     n->nnics = 1;
     memcpy(n->nics[0].mac, "\x00\x16\x3e\x00\x00\x01", 6);
     strcpy(n->nics[0].bridge, "xenbr0");
+    n->nics[0].mtu = 1500;
 
     strcpy(o->hv, "Xen 4.17.5");
     o->hv_major = 4;
@@ -63,6 +64,8 @@ static void base(struct xlmig_needs *n, struct xlmig_offer *o)
     o->disks[0].size = 10ull << 30;
     o->disks[1].size = 650ull << 20;
     o->nics[0].bridge = true;
+    o->nics[0].up = true;
+    o->nics[0].mtu = 1500;
 }
 
 static const struct xlmig_pf_row *find(const struct xlmig_pf_report *r,
@@ -82,7 +85,7 @@ static void test_all_pass(void **state)
     static const char *const checks[] = {
         "hypervisor", "stream", "cpu.vendor", "cpu.features", "vcpus",
         "cpupool", "pinning", "disk xvda", "media hdc", "vif0.bridge",
-        "vif0.mac", "nomigrate", "pci",
+        "vif0.mtu", "vif0.stp", "vif0.mac", "nomigrate", "pci",
     };
 
     (void)state;
@@ -150,6 +153,11 @@ CASE(copy_tight, n->flags = XLMIG_PF_COPY_STORAGE; o->disks[0].err = 2;
 CASE(copy_exists, n->flags = XLMIG_PF_COPY_STORAGE)
 CASE(no_bridge, o->nics[0].bridge = false)
 CASE(mac_taken, strcpy(o->nics[0].mac_user, "domain db1"))
+CASE(bridge_down, o->nics[0].up = false)
+CASE(mtu_smaller, o->nics[0].mtu = 1400)
+CASE(mtu_larger, o->nics[0].mtu = 9000)
+CASE(stp_on, o->nics[0].stp = true; o->nics[0].forward_delay_cs = 1500)
+CASE(mac_auto, n->nics[0].flags = XLMIG_PF_NIC_MAC_AUTO)
 CASE(nomigrate, n->nomigrate = true)
 CASE(pci, n->npci = 1; strcpy(n->pci[0], "0000:03:00.0"))
 
@@ -206,6 +214,16 @@ static const struct {
       "bridge xenbr0 does not exist on the destination" },
     { mac_taken, "vif0.mac", XLMIG_PF_FAIL,
       "MAC 00:16:3e:00:00:01 is in use on the destination by domain db1" },
+    { bridge_down, "vif0.bridge", XLMIG_PF_FAIL,
+      "bridge xenbr0 is down on the destination" },
+    { mtu_smaller, "vif0.mtu", XLMIG_PF_FAIL,
+      "bridge xenbr0 has MTU 1400 here, 1500 on the source" },
+    { mtu_larger, "vif0.mtu", XLMIG_PF_WARN,
+      "bridge xenbr0 has MTU 9000 here, 1500 on the source" },
+    { stp_on, "vif0.stp", XLMIG_PF_WARN,
+      "a new port listens and learns for 2 x 15.00 s" },
+    { mac_auto, "vif0.mac", XLMIG_PF_WARN,
+      "was generated when the domain was made" },
     { nomigrate, "nomigrate", XLMIG_PF_FAIL, "marked not to migrate" },
     { pci, "pci", XLMIG_PF_FAIL,
       "PCI passthrough device 0000:03:00.0 cannot migrate" },
