@@ -289,6 +289,8 @@ static int domid_alloc(void)
 
 void sim_vif_name(uint32_t domid, unsigned i, char name[16])
 {
+    /* Sim domids are below 1024 (domid_alloc) and vifs below
+     * SIM_VIFS_MAX: the bounds only tell the compiler it fits IFNAMSIZ. */
     snprintf(name, 16, "vif%u.%u", domid % 100000, i % 100);
 }
 
