@@ -8,7 +8,7 @@ $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o \
 
 # Helper programs the integration scripts drive.
 INTEG_HELPERS := logdirty_check tls_check live_send attach_probe stream_mutate \
-	netprobe
+	netprobe leasehold
 INTEG_BINS := $(INTEG_HELPERS:%=$(BUILD)/tests/integration/%)
 
 $(BUILD)/tests/integration/%: $(BUILD)/tests/integration/%.o $(LIBXLMIG_A)

@@ -228,6 +228,14 @@ struct xlmig_backend_ops {
      */
     int (*vifs)(xlmig_ctx *ctx, struct xlmig_dom *dom, struct xlmig_vif *v,
                 unsigned *n, char *why, size_t whylen);
+    /*
+     * Optional: open the restored, paused domain's disks and take their
+     * leases (docs/storage.md), after the source released them and before
+     * the domain may run: the destination asks once COMMIT arrived, and a
+     * disk it cannot take fails the migration (the reason in @why).
+     */
+    int (*attach_disks)(xlmig_ctx *ctx, struct xlmig_dom *dom, char *why,
+                        size_t whylen);
     /* Optional: have the device model announce its emulated NICs on
      * schedule @a (QEMU's announce-self); how many it asked in *@nics. */
     int (*dm_announce)(xlmig_ctx *ctx, struct xlmig_dom *dom,

@@ -38,6 +38,7 @@ static const struct {
     { XLMIG_ERR_PEER, "aborted by the peer" },
     { XLMIG_ERR_INDOUBT, "in doubt: COMMIT sent, no confirmation" },
     { XLMIG_ERR_BUSY, "too many migrations in progress" },
+    { XLMIG_ERR_LEASED, "a disk is in use by another domain (its lease is held)" },
 };
 
 const char *xlmig_strerror(int rc)

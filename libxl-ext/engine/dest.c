@@ -463,6 +463,16 @@ int xlmig_dest_job(xlmig_ctx *ctx, struct xlmig_conn *c,
         aborted = true;
         goto out;
     }
+    /* Its disks, last: the source flushed them and gave their leases
+     * back as it suspended, so they are free now unless something else
+     * holds them, and then the domain must not run here. */
+    if (ctx->ops->attach_disks &&
+        (rc = ctx->ops->attach_disks(ctx, dom, why, sizeof(why)))) {
+        LOG_ERR(ctx, "cannot attach the disks of %s: %s", d.name, why);
+        xlmig_send_abort(c, j->wire_id, rc, why);
+        aborted = true;
+        goto out;
+    }
     rc = xlmig_mjob_phase(j, XLMIG_PHASE_HANDOVER);
     if (rc)
         goto out;

@@ -56,6 +56,7 @@ enum {
     XLMIG_ERR_PEER = -21,       /* the peer aborted or broke the protocol */
     XLMIG_ERR_INDOUBT = -22,    /* outcome unknown after COMMIT: recover */
     XLMIG_ERR_BUSY = -23,       /* a concurrency limit was reached */
+    XLMIG_ERR_LEASED = -24,     /* a disk's lease is held elsewhere */
 };
 
 /* Static string for an error code; never NULL. */

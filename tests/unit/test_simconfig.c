@@ -99,6 +99,9 @@ static void test_refusals(void **state)
                "ip=1.1.1.3,ip=1.1.1.4,ip=1.1.1.5\n", "more than 4 IPv4");
     expect_bad(GOOD "pci=03:00.0\n", "bad value for pci");
     expect_bad(GOOD "disable_migrate=yes\n", "bad value for disable_migrate");
+    expect_bad(GOOD "disk_rate=-1\n", "bad value for disk_rate");
+    expect_bad(GOOD "disk_read_rate=4M\n", "bad value for disk_read_rate");
+    expect_bad(GOOD "disk_rate=1\ndisk_rate=2\n", "disk_rate given twice");
     {
         struct sim_config c;
         char why[160];
@@ -112,7 +115,8 @@ static void test_refusals(void **state)
 #define FULL GOOD "cpu_vendor=GenuineIntel\ncpu_features=fpu sse2 avx2\n"  \
     "pool=batch\ncpus=0-1,3\ndisk=/srv/web.img,raw,xvda,rw\n"              \
     "disk=,raw,hdc:cdrom,r\nvif=mac=00:16:3e:00:00:01,bridge=xenbr0\n"      \
-    "vif=mac=00:16:3e:00:00:02\npci=0000:03:00.0\ndisable_migrate=1\n"
+    "vif=mac=00:16:3e:00:00:02\npci=0000:03:00.0\ndisable_migrate=1\n"      \
+    "disk_rate=8388608\ndisk_read_rate=max\n"
 
 /* A vif's addresses and a generated MAC, and their round trip; the
  * create command's spec may leave the MAC out, a config may not. */
@@ -168,6 +172,8 @@ static void test_optional(void **state)
     assert_string_equal(c.vifs[1].bridge, "");
     assert_int_equal(c.npci, 1);
     assert_true(c.disable_migrate);
+    assert_int_equal(c.disk_rate, 8 << 20);
+    assert_true(c.disk_read_rate == SIM_RATE_MAX);
     assert_int_equal(c.vifs[0].nip4, 0);
     n = sim_config_format(&c, buf, sizeof(buf));
     assert_true(n > 0);

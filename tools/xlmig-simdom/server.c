@@ -99,6 +99,7 @@ static void handle(struct dom *d, int cfd, uint32_t type, const uint8_t *p,
                           i, d->tap_name[i], c.rx, c.tx, c.arp, c.icmp,
                           c.udp, c.ns, c.icmp6, c.dropped);
         }
+        disk_info(d, text, sizeof(text), &n);
         pthread_mutex_unlock(&d->lock);
         if (n < 0 || (size_t)n >= sizeof(text))
             goto inval;
@@ -111,7 +112,38 @@ static void handle(struct dom *d, int cfd, uint32_t type, const uint8_t *p,
         return;
     case SIM_MSG_UNPAUSE:
         rc = dom_unpause(d);
-        sim_ipc_reply(cfd, rc ? XLMIG_ERR_BACKEND : 0, NULL, 0);
+        if (rc == -EBUSY || rc == -EINVAL)
+            sim_ipc_reply(cfd, rc == -EBUSY ? XLMIG_ERR_LEASED :
+                          XLMIG_ERR_BACKEND, d->err, strlen(d->err));
+        else
+            sim_ipc_reply(cfd, rc ? XLMIG_ERR_BACKEND : 0, NULL, 0);
+        return;
+    case SIM_MSG_DISKS_ATTACH:
+    case SIM_MSG_DISKS_RELEASE:
+        pthread_mutex_lock(&d->lock);
+        if (!d->pause_req) {
+            pthread_mutex_unlock(&d->lock);
+            sim_ipc_reply(cfd, XLMIG_ERR_STATE, "domain is running", 17);
+            return;
+        }
+        text[0] = '\0';
+        if (type == SIM_MSG_DISKS_RELEASE)
+            rc = disk_release(d, text, sizeof(text));
+        else if (!d->started && d->cfg.ndisks &&
+                 disk_geometry_check(d, text, sizeof(text)))
+            rc = -1;
+        else
+            rc = disk_attach(d, false, 0, text, sizeof(text));
+        pthread_mutex_unlock(&d->lock);
+        if (rc)
+            dom_log("%s", text);
+        else if (d->cfg.ndisks)
+            dom_log("disks %s", type == SIM_MSG_DISKS_RELEASE ?
+                    "flushed and released" : "attached");
+        sim_ipc_reply(cfd, rc ? (type == SIM_MSG_DISKS_ATTACH &&
+                                 strstr(text, "in use") ?
+                                 XLMIG_ERR_LEASED : XLMIG_ERR_IO) : 0,
+                      text, rc ? strlen(text) : 0);
         return;
     case SIM_MSG_DESTROY:
         *destroy = true;        /* replied to once the domain is gone */
@@ -168,9 +200,8 @@ static void handle(struct dom *d, int cfd, uint32_t type, const uint8_t *p,
     case SIM_MSG_VERIFY: {
         struct sim_verify_result res;
         bool was = dom_pause(d);
+        uint64_t dbad;
         sim_verify(d->ram, d->cfg.nr_pages, d->ramfd, &res);
-        if (was)
-            dom_unpause(d);
         if (res.bad)
             n = snprintf(text, sizeof(text),
                          "FAILED: %" PRIu64 " bad pages of %" PRIu64
@@ -182,7 +213,14 @@ static void handle(struct dom *d, int cfd, uint32_t type, const uint8_t *p,
                          "ok: %" PRIu64 " pages checked, %" PRIu64
                          " written, 0 bad", res.pages_checked,
                          res.pages_written);
-        sim_ipc_reply(cfd, res.bad ? XLMIG_ERR_FAIL : 0, text, (size_t)n);
+        /* Then each disk against its ledger (sim_layout.h). */
+        dbad = res.bad ? 0 : disk_verify(d, text, sizeof(text), &n);
+        if (was)
+            dom_unpause(d);
+        if (n < 0 || (size_t)n >= sizeof(text))
+            n = (int)strlen(text);
+        sim_ipc_reply(cfd, res.bad || dbad ? XLMIG_ERR_FAIL : 0, text,
+                      (size_t)n);
         return;
     }
     case SIM_MSG_HASH: {
@@ -312,6 +350,7 @@ static void dom_teardown(struct dom *d, int lfd)
     if (d->started)
         for (uint32_t i = 0; i < d->cfg.nr_vcpus; i++)
             pthread_join(d->vcpus[i].thread, NULL);
+    disk_stop_io(d);            /* and the leases go with the images */
     if (running)
         dom_runlog(d, "stop");
     net_stop(d);                /* the TAP devices go with the process */
@@ -416,25 +455,31 @@ int cmd_run(int argc, char **argv)
     d->uffd = -1;
     d->pagemap_fd = -1;
 
-    {
-        uint64_t lp;
-        sim_geometry(d->cfg.nr_pages, &lp, &d->data_start);
-    }
-    d->nr_data = d->cfg.nr_pages - d->data_start;
     d->vcpus = calloc(d->cfg.nr_vcpus, sizeof(*d->vcpus));
     if (!d->vcpus)
         FAIL("out of memory\n");
+    for (unsigned i = 0; i < SIM_DISKS_MAX; i++) {
+        d->disks[i].d = d;
+        d->disks[i].idx = i;
+        d->disks[i].fd = -1;
+    }
     for (uint32_t i = 0; i < d->cfg.nr_vcpus; i++) {
         struct vcpu *v = &d->vcpus[i];
         v->d = d;
         v->id = i;
-        v->share = (d->nr_data - i + d->cfg.nr_vcpus - 1) / d->cfg.nr_vcpus;
         v->st.rng = d->cfg.seed * 0x9e3779b97f4a7c15u + i + 1;
         if (!v->st.rng)
             v->st.rng = 1;
     }
     if (!restored) {
+        /* A domain being made takes its disks now (their sizes lay out
+         * its ledgers); a restored one when it is handed over. */
+        if (disk_attach(d, true, 0, why, sizeof(why)))
+            FAIL("%s\n", why);
         format_memory(d);
+        if (!disk_layout(d, d->data_start, why, sizeof(why)))
+            FAIL("%s\n", why);
+        dom_shares(d);
         if (fill) {
             for (uint32_t i = 0; i < d->cfg.nr_vcpus; i++)
                 pthread_create(&d->vcpus[i].thread, NULL, fill_main,

@@ -56,6 +56,19 @@ struct vcpu {
     uint64_t slice_ns;          /* throttle: when this time slice began */
 };
 
+/* One of the guest's disks (disk.c). */
+struct sdisk {
+    struct dom *d;
+    unsigned idx;               /* in cfg.disks and the superblock */
+    int fd;                     /* -1 while released; holds the lease */
+    uint64_t size;              /* a domain being made: the image's */
+    bool zero;                  /* ... and whether it was all zeros */
+    bool failed;                /* an I/O error stopped it */
+    bool running;               /* its I/O thread exists */
+    pthread_t thread;
+    uint64_t epoch_ns, epoch_w, epoch_r;        /* pacing */
+};
+
 struct dom {
     char dir[256];
     struct sim_config cfg;
@@ -75,7 +88,9 @@ struct dom {
     bool pause_req;
     bool quit;
     unsigned parked;
+    unsigned nthreads;          /* vCPU and I/O threads that park */
     bool started;               /* restored domains start with no vCPUs */
+    char err[300];              /* why the last unpause failed */
 
     uint32_t throttle_pct;      /* share of CPU time taken away, 0-99 */
 
@@ -90,6 +105,10 @@ struct dom {
     int ld_stop_pipe[2];
     pthread_mutex_t ld_lock;
     uint8_t *ld_bitmap;         /* sync mode: pages written since peek */
+
+    /* disks (disk.c) */
+    struct sdisk disks[SIM_DISKS_MAX];
+    bool disks_attached;
 
     /* network (net.c) */
     int tap[SIM_VIFS_MAX];
@@ -106,6 +125,7 @@ void dom_log(const char *fmt, ...) XLMIG_PRINTF(1, 2);
 
 /* workload.c */
 void dom_runlog(struct dom *d, const char *what);
+void dom_shares(struct dom *d);
 void vcpu_write(struct vcpu *v, uint64_t idx);
 void wait_until(struct dom *d, uint64_t abs_mono_ns);
 uint64_t guest_time(struct dom *d);
@@ -116,6 +136,22 @@ int dom_unpause(struct dom *d);
 int ld_start(struct dom *d, const char **mode);
 void ld_stop(struct dom *d);
 int ld_peek_clear(struct dom *d, uint8_t *bm);
+
+/* disk.c */
+bool disk_io(const struct dom *d, unsigned i);
+/* A domain resumed after a failed migration waits this long for its
+ * leases: the destination's copy may still be exiting. */
+#define DISK_LEASE_WAIT_MS 3000
+int disk_attach(struct dom *d, bool fresh, unsigned wait_ms, char *why,
+                size_t whylen);
+int disk_release(struct dom *d, char *why, size_t whylen);
+uint64_t disk_layout(struct dom *d, uint64_t data_start, char *why,
+                     size_t whylen);
+int disk_geometry_check(struct dom *d, char *why, size_t whylen);
+int disk_start_io(struct dom *d);
+void disk_stop_io(struct dom *d);
+uint64_t disk_verify(struct dom *d, char *text, size_t len, int *n);
+void disk_info(struct dom *d, char *text, size_t len, int *n);
 
 /* net.c */
 struct sim_nic_counters;

@@ -183,7 +183,7 @@ bool dom_pause(struct dom *d)
         d->pause_req = true;
         pthread_cond_broadcast(&d->cond);
         if (d->started)
-            while (d->parked < d->cfg.nr_vcpus)
+            while (d->parked < d->nthreads)
                 pthread_cond_wait(&d->parked_cond, &d->lock);
         d->clock_base_ns = guest_time(d);
         d->run_since_ns = 0;
@@ -193,16 +193,35 @@ bool dom_pause(struct dom *d)
     return was_running;
 }
 
+/* Each vCPU's share of the data pages, which end where the disk
+ * ledgers begin (sim_layout.h). */
+void dom_shares(struct dom *d)
+{
+    uint64_t lp, end = d->sb->disk_start ? d->sb->disk_start :
+                                           d->cfg.nr_pages;
+
+    sim_geometry(d->cfg.nr_pages, &lp, &d->data_start);
+    d->nr_data = end > d->data_start ? end - d->data_start : 0;
+    for (uint32_t i = 0; i < d->cfg.nr_vcpus; i++)
+        d->vcpus[i].share = d->nr_data > i ?
+            (d->nr_data - i + d->cfg.nr_vcpus - 1) / d->cfg.nr_vcpus : 0;
+}
+
+/* The guest's threads, first started.  Caller holds d->lock. */
 static int dom_start_vcpus(struct dom *d)
 {
+    int r;
+
+    d->nthreads = 0;
     for (uint32_t i = 0; i < d->cfg.nr_vcpus; i++) {
-        int r = pthread_create(&d->vcpus[i].thread, NULL, vcpu_main,
-                               &d->vcpus[i]);
+        r = pthread_create(&d->vcpus[i].thread, NULL, vcpu_main,
+                           &d->vcpus[i]);
         if (r)
             return -r;
+        d->nthreads++;
     }
     d->started = true;
-    return 0;
+    return disk_start_io(d);
 }
 
 int dom_unpause(struct dom *d)
@@ -210,9 +229,25 @@ int dom_unpause(struct dom *d)
     int r = 0;
 
     pthread_mutex_lock(&d->lock);
+    if (d->pause_req && !d->disks_attached) {
+        /* It never runs without its disks: take them back first (a
+         * domain resumed after a migration that failed, or a restored
+         * one started without being asked to attach them). */
+        if (!d->started && disk_geometry_check(d, d->err, sizeof(d->err))) {
+            pthread_mutex_unlock(&d->lock);
+            return -EINVAL;
+        }
+        if (disk_attach(d, false, DISK_LEASE_WAIT_MS, d->err,
+                        sizeof(d->err))) {
+            pthread_mutex_unlock(&d->lock);
+            dom_log("cannot run: %s", d->err);
+            return -EBUSY;
+        }
+    }
     if (d->pause_req) {
         dom_runlog(d, "start");
         if (!d->started) {
+            dom_shares(d);
             uint64_t now = xlmig_now_ns();
             for (uint32_t i = 0; i < d->cfg.nr_vcpus; i++) {
                 d->vcpus[i].epoch_ns = now;

@@ -54,7 +54,12 @@ static void usage(FILE *f)
 "          --pool NAME           cpupool (default Pool-0)\n"
 "          --cpus LIST           pin the vCPUs to these CPUs (\"0-1,3\")\n"
 "          --disk SPEC           TARGET,FORMAT,VDEV[:cdrom],ACCESS (xl's\n"
-"                                disk spec; repeat for more)\n"
+"                                disk spec; repeat for more): a raw\n"
+"                                image the guest writes and reads\n"
+"          --disk-rate RATE      bytes/s each writable disk writes, in\n"
+"                                self-checking 4K blocks (default 0)\n"
+"          --disk-read-rate RATE bytes/s each writable disk reads, each\n"
+"                                block checked (default 0)\n"
 "          --vif SPEC            [mac=MAC][,bridge=BRIDGE][,ip=ADDR]...\n"
 "                                a NIC: a TAP device vifID.N on BRIDGE,\n"
 "                                answering ARP/ND, ping and UDP echo on\n"
@@ -65,7 +70,8 @@ static void usage(FILE *f)
 "  list                    list simulated domains on this host\n"
 "  info NAME               show a domain's state and counters\n"
 "  pause NAME | unpause NAME | destroy NAME\n"
-"  verify NAME             check every page against the domain's ledger\n"
+"  verify NAME             check every page and disk block against the\n"
+"                          domain's ledgers\n"
 "  hash NAME               SHA-256 of the domain's memory\n"
 "\n"
 "Domains live in $XLMIG_SIM_DIR (default /dev/shm/xlmig-sim).\n");
@@ -198,6 +204,8 @@ static int cmd_create(int argc, char **argv)
         { "pool", required_argument, NULL, 'O' },
         { "cpus", required_argument, NULL, 'U' },
         { "disk", required_argument, NULL, 'D' },
+        { "disk-rate", required_argument, NULL, 'W' },
+        { "disk-read-rate", required_argument, NULL, 'Y' },
         { "vif", required_argument, NULL, 'N' },
         { "pci", required_argument, NULL, 'X' },
         { "disable-migrate", no_argument, NULL, 'M' },
@@ -280,6 +288,19 @@ static int cmd_create(int argc, char **argv)
                 return 2;
             }
             snprintf(cfg.cpus, sizeof(cfg.cpus), "%s", optarg);
+            break;
+        }
+        case 'W':
+        case 'Y': {
+            uint64_t *r = c == 'W' ? &cfg.disk_rate : &cfg.disk_read_rate;
+            if (!strcmp(optarg, "max"))
+                *r = SIM_RATE_MAX;
+            else if (sim_parse_size(optarg, r)) {
+                fprintf(stderr, "xlmig-simdom: --%s %s: expected bytes per "
+                        "second (e.g. 4M) or 'max'\n",
+                        c == 'W' ? "disk-rate" : "disk-read-rate", optarg);
+                return 2;
+            }
             break;
         }
         case 'D':

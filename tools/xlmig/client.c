@@ -515,14 +515,16 @@ static int run_job(const struct xlmig_ctl_req *req, bool json)
                            jnum(e, "memory_bytes") > 0 ?
                                jnum(e, "bytes_sent") /
                                    jnum(e, "memory_bytes") : 0.0, thr);
-                if (!check && rc == 0 && jnum2(e, "announce", "vifs") > 0)
-                    printf("%s announced it on %.0f vif%s: %.0f frames, "
-                           "the first %.1f ms after the resume\n",
-                           jstr(e, "peer"), jnum2(e, "announce", "vifs"),
-                           jnum2(e, "announce", "vifs") == 1 ? "" : "s",
-                           jnum2(e, "announce", "frames"),
-                           jnum2(e, "announce", "first_ms"));
-                else if (rc == EXIT_INDOUBT)
+                if (check || rc == 0) {
+                    if (!check && jnum2(e, "announce", "vifs") > 0)
+                        printf("%s announced it on %.0f vif%s: %.0f "
+                               "frames, the first %.1f ms after the "
+                               "resume\n", jstr(e, "peer"),
+                               jnum2(e, "announce", "vifs"),
+                               jnum2(e, "announce", "vifs") == 1 ? "" : "s",
+                               jnum2(e, "announce", "frames"),
+                               jnum2(e, "announce", "first_ms"));
+                } else if (rc == EXIT_INDOUBT)
                     fprintf(stderr, "xlmig: job %u is IN DOUBT: %s\n"
                             "xlmig: %s stays suspended here; run `xlmig "
                             "recover %u`\n", job, jstr(e, "error"),

@@ -119,9 +119,34 @@ static int simple(xlmig_ctx *ctx, struct xlmig_dom *d, uint32_t type,
     return rc;
 }
 
+/*
+ * Suspend: the vCPUs and I/O stop, then each disk is flushed and its
+ * lease given back, so that another host may open it (docs/storage.md).
+ * Unpausing takes the disks back first; the domain never runs without
+ * them.
+ */
 static int sim_suspend(xlmig_ctx *ctx, struct xlmig_dom *d)
 {
-    return simple(ctx, d, SIM_MSG_PAUSE, "suspending");
+    int rc = simple(ctx, d, SIM_MSG_PAUSE, "suspending");
+
+    return rc ? rc : simple(ctx, d, SIM_MSG_DISKS_RELEASE,
+                            "releasing the disks of");
+}
+
+static int sim_attach_disks(xlmig_ctx *ctx, struct xlmig_dom *d, char *why,
+                            size_t whylen)
+{
+    void *reply = NULL;
+    size_t rlen = 0;
+    int rc = sim_dom_call(ctx, d->info.name, SIM_MSG_DISKS_ATTACH, NULL, 0,
+                          &reply, &rlen);
+
+    if (rc)
+        xlmig_why(why, whylen, rc, "%s: %.*s", d->info.name,
+                  rlen ? (int)rlen : (int)strlen(xlmig_strerror(rc)),
+                  rlen ? (char *)reply : xlmig_strerror(rc));
+    free(reply);
+    return rc;
 }
 
 static int sim_unpause(xlmig_ctx *ctx, struct xlmig_dom *d)
@@ -828,4 +853,5 @@ const struct xlmig_backend_ops xlmig_backend_sim = {
     .needs = sim_needs,
     .offer = sim_offer,
     .vifs = sim_vifs,
+    .attach_disks = sim_attach_disks,
 };

@@ -307,11 +307,12 @@ int sim_vif_format(const struct sim_vif *v, char *buf, size_t len)
 
 enum { K_NAME, K_UUID, K_PAGES, K_VCPUS, K_RATE, K_PATTERN, K_HOT, K_SEED,
        K_REQUIRED, K_VENDOR = K_REQUIRED, K_FEATURES, K_POOL, K_CPUS,
-       K_DISK, K_VIF, K_PCI, K_NOMIGRATE, K_COUNT };
+       K_DISK, K_VIF, K_PCI, K_NOMIGRATE, K_DISK_RATE, K_DISK_READ_RATE,
+       K_COUNT };
 static const char *const keys[K_COUNT] = {
     "name", "uuid", "memory_pages", "vcpus", "dirty_rate", "pattern",
     "hot_percent", "seed", "cpu_vendor", "cpu_features", "pool", "cpus",
-    "disk", "vif", "pci", "disable_migrate",
+    "disk", "vif", "pci", "disable_migrate", "disk_rate", "disk_read_rate",
 };
 
 bool sim_pci_valid(const char *s)
@@ -404,11 +405,18 @@ int sim_config_parse(const char *text, size_t len, struct sim_config *cfg,
             cfg->nr_vcpus = (uint32_t)v;
             break;
         case K_RATE:
+        case K_DISK_RATE:
+        case K_DISK_READ_RATE:
             if (!strcmp(val, "max"))
                 v = SIM_RATE_MAX;
             else if (parse_u64(val, &v))
                 goto badval;
-            cfg->dirty_rate = v;
+            if (k == K_RATE)
+                cfg->dirty_rate = v;
+            else if (k == K_DISK_RATE)
+                cfg->disk_rate = v;
+            else
+                cfg->disk_read_rate = v;
             break;
         case K_PATTERN:
             if (sim_pattern_parse(val, &cfg->pattern))
@@ -653,6 +661,13 @@ int sim_config_format(const struct sim_config *cfg, char *buf, size_t len)
         put(buf, len, &off, "pci=%s\n", cfg->pci[i]);
     if (cfg->disable_migrate)
         put(buf, len, &off, "disable_migrate=1\n");
+    for (int k = 0; k < 2; k++) {
+        uint64_t r = k ? cfg->disk_read_rate : cfg->disk_rate;
+        if (r == SIM_RATE_MAX)
+            put(buf, len, &off, "%s=max\n", keys[K_DISK_RATE + k]);
+        else if (r)
+            put(buf, len, &off, "%s=%" PRIu64 "\n", keys[K_DISK_RATE + k], r);
+    }
     if (off >= len)
         return -1;
     return (int)off;

@@ -73,6 +73,10 @@ struct sim_config {
     struct sim_vif vifs[SIM_VIFS_MAX];
     char pci[SIM_PCI_MAX][16];  /* passthrough devices, BDF */
     int disable_migrate;
+    /* Block I/O (docs/simdom.md): bytes per second each writable disk
+     * writes and reads; 0 none, SIM_RATE_MAX as fast as it can. */
+    uint64_t disk_rate;
+    uint64_t disk_read_rate;
 };
 
 const char *sim_pattern_name(enum sim_pattern p);

@@ -31,7 +31,9 @@ enum sim_msg {
     SIM_MSG_LOGDIRTY_PEEK_CLEAR = 12,   /* -> bitmap, one bit per pfn */
     SIM_MSG_LOGDIRTY_STOP = 13,
     SIM_MSG_SET_THROTTLE = 14,  /* u32 percent of CPU time taken, 0-99 */
-    SIM_MSG_MAX = 14,
+    SIM_MSG_DISKS_ATTACH = 15,  /* open and lease every disk */
+    SIM_MSG_DISKS_RELEASE = 16, /* paused: flush, close, give the leases */
+    SIM_MSG_MAX = 16,
 };
 
 /* vCPU "registers": what a vCPU thread needs to continue its workload. */
