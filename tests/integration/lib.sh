@@ -113,7 +113,7 @@ daemon_conf() {
         echo "socket = \"$T_WORK/$h.sock\""
         echo "state_dir = \"$T_WORK/$h-state\""
         echo "sim_dir = \"$T_ROOT/$h\""
-        echo "io_timeout = 3"
+        echo "io_timeout = ${T_IO_TIMEOUT:-3}"
         for l in "$@"; do echo "$l"; done
     } >"$T_WORK/$h.conf"
 }

@@ -27,6 +27,9 @@ check "restored domain verifies" $SIMDOM verify vg1
 # channels, a refused one, a clean stop.  valgrind's verdict is each daemon's exit status.
 if need_netns && pki_up && net_up; then
     XLMIGD="$VG $BUILD/tests/xlmigd"
+    # valgrind runs both daemons several times slower: a 3 s I/O
+    # timeout fires on a channel that is only slow
+    T_IO_TIMEOUT=15
     printf '#!/bin/sh\nexec cat\n' >"$T_WORK/recv-xl"     # xl's stand-in
     chmod +x "$T_WORK/recv-xl"
     daemon_conf hostb "tunnel_xl = \"$T_WORK/recv-xl\""
