@@ -20,17 +20,6 @@ _Static_assert(SIM_SB_DISK_OFF + SIM_DISKS_MAX * sizeof(struct sim_disk_sb)
                    <= XLMIG_PAGE_SIZE, "the disk tables fit the superblock");
 
 
-static uint64_t rng_next(uint64_t *s)
-{
-    uint64_t x = *s;
-
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    *s = x;
-    return x * UINT64_C(0x2545f4914f6cdd1d);
-}
-
 /* Take the lease on @fd: 0, or -errno (EAGAIN: someone else holds it). */
 static int lease_take(int fd, bool write, unsigned wait_ms)
 {
@@ -263,21 +252,7 @@ static uint64_t *ledger(struct dom *d, unsigned i)
 
 static uint64_t pick_block(struct dom *d, struct sim_disk_sb *t)
 {
-    uint64_t n = t->nr_blocks;
-
-    switch (d->cfg.pattern) {
-    case SIM_PATTERN_SEQUENTIAL:
-        return t->seq_pos++ % n;
-    case SIM_PATTERN_HOTSET: {
-        uint64_t hot = n * d->cfg.hot_percent / 100;
-        if (hot == 0)
-            hot = 1;
-        return rng_next(&t->rng) % 10 < 9 ? rng_next(&t->rng) % hot :
-                                            rng_next(&t->rng) % n;
-    }
-    default:
-        return rng_next(&t->rng) % n;
-    }
+    return dom_pick(d, t->nr_blocks, &t->rng, &t->seq_pos);
 }
 
 /* One guest write: the next generation of a block, then the ledger once

@@ -126,6 +126,10 @@ void dom_log(const char *fmt, ...) XLMIG_PRINTF(1, 2);
 /* workload.c */
 void dom_runlog(struct dom *d, const char *what);
 void dom_shares(struct dom *d);
+uint64_t rng_next(uint64_t *s);
+/* The next of @n pages or blocks to write, by the domain's pattern. */
+uint64_t dom_pick(const struct dom *d, uint64_t n, uint64_t *rng,
+                  uint64_t *seq);
 void vcpu_write(struct vcpu *v, uint64_t idx);
 void wait_until(struct dom *d, uint64_t abs_mono_ns);
 uint64_t guest_time(struct dom *d);

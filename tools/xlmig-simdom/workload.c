@@ -4,7 +4,7 @@
  */
 #include "xlmig-simdom/simdom.h"
 
-static uint64_t rng_next(uint64_t *s)
+uint64_t rng_next(uint64_t *s)
 {
     uint64_t x = *s;
 
@@ -15,26 +15,28 @@ static uint64_t rng_next(uint64_t *s)
     return x * UINT64_C(0x2545f4914f6cdd1d);
 }
 
-static uint64_t pick_index(struct vcpu *v)
+uint64_t dom_pick(const struct dom *d, uint64_t n, uint64_t *rng,
+                  uint64_t *seq)
 {
-    uint64_t k, share = v->share;
-
-    switch (v->d->cfg.pattern) {
+    switch (d->cfg.pattern) {
     case SIM_PATTERN_SEQUENTIAL:
-        k = v->st.seq_pos++ % share;
-        break;
+        return (*seq)++ % n;
     case SIM_PATTERN_HOTSET: {
-        uint64_t hot = share * v->d->cfg.hot_percent / 100;
+        uint64_t hot = n * d->cfg.hot_percent / 100;
         if (hot == 0)
             hot = 1;
-        k = rng_next(&v->st.rng) % 10 < 9 ? rng_next(&v->st.rng) % hot :
-                                            rng_next(&v->st.rng) % share;
-        break;
+        return rng_next(rng) % 10 < 9 ? rng_next(rng) % hot :
+                                        rng_next(rng) % n;
     }
     default:
-        k = rng_next(&v->st.rng) % share;
-        break;
+        return rng_next(rng) % n;
     }
+}
+
+static uint64_t pick_index(struct vcpu *v)
+{
+    uint64_t k = dom_pick(v->d, v->share, &v->st.rng, &v->st.seq_pos);
+
     return k * v->d->cfg.nr_vcpus + v->id;      /* data index */
 }
 
