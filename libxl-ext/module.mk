@@ -10,11 +10,11 @@ TRANSPORT_SRCS := $(addprefix libxl-ext/transport/, tls.c conn.c tunnel.c \
 	tunnel_cmd.c)
 ENGINE_SRCS := $(addprefix libxl-ext/engine/, job.c mjob.c fault.c policy.c \
 	precopy.c quick.c preflight.c records.c stream_conn.c channels.c \
-	source.c source_xl.c dest.c serve.c announce.c)
+	source.c source_xl.c dest.c serve.c announce.c storage.c)
 BACKEND_SRCS := libxl-ext/backend/host_probe.c \
 	libxl-ext/backend/sim/sim_check.c libxl-ext/backend/xen/xen_check.c
 SIM_SRCS := $(addprefix libxl-ext/backend/sim/, backend_sim.c sim_config.c \
-	sim_host.c sim_ipc.c sim_layout.c sim_nic.c)
+	sim_host.c sim_ipc.c sim_layout.c sim_nic.c sim_storage.c)
 XEN_SRCS := $(addprefix libxl-ext/backend/xen/, backend_xen.c xen_save.c \
 	xen_restore.c xen_preflight.c libxl_compat.c qmp.c xen_cpu.c xen_net.c)
 

@@ -10,7 +10,8 @@ XLMIG_SRCS := $(addprefix tools/xlmig/, xlmig.c commands.c client.c \
 	tunnel_cmd.c) \
 	tools/xlmigd/conf.c tools/xlmigd/ctl.c
 XLMIG_SIMDOM_SRCS := $(addprefix tools/xlmig-simdom/, backends.c \
-	xlmig-simdom.c workload.c dirty.c server.c net.c disk.c)
+	xlmig-simdom.c workload.c dirty.c server.c net.c disk.c \
+	mirror.c)
 # Linked into the unit tests and fuzz targets of the daemon's parsers.
 DAEMON_PARSER_SRCS := tools/xlmigd/conf.c tools/xlmigd/ctl.c
 

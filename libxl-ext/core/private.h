@@ -134,6 +134,24 @@ struct xlmig_vif {
     uint8_t ip6[XLMIG_VIF_IPS][16];
 };
 
+/* A storage move's mirror of one disk, as the backend reports it. */
+enum xlmig_mirror_state {
+    XLMIG_MIRROR_NONE = 0,      /* no mirror: the disk is on target */
+    XLMIG_MIRROR_COPYING,       /* bulk copy running, writes mirrored */
+    XLMIG_MIRROR_READY,         /* both images the same: may switch */
+    XLMIG_MIRROR_FAILED,        /* see error; the disk is on target */
+};
+#define XLMIG_MIRROR_PATH_MAX 1023
+struct xlmig_mirror_status {
+    enum xlmig_mirror_state state;
+    uint64_t size;              /* octets to copy */
+    uint64_t done;              /* of them the bulk copy has passed */
+    uint64_t copied;            /* octets it wrote (holes, zeros skipped) */
+    uint64_t mirrored;          /* guest writes sent to both images */
+    char target[XLMIG_MIRROR_PATH_MAX + 1];     /* the image in use */
+    char error[512];
+};
+
 /* The announce schedule (xlmigd.conf; QEMU's announce-self defaults). */
 struct xlmig_announce_conf {
     bool enabled;
@@ -236,6 +254,27 @@ struct xlmig_backend_ops {
      */
     int (*attach_disks)(xlmig_ctx *ctx, struct xlmig_dom *dom, char *why,
                         size_t whylen);
+    /*
+     * Optional: a storage move (engine/storage.c, docs/storage.md).
+     * mirror_start copies disk @vdev of the running @dom to the image at
+     * @path (made by the engine, the disk's size, empty) at up to @rate
+     * octets/s (0: no cap), every guest write going to both images
+     * before the guest sees it complete; mirror_status reads where it
+     * is (and, with no mirror, which image the disk is on); mirror_pivot
+     * switches the domain to the new image once the copy is complete,
+     * recording it in the domain's configuration; mirror_cancel stops
+     * the mirror and leaves the domain on the old image (no mirror: 0).
+     * Refusals and failures name the reason in @why.
+     */
+    int (*mirror_start)(xlmig_ctx *ctx, struct xlmig_dom *dom,
+                        const char *vdev, const char *path, uint64_t rate,
+                        char *why, size_t whylen);
+    int (*mirror_status)(xlmig_ctx *ctx, struct xlmig_dom *dom,
+                         const char *vdev, struct xlmig_mirror_status *st);
+    int (*mirror_pivot)(xlmig_ctx *ctx, struct xlmig_dom *dom,
+                        const char *vdev, char *why, size_t whylen);
+    int (*mirror_cancel)(xlmig_ctx *ctx, struct xlmig_dom *dom,
+                         const char *vdev, char *why, size_t whylen);
     /* Optional: have the device model announce its emulated NICs on
      * schedule @a (QEMU's announce-self); how many it asked in *@nics. */
     int (*dm_announce)(xlmig_ctx *ctx, struct xlmig_dom *dom,

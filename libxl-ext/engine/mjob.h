@@ -22,6 +22,7 @@
 enum xlmig_job_dir {
     XLMIG_JOB_OUT = 0,          /* this host is the source */
     XLMIG_JOB_IN = 1,           /* this host is the destination */
+    XLMIG_JOB_LOCAL = 2,        /* on this host alone: a storage move */
 };
 
 enum xlmig_job_event {
@@ -50,6 +51,16 @@ struct xlmig_progress {
     uint32_t throttle_pct;      /* the most the guest was throttled */
     bool announced;             /* the announce ran (figures below) */
     struct xlmig_announce_report announce;      /* the destination's */
+    struct xlmig_storage_progress {     /* a storage move (mode storage) */
+        char disk[32];                  /* its vdev */
+        char from[XLMIG_MIRROR_PATH_MAX + 1], to[XLMIG_MIRROR_PATH_MAX + 1];
+        uint64_t size;                  /* octets to copy */
+        uint64_t done;                  /* of them the copy has passed */
+        uint64_t copied;                /* octets written to the new one */
+        uint64_t mirrored;              /* guest writes sent to both */
+        bool switched;                  /* the domain is on the new one */
+        bool kept;                      /* ... and the old one was kept */
+    } storage;
 };
 
 struct xlmig_mjob {

@@ -37,8 +37,8 @@ static int mkdirs(const char *dir)
 }
 
 /* Write @text to @dir/@name durably (temp, fsync, rename, fsync dir). */
-static int record_write(xlmig_ctx *ctx, const char *dir, const char *name,
-                        const char *text)
+int xlmig_record_write(xlmig_ctx *ctx, const char *dir, const char *name,
+                       const char *text)
 {
     char path[XLMIGD_PATH_MAX + 96], tmp[XLMIGD_PATH_MAX + 104];
     int fd, dfd, r;
@@ -69,7 +69,7 @@ static int record_write(xlmig_ctx *ctx, const char *dir, const char *name,
     return 0;
 }
 
-static int record_read(const char *path, char *buf, size_t len)
+int xlmig_record_read(const char *path, char *buf, size_t len)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     size_t got = 0;
@@ -86,8 +86,8 @@ static int record_read(const char *path, char *buf, size_t len)
 }
 
 /* Value of "key=" in a record, or "". */
-static void record_get(const char *text, const char *key, char *out,
-                       size_t len)
+void xlmig_record_get(const char *text, const char *key, char *out,
+                      size_t len)
 {
     size_t kl = strlen(key);
     const char *p = text;
@@ -135,7 +135,7 @@ int xlmig_state_in_record(xlmig_ctx *ctx, const struct xlmigd_config *cfg,
     snprintf(text, sizeof(text), "state=%s\njob=%u\ndomain=%s\nuuid=%s\n"
              "domid=%u\n", in_state_names[state], j->job.id, j->job.domain,
              u, domid);
-    return record_write(ctx, dir, name, text);
+    return xlmig_record_write(ctx, dir, name, text);
 }
 
 void xlmig_state_in_retire(xlmig_ctx *ctx, const struct xlmigd_config *cfg,
@@ -157,10 +157,10 @@ int xlmig_state_in_read(const char *dir, const char *peer, uint64_t wire,
 
     in_record_name(name, sizeof(name), peer, wire);
     snprintf(path, sizeof(path), "%s/in/%s", dir, name);
-    if (record_read(path, text, sizeof(text)))
+    if (xlmig_record_read(path, text, sizeof(text)))
         return XLMIG_JOBSTATE_UNKNOWN;
-    record_get(text, "state", st, sizeof(st));
-    record_get(text, "domain", domain, len);
+    xlmig_record_get(text, "state", st, sizeof(st));
+    xlmig_record_get(text, "domain", domain, len);
     for (uint32_t s = 1; s < ARRAY_SIZE(in_state_names); s++)
         if (!strcmp(st, in_state_names[s]))
             return (int)s;
@@ -176,7 +176,7 @@ uint32_t xlmig_state_next_id(const char *dir)
 
     pthread_mutex_lock(&lock);
     snprintf(path, sizeof(path), "%s/next-job", dir);
-    if (!record_read(path, text, sizeof(text)))
+    if (!xlmig_record_read(path, text, sizeof(text)))
         id = strtoul(text, NULL, 10);
     if (id == 0 || id > UINT32_MAX - 1)
         id = 1;
@@ -204,7 +204,7 @@ int xlmig_state_out_record(xlmig_ctx *ctx, const struct xlmigd_config *cfg,
              "state=commit-sent\nid=%u\nwire=%016" PRIx64 "\ndomain=%s\n"
              "uuid=%s\npeer=%s\naddr=%s\nport=%u\n", j->job.id,
              j->wire_id, j->job.domain, u, p->name, p->addr, p->port);
-    return record_write(ctx, dir, name, text);
+    return xlmig_record_write(ctx, dir, name, text);
 }
 
 void xlmig_state_out_remove(const struct xlmigd_config *cfg, uint32_t id)
@@ -249,7 +249,7 @@ static int record_scan(const char *dir, size_t size,
             (l > 4 && !strcmp(de->d_name + l - 4, ".tmp")))
             continue;
         snprintf(f, sizeof(f), "%s/%s", dir, de->d_name);
-        if (record_read(f, text, sizeof(text)))
+        if (xlmig_record_read(f, text, sizeof(text)))
             continue;
         memset(x, 0, size);
         if (!parse(de->d_name, text, x, arg))
@@ -278,14 +278,14 @@ static bool parse_indoubt(const char *name, const char *text, void *xp,
     xlmig_ctx *ctx = arg;
     char v[64];
 
-    record_get(text, "id", v, sizeof(v));
+    xlmig_record_get(text, "id", v, sizeof(v));
     x->id = (uint32_t)strtoul(v, NULL, 10);
-    record_get(text, "wire", v, sizeof(v));
+    xlmig_record_get(text, "wire", v, sizeof(v));
     x->wire_id = strtoull(v, NULL, 16);
-    record_get(text, "domain", x->domain, sizeof(x->domain));
-    record_get(text, "peer", x->dest.name, sizeof(x->dest.name));
-    record_get(text, "addr", x->dest.addr, sizeof(x->dest.addr));
-    record_get(text, "port", v, sizeof(v));
+    xlmig_record_get(text, "domain", x->domain, sizeof(x->domain));
+    xlmig_record_get(text, "peer", x->dest.name, sizeof(x->dest.name));
+    xlmig_record_get(text, "addr", x->dest.addr, sizeof(x->dest.addr));
+    xlmig_record_get(text, "port", v, sizeof(v));
     x->dest.port = (uint16_t)strtoul(v, NULL, 10);
     if (!x->id || !x->domain[0] || !x->dest.name[0] || !x->dest.port) {
         LOG_WARN(ctx, "ignoring unreadable job record out/%s", name);
@@ -325,14 +325,14 @@ static bool parse_rec_dom(const char *name, const char *text, void *xp,
 
     (void)arg;
     snprintf(x->file, sizeof(x->file), "%s", name);
-    record_get(text, "state", x->state, sizeof(x->state));
-    record_get(text, "domain", x->domain, sizeof(x->domain));
-    record_get(text, "uuid", x->uuid, sizeof(x->uuid));
-    record_get(text, "job", v, sizeof(v));
+    xlmig_record_get(text, "state", x->state, sizeof(x->state));
+    xlmig_record_get(text, "domain", x->domain, sizeof(x->domain));
+    xlmig_record_get(text, "uuid", x->uuid, sizeof(x->uuid));
+    xlmig_record_get(text, "job", v, sizeof(v));
     if (!v[0])
-        record_get(text, "id", v, sizeof(v));   /* out records */
+        xlmig_record_get(text, "id", v, sizeof(v));   /* out records */
     x->job = (uint32_t)strtoul(v, NULL, 10);
-    record_get(text, "domid", v, sizeof(v));
+    xlmig_record_get(text, "domid", v, sizeof(v));
     x->domid = (uint32_t)strtoul(v, NULL, 10);
     return true;
 }
@@ -408,7 +408,8 @@ static void mark_rolledback(xlmig_ctx *ctx, const char *dir,
 
     snprintf(rec, sizeof(rec), "state=rolledback\njob=%u\ndomain=%s\n"
              "uuid=%s\ndomid=%u\n", r->job, r->domain, r->uuid, r->domid);
-    (void)record_write(ctx, dir, r->file, rec);
+    if (xlmig_record_write(ctx, dir, r->file, rec))
+        return;                 /* logged; the next start tries again */
 }
 
 void xlmig_state_reconcile_in(xlmig_ctx *ctx, const char *dir)

@@ -9,6 +9,17 @@
 #include "engine/mjob.h"
 #include "transport/conn.h"
 
+/* A record's file: @text written to @dir/@name durably (a temporary,
+ * fsync, rename, fsync of @dir, which is made if need be); read back
+ * whole (at most @len - 1 octets, NUL-terminated; -errno); the value of
+ * its "@key=" line ("" if none; cut at @len - 1 octets). */
+int xlmig_record_write(xlmig_ctx *ctx, const char *dir, const char *name,
+                       const char *text) XLMIG_MUST_CHECK;
+int xlmig_record_read(const char *path, char *buf, size_t len)
+    XLMIG_MUST_CHECK;
+void xlmig_record_get(const char *text, const char *key, char *out,
+                      size_t len);
+
 /*
  * Destination: record job @j from @peer as @state (XLMIG_JOBSTATE_*),
  * durably, with the domain's UUID and the domid of the instance the job

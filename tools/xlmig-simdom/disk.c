@@ -21,7 +21,7 @@ _Static_assert(SIM_SB_DISK_OFF + SIM_DISKS_MAX * sizeof(struct sim_disk_sb)
 
 
 /* Take the lease on @fd: 0, or -errno (EAGAIN: someone else holds it). */
-static int lease_take(int fd, bool write, unsigned wait_ms)
+int lease_take(int fd, bool write, unsigned wait_ms)
 {
     struct flock fl = {
         .l_type = write ? F_WRLCK : F_RDLCK, .l_whence = SEEK_SET,
@@ -145,7 +145,17 @@ int disk_release(struct dom *d, char *why, size_t whylen)
         return 0;
     for (unsigned i = 0; i < d->cfg.ndisks; i++) {
         struct sdisk *k = &d->disks[i];
+        bool mirrored;
 
+        pthread_mutex_lock(&k->io);
+        mirrored = k->m != NULL;
+        pthread_mutex_unlock(&k->io);
+        if (mirrored) {
+            snprintf(why, whylen, "disk %s is being moved to %s (a storage "
+                     "move): it cannot be released until that ends",
+                     d->cfg.disks[i].vdev, k->m->path);
+            return -1;
+        }
         if (k->fd < 0)
             continue;
         if (disk_io(d, i) && fdatasync(k->fd) < 0 && !rc) {
@@ -267,7 +277,11 @@ static int guest_write(struct sdisk *k, struct sim_disk_sb *t, uint8_t *buf)
     ssize_t r;
 
     sim_block_fill(buf, d->cfg.seed, k->idx, b, gen);
+    pthread_mutex_lock(&k->io);
     r = pwrite(k->fd, buf, SIM_BLOCK_SIZE, (off_t)(b * SIM_BLOCK_SIZE));
+    if (r == (ssize_t)SIM_BLOCK_SIZE && k->m)
+        mirror_write(k, buf, SIM_BLOCK_SIZE, (off_t)(b * SIM_BLOCK_SIZE));
+    pthread_mutex_unlock(&k->io);
     if (r != (ssize_t)SIM_BLOCK_SIZE) {
         dom_log("disk %s: write of block %" PRIu64 " failed: %s; the disk "
                 "stops", d->cfg.disks[k->idx].vdev, b,
@@ -287,8 +301,11 @@ static int guest_read(struct sdisk *k, struct sim_disk_sb *t, uint8_t *buf)
     uint64_t b = rng_next(&t->rng) % t->nr_blocks;
     const char *why;
     enum sim_block_fault f;
-    ssize_t r = pread(k->fd, buf, SIM_BLOCK_SIZE,
-                      (off_t)(b * SIM_BLOCK_SIZE));
+    ssize_t r;
+
+    pthread_mutex_lock(&k->io);
+    r = pread(k->fd, buf, SIM_BLOCK_SIZE, (off_t)(b * SIM_BLOCK_SIZE));
+    pthread_mutex_unlock(&k->io);
 
     if (r < 0) {
         dom_log("disk %s: read of block %" PRIu64 " failed: %s; the disk "
@@ -486,10 +503,21 @@ void disk_info(struct dom *d, char *text, size_t len, int *n)
         struct sim_disk_sb *t = sim_disk_sb(d->sb, i);
         const struct sim_disk *c = &d->cfg.disks[i];
 
+        char mir[SIM_PATH_MAX + 96] = "";
+
+        pthread_mutex_lock(&d->disks[i].io);
+        if (d->disks[i].m) {
+            const struct smirror *m = d->disks[i].m;
+            snprintf(mir, sizeof(mir), " mirror=%s:%s:%" PRIu64 "/%" PRIu64,
+                     m->state == MIRROR_COPYING ? "copying" :
+                     m->state == MIRROR_READY ? "ready" : "failed",
+                     m->path, m->pos, m->size);
+        }
+        pthread_mutex_unlock(&d->disks[i].io);
         *n += snprintf(text + *n, len - (size_t)*n,
                        "disk%u=%s %s %s blocks=%" PRIu64 " writes=%" PRIu64
                        " reads=%" PRIu64 " read_bad=%" PRIu64
-                       " read_stale=%" PRIu64 "%s\n", i, c->vdev,
+                       " read_stale=%" PRIu64 "%s%s\n", i, c->vdev,
                        c->target[0] ? c->target : "-",
                        !c->target[0] ? "empty" :
                        d->disks[i].fd >= 0 ? "attached" : "released",
@@ -498,6 +526,6 @@ void disk_info(struct dom *d, char *text, size_t len, int *n)
                        disk_io(d, i) ? t->reads : 0,
                        disk_io(d, i) ? t->read_bad : 0,
                        disk_io(d, i) ? t->read_stale : 0,
-                       d->disks[i].failed ? " failed" : "");
+                       d->disks[i].failed ? " failed" : "", mir);
     }
 }

@@ -145,6 +145,39 @@ static void handle(struct dom *d, int cfd, uint32_t type, const uint8_t *p,
                                  XLMIG_ERR_LEASED : XLMIG_ERR_IO) : 0,
                       text, rc ? strlen(text) : 0);
         return;
+    case SIM_MSG_MIRROR_START: {
+        char path[SIM_PATH_MAX + 1];
+        if (len < 17 || len - 16 >= sizeof(path) || xlmig_get_u32(p + 4))
+            goto inval;
+        memcpy(path, p + 16, len - 16);
+        path[len - 16] = '\0';
+        if (path[0] != '/' || strlen(path) != len - 16)
+            goto inval;
+        text[0] = '\0';
+        rc = mirror_start(d, xlmig_get_u32(p), path, xlmig_get_u64(p + 8),
+                          text, sizeof(text));
+        sim_ipc_reply(cfd, rc, text, rc ? strlen(text) : 0);
+        return;
+    }
+    case SIM_MSG_MIRROR_STATUS:
+    case SIM_MSG_MIRROR_PIVOT:
+    case SIM_MSG_MIRROR_CANCEL:
+        if (len != 4)
+            goto inval;
+        text[0] = '\0';
+        if (type == SIM_MSG_MIRROR_STATUS) {
+            n = mirror_status(d, xlmig_get_u32(p), text, sizeof(text));
+            rc = n < 0 ? n : 0;
+            sim_ipc_reply(cfd, rc, text, rc ? strlen(text) : (size_t)n);
+            return;
+        }
+        rc = type == SIM_MSG_MIRROR_PIVOT ?
+             mirror_pivot(d, xlmig_get_u32(p), text, sizeof(text)) :
+             mirror_cancel(d, xlmig_get_u32(p), text, sizeof(text));
+        if (rc)
+            dom_log("%s", text);
+        sim_ipc_reply(cfd, rc, text, rc ? strlen(text) : 0);
+        return;
     case SIM_MSG_DESTROY:
         *destroy = true;        /* replied to once the domain is gone */
         return;
@@ -350,6 +383,7 @@ static void dom_teardown(struct dom *d, int lfd)
     if (d->started)
         for (uint32_t i = 0; i < d->cfg.nr_vcpus; i++)
             pthread_join(d->vcpus[i].thread, NULL);
+    mirror_stop_all(d);
     disk_stop_io(d);            /* and the leases go with the images */
     if (running)
         dom_runlog(d, "stop");
@@ -462,6 +496,7 @@ int cmd_run(int argc, char **argv)
         d->disks[i].d = d;
         d->disks[i].idx = i;
         d->disks[i].fd = -1;
+        pthread_mutex_init(&d->disks[i].io, NULL);
     }
     for (uint32_t i = 0; i < d->cfg.nr_vcpus; i++) {
         struct vcpu *v = &d->vcpus[i];

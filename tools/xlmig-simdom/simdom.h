@@ -56,10 +56,31 @@ struct vcpu {
     uint64_t slice_ns;          /* throttle: when this time slice began */
 };
 
+/* A storage move's mirror of one disk (mirror.c), under its disk's io. */
+enum { MIRROR_COPYING = 1, MIRROR_READY, MIRROR_FAILED };
+struct smirror {
+    int fd;                     /* the new copy; holds its lease */
+    char path[SIM_PATH_MAX + 1];
+    int state;                  /* MIRROR_* */
+    uint64_t size;              /* octets to copy: the image's at start */
+    uint64_t pos;               /* the bulk copy has done [0, pos) */
+    uint64_t copied;            /* octets it wrote (holes, zeros skipped) */
+    uint64_t mirrored;          /* guest writes that went to both */
+    uint64_t rate;              /* the bulk copy's cap, octets/s; 0 none */
+    uint64_t started_ns;
+    char error[SIM_PATH_MAX + 128];     /* why it failed */
+    pthread_t thread;           /* the bulk copy */
+    bool joined;                /* ... has been joined */
+    bool stop;
+};
+
 /* One of the guest's disks (disk.c). */
 struct sdisk {
     struct dom *d;
     unsigned idx;               /* in cfg.disks and the superblock */
+    pthread_mutex_t io;         /* one guest I/O, copy chunk or switch at
+                                 * a time; guards fd and m */
+    struct smirror *m;          /* a storage move's mirror, or NULL */
     int fd;                     /* -1 while released; holds the lease */
     uint64_t size;              /* a domain being made: the image's */
     bool zero;                  /* ... and whether it was all zeros */
@@ -156,6 +177,22 @@ int disk_start_io(struct dom *d);
 void disk_stop_io(struct dom *d);
 uint64_t disk_verify(struct dom *d, char *text, size_t len, int *n);
 void disk_info(struct dom *d, char *text, size_t len, int *n);
+
+/* mirror.c: a storage move's mirror (docs/storage.md).  Each takes
+ * d->lock, then the disk's io; the reason for a refusal in @why. */
+int lease_take(int fd, bool write, unsigned wait_ms);
+int mirror_start(struct dom *d, unsigned i, const char *path,
+                 uint64_t rate, char *why, size_t whylen);
+int mirror_status(struct dom *d, unsigned i, char *text, size_t len);
+int mirror_pivot(struct dom *d, unsigned i, char *why, size_t whylen);
+int mirror_cancel(struct dom *d, unsigned i, char *why, size_t whylen);
+/* The domain is going away: every mirror stops (its copy is the
+ * toolstack's to delete). */
+void mirror_stop_all(struct dom *d);
+/* A guest write of @len octets at @off went to the disk: the same to
+ * the mirror, if any (io held).  A failed mirror write fails the mirror,
+ * never the guest's write. */
+void mirror_write(struct sdisk *k, const void *buf, size_t len, off_t off);
 
 /* net.c */
 struct sim_nic_counters;

@@ -169,6 +169,15 @@ static double jnum2(yajl_val v, const char *m, const char *k)
     return x ? YAJL_GET_DOUBLE(x) : 0.0;
 }
 
+/* The string at @k of the map at @m in @v, or "". */
+static const char *jstr2(yajl_val v, const char *m, const char *k)
+{
+    const char *path[] = { m, k, NULL };
+    yajl_val x = yajl_tree_get(v, path, yajl_t_string);
+
+    return x ? YAJL_GET_STRING(x) : "";
+}
+
 static const char *mib(double bytes, char *buf, size_t len)
 {
     if (bytes >= 10.0 * 1073741824.0)
@@ -192,6 +201,38 @@ static void progress_line(yajl_val v, bool tty)
             jnum(v, "dirty_rate") / 1048576.0, bw / 1048576.0,
             mib(left, a, sizeof(a)), mib(target, b, sizeof(b)),
             bw > 0 ? left / bw : 0.0);
+}
+
+/* A storage move's progress line (a terminal only). */
+static void storage_line(yajl_val v, bool tty)
+{
+    double size = jnum2(v, "storage", "size_bytes");
+    double done = jnum2(v, "storage", "done_bytes");
+    double bw = jnum(v, "bandwidth");
+    char a[32], b[32];
+
+    if (!tty)
+        return;
+    fprintf(stderr, "\r\033[Kjob %.0f %s: disk %s %s of %s (%.0f%%), %.0f "
+            "MiB/s, %.0f writes mirrored", jnum(v, "job"), jstr(v, "phase"),
+            jstr2(v, "storage", "disk"), mib(done, a, sizeof(a)),
+            mib(size, b, sizeof(b)), size > 0 ? 100.0 * done / size : 100.0,
+            bw / 1048576.0, jnum2(v, "storage", "mirrored_writes"));
+}
+
+/* The summary of a storage move that ended well. */
+static void storage_done(yajl_val e)
+{
+    char a[32], b[32];
+
+    printf("moved disk %s of %s to %s: total %.2f s, %s copied of %s (holes "
+           "and zeros skipped), %.0f guest writes mirrored; old image %s %s\n",
+           jstr2(e, "storage", "disk"), jstr(e, "domain"),
+           jstr2(e, "storage", "to"), jnum(e, "total_ms") / 1000.0,
+           mib(jnum2(e, "storage", "copied_bytes"), a, sizeof(a)),
+           mib(jnum2(e, "storage", "size_bytes"), b, sizeof(b)),
+           jnum2(e, "storage", "mirrored_writes"),
+           jstr2(e, "storage", "from"), jstr2(e, "storage", "old_image"));
 }
 
 static int result_exit(const char *result)
@@ -394,6 +435,56 @@ int xlmig_cmd_migrate(int argc, char **argv)
     return run_job(&r, json);
 }
 
+int xlmig_cmd_storage_move(int argc, char **argv)
+{
+    struct xlmig_ctl_req r;
+    bool json = false;
+    uint64_t v;
+    int c;
+
+    memset(&r, 0, sizeof(r));
+    r.cmd = XLMIG_CTL_STORAGE_MOVE;
+    optind = 1;
+    while ((c = xlmig_getopt("storage-move", argc, argv)) != -1) {
+        switch (c) {
+        case 'k': r.keep = true; break;
+        case 'b':
+            if (parse_num(optarg, "--bandwidth", 1u << 20, &v) || !v)
+                return EXIT_USAGE;
+            r.bandwidth_mib = v;
+            break;
+        case 'j': json = true; break;
+        case 'h': xlmig_cmd_usage("storage-move", stdout); return 0;
+        default: xlmig_cmd_usage("storage-move", stderr); return EXIT_USAGE;
+        }
+    }
+    if (argc - optind != 3) {
+        xlmig_cmd_usage("storage-move", stderr);
+        return EXIT_USAGE;
+    }
+    if (strlen(argv[optind]) >= sizeof(r.domain)) {
+        fprintf(stderr, "xlmig: '%s' is too long for a domain name\n",
+                argv[optind]);
+        return EXIT_USAGE;
+    }
+    if (strlen(argv[optind + 1]) >= sizeof(r.disk) ||
+        strpbrk(argv[optind + 1], "/ ")) {
+        fprintf(stderr, "xlmig: '%s' is not a disk's virtual device "
+                "(xvda, hda, ...)\n", argv[optind + 1]);
+        return EXIT_USAGE;
+    }
+    if (argv[optind + 2][0] != '/' ||
+        strlen(argv[optind + 2]) > XLMIG_CTL_VIA_MAX) {
+        fprintf(stderr, "xlmig: NEWPATH must be an absolute path of at "
+                "most %d characters\n", XLMIG_CTL_VIA_MAX);
+        return EXIT_USAGE;
+    }
+    snprintf(r.domain, sizeof(r.domain), "%s", argv[optind]);
+    snprintf(r.disk, sizeof(r.disk), "%s", argv[optind + 1]);
+    snprintf(r.path, sizeof(r.path), "%s", argv[optind + 2]);
+    return run_job(&r, json);
+}
+
 /*
  * Send a migrate or preflight request and follow its job to the end:
  * events as text on the terminal (or passed through with @json), the
@@ -402,6 +493,7 @@ int xlmig_cmd_migrate(int argc, char **argv)
 static int run_job(const struct xlmig_ctl_req *req, bool json)
 {
     bool check = req->cmd == XLMIG_CTL_PREFLIGHT;
+    bool sto = req->cmd == XLMIG_CTL_STORAGE_MOVE;
     struct reader *rd = NULL;
     struct sigaction sa;
     char *raw = NULL;
@@ -459,7 +551,11 @@ static int run_job(const struct xlmig_ctl_req *req, bool json)
             break;
         } else if (!strcmp(ev, "accepted")) {
             job = (unsigned)jnum(e, "job");
-            if (!json && !check)
+            if (!json && sto)
+                fprintf(stderr, "xlmig: job %u: moving disk %s of %s to %s\n",
+                        job, jstr(e, "disk"), jstr(e, "domain"),
+                        jstr(e, "path"));
+            else if (!json && !check)
                 fprintf(stderr, "xlmig: job %u: migrating %s to %s\n", job,
                         jstr(e, "domain"), jstr(e, "peer"));
         } else if (!strcmp(ev, "preflight") && !json) {
@@ -470,6 +566,8 @@ static int run_job(const struct xlmig_ctl_req *req, bool json)
                 fprintf(stderr, "xlmig: job %u: preflight passed on %s "
                         "(%.0f warnings)\n", job, jstr(e, "peer"),
                         jnum(e, "warnings"));
+        } else if (!strcmp(ev, "progress") && !json && sto) {
+            storage_line(e, tty);
         } else if (!strcmp(ev, "progress") && !json) {
             progress_line(e, tty);
         } else if (!strcmp(ev, "phase") && !json && !tty && !check) {
@@ -503,6 +601,15 @@ static int run_job(const struct xlmig_ctl_req *req, bool json)
                     fprintf(stderr, "xlmig: preflight of %s on %s failed: "
                             "%s\n", jstr(e, "domain"), jstr(e, "peer"),
                             jstr(e, "error"));
+                else if (sto && rc == 0)
+                    storage_done(e);
+                else if (sto)
+                    fprintf(stderr, "xlmig: job %u %s: %s; disk %s of %s "
+                            "stays on %s\n", job, res, jstr(e, "error"),
+                            req->disk, jstr(e, "domain"),
+                            jstr2(e, "storage", "from")[0] ?
+                                jstr2(e, "storage", "from") :
+                                "its image");
                 else if (rc == 0)
                     printf("migrated %s to %s: total %.2f s, downtime %.1f "
                            "ms, %.0f rounds, %s sent for %s of memory "
@@ -515,7 +622,9 @@ static int run_job(const struct xlmig_ctl_req *req, bool json)
                            jnum(e, "memory_bytes") > 0 ?
                                jnum(e, "bytes_sent") /
                                    jnum(e, "memory_bytes") : 0.0, thr);
-                if (check || rc == 0) {
+                if (sto) {
+                    /* said above */
+                } else if (check || rc == 0) {
                     if (!check && jnum2(e, "announce", "vifs") > 0)
                         printf("%s announced it on %.0f vif%s: %.0f "
                                "frames, the first %.1f ms after the "

@@ -56,6 +56,13 @@ static const struct xlmig_opt preflight_opts[] = {
     { NULL, 0, false, NULL, NULL },
 };
 
+static const struct xlmig_opt storage_opts[] = {
+    { "keep", 'k', true, NULL, "keep the old image after the switch" },
+    { "bandwidth", 'b', true, "MIB/S", "cap the copy's rate" },
+    { "json", 'j', true, NULL, "one JSON event per line on standard output" },
+    { NULL, 0, false, NULL, NULL },
+};
+
 static const struct xlmig_opt json_opt[] = {
     { "json", 'j', false, NULL, "the daemon's JSON, one event per line" },
     { NULL, 0, false, NULL, NULL },
@@ -93,6 +100,13 @@ const struct xlmig_cmd xlmig_cmds[] = {
       "run DOMAIN; 3: refused (the rows marked FAIL say why); 1: the\n"
       "checks did not run",
       preflight_opts, true, true },
+    { "storage-move", xlmig_cmd_storage_move, "DOMAIN DISK NEWPATH",
+      "move disk DISK (its vdev: xvda, ...) of running DOMAIN to a new\n"
+      "image at NEWPATH, which xlmig makes: the guest runs on while the\n"
+      "disk is copied and every write goes to both images; then DOMAIN\n"
+      "is switched to NEWPATH and the old image deleted.  A cancel or a\n"
+      "failure before the switch leaves it on the old image, intact",
+      storage_opts, true, true },
     { "status", xlmig_cmd_status, "", "the migrations of this host's xlmigd",
       json_opt, true },
     { "cancel", xlmig_cmd_cancel, "JOB",

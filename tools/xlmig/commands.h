@@ -64,6 +64,7 @@ int xlmig_cmd_migrate(int argc, char **argv);
 int xlmig_cmd_preflight(int argc, char **argv);
 int xlmig_cmd_status(int argc, char **argv);
 int xlmig_cmd_cancel(int argc, char **argv);
+int xlmig_cmd_storage_move(int argc, char **argv);
 int xlmig_cmd_recover(int argc, char **argv);
 /* Exit status is the remote command's, 255 on a failed tunnel. */
 int xlmig_cmd_tunnel(int argc, char **argv);

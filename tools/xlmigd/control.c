@@ -46,6 +46,14 @@ static void do_migrate(struct client *cl, const struct xlmig_ctl_req *r)
 
     pthread_mutex_lock(&D.lock);
     for (struct djob *j = D.jobs; j && !check; j = j->next) {
+        if (!j->m.done && j->m.dir == XLMIG_JOB_LOCAL &&
+            !strcmp(j->so.domain, r->domain)) {
+            pthread_mutex_unlock(&D.lock);
+            reply_error(cl, "%s has a storage move running (job %u): "
+                        "migrate it once that ends, or cancel it",
+                        r->domain, j->m.job.id);
+            return;
+        }
         if (j->m.done || j->m.dir != XLMIG_JOB_OUT || j->is_recover ||
             j->oo.check_only)
             continue;
@@ -110,6 +118,60 @@ static void do_migrate(struct client *cl, const struct xlmig_ctl_req *r)
     gen_send(g, cl);
     pthread_mutex_unlock(&D.lock);
     if (spawn(dj, outgoing_worker)) {
+        xlmig_mjob_fail(&dj->m, XLMIG_ERR_NOMEM, "cannot start a worker");
+        pthread_mutex_lock(&D.lock);
+        D.workers++;
+        pthread_mutex_unlock(&D.lock);
+        job_finish(dj, XLMIG_ERR_NOMEM);
+    }
+}
+
+static void do_storage_move(struct client *cl, const struct xlmig_ctl_req *r)
+{
+    struct djob *dj;
+    yajl_gen g;
+
+    pthread_mutex_lock(&D.lock);
+    for (struct djob *j = D.jobs; j; j = j->next) {
+        const char *dom = j->m.dir == XLMIG_JOB_LOCAL ? j->so.domain :
+                          j->m.dir == XLMIG_JOB_OUT && !j->is_recover &&
+                          !j->oo.check_only ? j->oo.domain : NULL;
+        if (j->m.done || !dom || strcmp(dom, r->domain))
+            continue;
+        pthread_mutex_unlock(&D.lock);
+        reply_error(cl, "%s is already %s (job %u): one storage move or "
+                    "migration of a domain at a time", r->domain,
+                    j->m.dir == XLMIG_JOB_LOCAL ? "having a disk moved" :
+                    "being migrated", j->m.job.id);
+        return;
+    }
+    pthread_mutex_unlock(&D.lock);
+    dj = job_new(XLMIG_JOB_LOCAL, r->domain);
+    if (!dj) {
+        reply_error(cl, "out of memory");
+        return;
+    }
+    snprintf(dj->so_disk, sizeof(dj->so_disk), "%s", r->disk);
+    snprintf(dj->so_path, sizeof(dj->so_path), "%s", r->path);
+    dj->so.domain = dj->m.job.domain;
+    dj->so.disk = dj->so_disk;
+    dj->so.path = dj->so_path;
+    dj->so.keep = r->keep;
+    dj->so.rate = r->bandwidth_mib << 20;
+    snprintf(dj->m.mode, sizeof(dj->m.mode), "storage");
+    snprintf(dj->m.peer, sizeof(dj->m.peer), "%s", D.cfg.host_name);
+    pthread_mutex_lock(&D.lock);
+    subscribe(dj, cl);
+    g = gen_open("accepted");
+    if (g) {
+        xlmig_json_int(g, "job", dj->m.job.id);
+        xlmig_json_str(g, "domain", r->domain);
+        xlmig_json_str(g, "disk", r->disk);
+        xlmig_json_str(g, "path", r->path);
+    }
+    gen_send(g, cl);
+    pthread_mutex_unlock(&D.lock);
+    if (spawn(dj, storage_worker)) {
         xlmig_mjob_fail(&dj->m, XLMIG_ERR_NOMEM, "cannot start a worker");
         pthread_mutex_lock(&D.lock);
         D.workers++;
@@ -205,7 +267,8 @@ void handle_request(struct client *cl, const char *line, size_t len)
         return;
     }
     if (stopping && (r.cmd == XLMIG_CTL_MIGRATE ||
-                     r.cmd == XLMIG_CTL_PREFLIGHT)) {
+                     r.cmd == XLMIG_CTL_PREFLIGHT ||
+                     r.cmd == XLMIG_CTL_STORAGE_MOVE)) {
         reply_error(cl, "xlmigd is shutting down");
         return;
     }
@@ -222,6 +285,9 @@ void handle_request(struct client *cl, const char *line, size_t len)
         break;
     case XLMIG_CTL_RECOVER:
         do_recover(cl, r.job);
+        break;
+    case XLMIG_CTL_STORAGE_MOVE:
+        do_storage_move(cl, &r);
         break;
     }
 }

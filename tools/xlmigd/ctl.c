@@ -23,6 +23,7 @@ const char *xlmig_ctl_cmd_name(enum xlmig_ctl_cmd c)
     case XLMIG_CTL_STATUS: return "status";
     case XLMIG_CTL_CANCEL: return "cancel";
     case XLMIG_CTL_RECOVER: return "recover";
+    case XLMIG_CTL_STORAGE_MOVE: return "storage-move";
     }
     return "unknown";
 }
@@ -105,6 +106,8 @@ int xlmig_ctl_parse(const char *line, size_t len, struct xlmig_ctl_req *r,
             r->cmd = XLMIG_CTL_RECOVER;
         else if (!strcmp(cmd, "preflight"))
             r->cmd = XLMIG_CTL_PREFLIGHT;
+        else if (!strcmp(cmd, "storage-move"))
+            r->cmd = XLMIG_CTL_STORAGE_MOVE;
         else {
             refuse(why, whylen, "unknown command \"%s\"", cmd);
             goto out;
@@ -119,6 +122,7 @@ int xlmig_ctl_parse(const char *line, size_t len, struct xlmig_ctl_req *r,
         yajl_val v = root->u.object.values[i];
         bool mig = r->cmd == XLMIG_CTL_MIGRATE;
         bool pre = r->cmd == XLMIG_CTL_PREFLIGHT;
+        bool sto = r->cmd == XLMIG_CTL_STORAGE_MOVE;
 
         for (size_t p = 0; p < i; p++)
             if (!strcmp(root->u.object.keys[p], k)) {
@@ -132,7 +136,7 @@ int xlmig_ctl_parse(const char *line, size_t len, struct xlmig_ctl_req *r,
             if (get_uint(v, k, UINT32_MAX, &u, why, whylen))
                 goto out;
             r->job = (uint32_t)u;
-        } else if ((mig || pre) && !strcmp(k, "domain")) {
+        } else if ((mig || pre || sto) && !strcmp(k, "domain")) {
             if (get_str(v, k, r->domain, sizeof(r->domain), why, whylen))
                 goto out;
         } else if (pre && !strcmp(k, "copy_storage")) {
@@ -148,7 +152,19 @@ int xlmig_ctl_parse(const char *line, size_t len, struct xlmig_ctl_req *r,
         } else if (mig && !strcmp(k, "max_downtime_ms")) {
             if (get_uint(v, k, 3600000, &r->max_downtime_ms, why, whylen))
                 goto out;
-        } else if (mig && !strcmp(k, "bandwidth_mib")) {
+        } else if (sto && !strcmp(k, "disk")) {
+            if (get_str(v, k, r->disk, sizeof(r->disk), why, whylen))
+                goto out;
+        } else if (sto && !strcmp(k, "path")) {
+            if (get_str(v, k, r->path, sizeof(r->path), why, whylen))
+                goto out;
+        } else if (sto && !strcmp(k, "keep")) {
+            if (!YAJL_IS_TRUE(v) && !YAJL_IS_FALSE(v)) {
+                refuse(why, whylen, "\"keep\" must be true or false");
+                goto out;
+            }
+            r->keep = YAJL_IS_TRUE(v);
+        } else if ((mig || sto) && !strcmp(k, "bandwidth_mib")) {
             if (get_uint(v, k, 1u << 20, &r->bandwidth_mib, why, whylen))
                 goto out;
         } else if (mig && !strcmp(k, "max_rounds")) {
@@ -231,6 +247,23 @@ int xlmig_ctl_parse(const char *line, size_t len, struct xlmig_ctl_req *r,
             goto out;
         }
     }
+    if (r->cmd == XLMIG_CTL_STORAGE_MOVE) {
+        if (!sim_name_valid(r->domain)) {
+            refuse(why, whylen, "\"domain\" is missing or not a valid "
+                   "domain name");
+            goto out;
+        }
+        if (!r->disk[0] || strpbrk(r->disk, "/ \t\n")) {
+            refuse(why, whylen, "\"disk\" is missing or not a disk's "
+                   "virtual device name (xvda, hda, ...)");
+            goto out;
+        }
+        if (r->path[0] != '/') {
+            refuse(why, whylen, "\"path\" is missing or not an absolute "
+                   "path");
+            goto out;
+        }
+    }
     if (r->cmd == XLMIG_CTL_CANCEL && !r->job) {
         refuse(why, whylen, "cancel needs a \"job\" number");
         goto out;
@@ -291,6 +324,15 @@ int xlmig_ctl_format(const struct xlmig_ctl_req *r, char *buf, size_t len)
         xlmig_json_str(g, "host", r->host);
         if (r->copy_storage)
             xlmig_json_bool(g, "copy_storage", true);
+    }
+    if (r->cmd == XLMIG_CTL_STORAGE_MOVE) {
+        xlmig_json_str(g, "domain", r->domain);
+        xlmig_json_str(g, "disk", r->disk);
+        xlmig_json_str(g, "path", r->path);
+        if (r->keep)
+            xlmig_json_bool(g, "keep", true);
+        if (r->bandwidth_mib)
+            xlmig_json_int(g, "bandwidth_mib", (long long)r->bandwidth_mib);
     }
     if (r->cmd == XLMIG_CTL_MIGRATE) {
         xlmig_json_str(g, "domain", r->domain);

@@ -25,6 +25,7 @@ enum xlmig_ctl_cmd {
     XLMIG_CTL_CANCEL = 3,
     XLMIG_CTL_RECOVER = 4,
     XLMIG_CTL_PREFLIGHT = 5,
+    XLMIG_CTL_STORAGE_MOVE = 6,
 };
 
 struct xlmig_ctl_req {
@@ -43,6 +44,11 @@ struct xlmig_ctl_req {
     bool quick;
     bool copy_storage;                  /* preflight: disks would be copied */
     char via[XLMIG_CTL_VIA_MAX + 1];    /* "" unless quick through a file */
+    /* storage-move: the disk (vdev), its new image, keep the old one;
+     * bandwidth_mib caps the copy */
+    char disk[32];
+    char path[XLMIG_CTL_VIA_MAX + 1];
+    bool keep;
 };
 
 const char *xlmig_ctl_cmd_name(enum xlmig_ctl_cmd c);

@@ -71,7 +71,8 @@ void gen_send(yajl_gen g, struct client *cl)
 
 static const char *dir_name(enum xlmig_job_dir d)
 {
-    return d == XLMIG_JOB_OUT ? "out" : "in";
+    return d == XLMIG_JOB_OUT ? "out" : d == XLMIG_JOB_LOCAL ? "local" :
+                                                         "in";
 }
 
 static const char *result_name(const struct xlmig_mjob *m)
@@ -137,6 +138,22 @@ void gen_job(yajl_gen g, const struct djob *dj)
             yajl_gen_map_close(g);
         }
         xlmig_json_int(g, "rc", m->rc);
+    }
+    if (m->dir == XLMIG_JOB_LOCAL) {
+        const struct xlmig_storage_progress *s = &p->storage;
+        xlmig_json_key(g, "storage");
+        yajl_gen_map_open(g);
+        xlmig_json_str(g, "disk", s->disk);
+        xlmig_json_str(g, "from", s->from);
+        xlmig_json_str(g, "to", s->to);
+        xlmig_json_int(g, "size_bytes", (long long)s->size);
+        xlmig_json_int(g, "done_bytes", (long long)s->done);
+        xlmig_json_int(g, "copied_bytes", (long long)s->copied);
+        xlmig_json_int(g, "mirrored_writes", (long long)s->mirrored);
+        xlmig_json_bool(g, "switched", s->switched);
+        xlmig_json_str(g, "old_image", !s->switched ? "in use" :
+                       s->kept ? "kept" : "deleted");
+        yajl_gen_map_close(g);
     }
     if (m->error[0])
         xlmig_json_str(g, "error", m->error);

@@ -90,6 +90,33 @@ void *outgoing_worker(void *arg)
     return NULL;
 }
 
+void *storage_worker(void *arg)
+{
+    struct djob *dj = arg;
+    xlmig_ctx *ctx = worker_ctx(dj, true);
+    int rc;
+
+    if (!ctx) {
+        job_finish(dj, XLMIG_ERR_NOMEM);
+        return NULL;
+    }
+    snprintf(ctx->log_prefix, sizeof(ctx->log_prefix), "job %u %s: ",
+             dj->m.job.id, dj->so.domain);
+    rc = xlmig_storage_move(ctx, &D.cfg, &dj->m, &dj->so);
+    if (rc == 0) {
+        const struct xlmig_progress *p = &dj->m.prog;
+        LOG_INFO(ctx, "moved disk %s to %s: %.2f s, %.1f MiB copied of "
+                 "%.1f MiB, %" PRIu64 " writes mirrored",
+                 p->storage.disk, p->storage.to, (double)p->total_ns / 1e9,
+                 (double)p->storage.copied / 1048576.0,
+                 (double)p->storage.size / 1048576.0, p->storage.mirrored);
+    }
+    dj->m.job.ctx = NULL;
+    job_finish(dj, rc);
+    xlmig_ctx_free(ctx);
+    return NULL;
+}
+
 void *recover_worker(void *arg)
 {
     struct djob *dj = arg;

@@ -163,6 +163,7 @@ int main(int argc, char **argv)
     sigaction(SIGPIPE, &sa, NULL);
 
     xlmig_state_reconcile_in(D.ctx, D.cfg.state_dir);
+    xlmig_storage_reconcile(D.ctx, &D.cfg);
     load_in_doubt();
     D.lfd = listen_tcp();
     if (D.lfd < 0)

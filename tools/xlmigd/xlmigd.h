@@ -30,6 +30,7 @@
 #include "engine/records.h"
 #include "engine/serve.h"
 #include "engine/source.h"
+#include "engine/storage.h"
 #include "xlmigd/conf.h"
 #include "xlmigd/ctl.h"
 
@@ -56,6 +57,10 @@ struct djob {
     /* outgoing */
     struct xlmig_out_opts oo;
     char via[XLMIG_CTL_VIA_MAX + 1];
+    /* a storage move */
+    struct xlmig_storage_opts so;
+    char so_disk[32];
+    char so_path[XLMIG_CTL_VIA_MAX + 1];
     /* incoming */
     int fd;
     /* recover */
@@ -107,6 +112,7 @@ uint32_t vcpus_held(void *opaque, const struct xlmig_mjob *j);
 void *incoming_worker(void *arg);
 void *outgoing_worker(void *arg);
 void *recover_worker(void *arg);
+void *storage_worker(void *arg);
 int spawn(struct djob *dj, void *(*fn)(void *));
 
 /* control.c */

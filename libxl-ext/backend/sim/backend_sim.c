@@ -16,6 +16,7 @@
 #include "backend/sim/sim_host.h"
 #include "backend/sim/sim_ipc.h"
 #include "backend/sim/sim_layout.h"
+#include "backend/sim/sim_storage.h"
 #include "engine/precopy.h"
 #include "proto/stream.h"
 
@@ -147,6 +148,31 @@ static int sim_attach_disks(xlmig_ctx *ctx, struct xlmig_dom *d, char *why,
                   rlen ? (char *)reply : xlmig_strerror(rc));
     free(reply);
     return rc;
+}
+
+static int sim_mstart(xlmig_ctx *ctx, struct xlmig_dom *d, const char *vdev,
+                      const char *path, uint64_t rate, char *why,
+                      size_t whylen)
+{
+    return sim_mirror_start(ctx, d->info.name, vdev, path, rate, why, whylen);
+}
+
+static int sim_mstatus(xlmig_ctx *ctx, struct xlmig_dom *d, const char *vdev,
+                       struct xlmig_mirror_status *st)
+{
+    return sim_mirror_status(ctx, d->info.name, vdev, st);
+}
+
+static int sim_mpivot(xlmig_ctx *ctx, struct xlmig_dom *d, const char *vdev,
+                      char *why, size_t whylen)
+{
+    return sim_mirror_pivot(ctx, d->info.name, vdev, why, whylen);
+}
+
+static int sim_mcancel(xlmig_ctx *ctx, struct xlmig_dom *d, const char *vdev,
+                       char *why, size_t whylen)
+{
+    return sim_mirror_cancel(ctx, d->info.name, vdev, why, whylen);
 }
 
 static int sim_unpause(xlmig_ctx *ctx, struct xlmig_dom *d)
@@ -854,4 +880,8 @@ const struct xlmig_backend_ops xlmig_backend_sim = {
     .offer = sim_offer,
     .vifs = sim_vifs,
     .attach_disks = sim_attach_disks,
+    .mirror_start = sim_mstart,
+    .mirror_status = sim_mstatus,
+    .mirror_pivot = sim_mpivot,
+    .mirror_cancel = sim_mcancel,
 };

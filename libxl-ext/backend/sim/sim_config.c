@@ -12,6 +12,7 @@
 #include "proto/preflight.h"
 #include "core/private.h"
 #include "backend/sim/sim_layout.h"
+#include "backend/sim/sim_storage.h"
 
 const char *sim_pattern_name(enum sim_pattern p)
 {
@@ -671,4 +672,65 @@ int sim_config_format(const struct sim_config *cfg, char *buf, size_t len)
     if (off >= len)
         return -1;
     return (int)off;
+}
+
+/* ---- a storage move's MIRROR_STATUS reply (sim_storage.h) ---- */
+
+/* "KEY=" at the start of a line of @t (NUL-terminated): its value, up to
+ * the end of the line, into @out. */
+static bool line_value(const char *t, const char *key, char *out,
+                       size_t len)
+{
+    size_t kl = strlen(key);
+
+    for (const char *l = t; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : l)
+        if (!strncmp(l, key, kl) && l[kl] == '=') {
+            const char *v = l + kl + 1, *e = strchr(v, '\n');
+            size_t n = e ? (size_t)(e - v) : strlen(v);
+            if (n >= len)
+                return false;
+            memcpy(out, v, n);
+            out[n] = '\0';
+            return true;
+        }
+    return false;
+}
+
+int sim_mirror_status_parse(const char *text, size_t len,
+                            struct xlmig_mirror_status *st)
+{
+    char t[4096 + 1], state[16];
+    int used = 0;
+
+    memset(st, 0, sizeof(*st));
+    if (len >= sizeof(t) || memchr(text, '\0', len))
+        return -1;
+    memcpy(t, text, len);
+    t[len] = '\0';
+    if (sscanf(t, "state=%15[a-z]%n", state, &used) != 1)
+        return -1;
+    if (!strcmp(state, "none"))
+        st->state = XLMIG_MIRROR_NONE;
+    else if (!strcmp(state, "copying"))
+        st->state = XLMIG_MIRROR_COPYING;
+    else if (!strcmp(state, "ready"))
+        st->state = XLMIG_MIRROR_READY;
+    else if (!strcmp(state, "failed"))
+        st->state = XLMIG_MIRROR_FAILED;
+    else
+        return -1;
+    if (st->state != XLMIG_MIRROR_NONE) {
+        int end = 0;
+        if (sscanf(t + used, " size=%" SCNu64 " done=%" SCNu64 " copied=%"
+                   SCNu64 " mirrored=%" SCNu64 "%n", &st->size, &st->done,
+                   &st->copied, &st->mirrored, &end) != 4 || !end ||
+            st->done > st->size || st->copied > st->size)
+            return -1;
+        if (!line_value(t, "error", st->error, sizeof(st->error)))
+            return -1;
+    }
+    if (!line_value(t, "target", st->target, sizeof(st->target)) ||
+        st->target[0] != '/')
+        return -1;
+    return 0;
 }

@@ -22,6 +22,7 @@ enum sim_pattern {
 
 #define SIM_RATE_MAX UINT64_MAX /* write as fast as the vCPU can */
 #define SIM_CONFIG_MAX 16384    /* octets of config text */
+#define SIM_PATH_MAX 255        /* octets of a disk image's path */
 #define SIM_DISKS_MAX 8
 #define SIM_VIFS_MAX 8
 #define SIM_PCI_MAX 4
@@ -29,7 +30,7 @@ enum sim_pattern {
 
 /* disk=TARGET,FORMAT,VDEV[:cdrom],ACCESS (xl's positional disk spec). */
 struct sim_disk {
-    char target[256];           /* absolute path; "" an empty drive */
+    char target[SIM_PATH_MAX + 1];      /* absolute; "" an empty drive */
     char format[16];
     char vdev[16];
     int cdrom;

@@ -33,7 +33,14 @@ enum sim_msg {
     SIM_MSG_SET_THROTTLE = 14,  /* u32 percent of CPU time taken, 0-99 */
     SIM_MSG_DISKS_ATTACH = 15,  /* open and lease every disk */
     SIM_MSG_DISKS_RELEASE = 16, /* paused: flush, close, give the leases */
-    SIM_MSG_MAX = 16,
+    /* A storage move (docs/storage.md): each names the disk by its
+     * index in the config, u32 first. */
+    SIM_MSG_MIRROR_START = 17,  /* u32 disk, u32 0, u64 octets/s (0: no
+                                 * cap), the new image's path */
+    SIM_MSG_MIRROR_STATUS = 18, /* u32 disk -> "state=... " text */
+    SIM_MSG_MIRROR_PIVOT = 19,  /* u32 disk: switch to the new image */
+    SIM_MSG_MIRROR_CANCEL = 20, /* u32 disk: stop; stay on the old one */
+    SIM_MSG_MAX = 20,
 };
 
 /* vCPU "registers": what a vCPU thread needs to continue its workload. */
