@@ -337,8 +337,14 @@ static int mv_copy(struct mv *s)
             return XLMIG_ERR_CANCELLED;
         rc = ctx->ops->mirror_status(ctx, s->dom, s->vdev, &st);
         if (rc) {
-            xlmig_mjob_fail(s->j, rc, "lost the mirror of disk %s: %s",
-                            s->vdev, st.error);
+            struct xlmig_dominfo now;
+            if (xlmig_domain_find(ctx, s->info.name, &now) ==
+                XLMIG_ERR_NOTFOUND)
+                xlmig_mjob_fail(s->j, rc, "domain %s went away during the "
+                                "copy", s->info.name);
+            else
+                xlmig_mjob_fail(s->j, rc, "lost the mirror of disk %s: %s",
+                                s->vdev, st.error);
             return rc;
         }
         progress(s, &st, &pace);
@@ -425,11 +431,19 @@ static void mv_rollback(struct mv *s, int rc)
 
     if (s->mirroring &&
         ctx->ops->mirror_cancel(ctx, s->dom, s->vdev, why, sizeof(why))) {
-        /* The backend may still write it: keep it, and the record. */
-        LOG_ERR(ctx, "disk %s: cannot stop the mirror to %s: %s; it is "
-                "left for xlmigd's next start", s->vdev, s->o->path, why);
-        s->created = false;
-        s->recorded = false;
+        struct xlmig_dominfo gone;
+        if (xlmig_domain_find(ctx, s->info.name, &gone) ==
+            XLMIG_ERR_NOTFOUND) {
+            LOG_INFO(ctx, "disk %s: the domain is gone, and its mirror "
+                     "with it", s->vdev);
+        } else {
+            /* The backend may still write it: keep it, and the record. */
+            LOG_ERR(ctx, "disk %s: cannot stop the mirror to %s: %s; it "
+                    "is left for xlmigd's next start", s->vdev, s->o->path,
+                    why);
+            s->created = false;
+            s->recorded = false;
+        }
     }
     if (s->created && unlink(s->o->path) < 0 && errno != ENOENT)
         LOG_WARN(ctx, "cannot delete the partial image %s: %s", s->o->path,

@@ -312,6 +312,7 @@ static void print_report(FILE *f, yajl_val e)
     }
 }
 
+/* A number from 1 to @max, or -1 with what was wrong said. */
 static int parse_num(const char *s, const char *what, uint64_t max,
                      uint64_t *out)
 {
@@ -320,8 +321,8 @@ static int parse_num(const char *s, const char *what, uint64_t max,
 
     errno = 0;
     v = strtoull(s, &end, 10);
-    if (errno || end == s || *end || *s == '-' || v > max) {
-        fprintf(stderr, "xlmig: %s: '%s' is not a number from 0 to %llu\n",
+    if (errno || end == s || *end || *s == '-' || v > max || v == 0) {
+        fprintf(stderr, "xlmig: %s: '%s' is not a number from 1 to %llu\n",
                 what, s, (unsigned long long)max);
         return -1;
     }
@@ -357,27 +358,27 @@ int xlmig_cmd_migrate(int argc, char **argv)
     while ((c = xlmig_getopt("migrate", argc, argv)) != -1) {
         switch (c) {
         case 'd':
-            if (parse_num(optarg, "--max-downtime", 3600000, &v) || !v)
+            if (parse_num(optarg, "--max-downtime", 3600000, &v))
                 return EXIT_USAGE;
             r.max_downtime_ms = v;
             break;
         case 'b':
-            if (parse_num(optarg, "--bandwidth", 1u << 20, &v) || !v)
+            if (parse_num(optarg, "--bandwidth", 1u << 20, &v))
                 return EXIT_USAGE;
             r.bandwidth_mib = v;
             break;
         case 'r':
-            if (parse_num(optarg, "--max-rounds", 10000, &v) || !v)
+            if (parse_num(optarg, "--max-rounds", 10000, &v))
                 return EXIT_USAGE;
             r.max_rounds = (uint32_t)v;
             break;
         case 't':
-            if (parse_num(optarg, "--timeout", 7 * 86400, &v) || !v)
+            if (parse_num(optarg, "--timeout", 7 * 86400, &v))
                 return EXIT_USAGE;
             r.timeout_s = v;
             break;
         case 'c':
-            if (parse_num(optarg, "--channels", 16, &v) || !v)
+            if (parse_num(optarg, "--channels", 16, &v))
                 return EXIT_USAGE;
             r.channels = (uint32_t)v;
             break;
@@ -449,7 +450,7 @@ int xlmig_cmd_storage_move(int argc, char **argv)
         switch (c) {
         case 'k': r.keep = true; break;
         case 'b':
-            if (parse_num(optarg, "--bandwidth", 1u << 20, &v) || !v)
+            if (parse_num(optarg, "--bandwidth", 1u << 20, &v))
                 return EXIT_USAGE;
             r.bandwidth_mib = v;
             break;
@@ -790,7 +791,7 @@ int xlmig_cmd_cancel(int argc, char **argv)
 
     if (xlmig_wants_help("cancel", argc, argv))
         return 0;
-    if (argc != 2 || parse_num(argv[1], "JOB", UINT32_MAX, &v) || !v) {
+    if (argc != 2 || parse_num(argv[1], "JOB", UINT32_MAX, &v)) {
         xlmig_cmd_usage("cancel", stderr);
         return EXIT_USAGE;
     }
@@ -838,7 +839,7 @@ int xlmig_cmd_recover(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--json"))
             json = true;
-        else if (v || parse_num(argv[i], "JOB", UINT32_MAX, &v) || !v) {
+        else if (v || parse_num(argv[i], "JOB", UINT32_MAX, &v)) {
             xlmig_cmd_usage("recover", stderr);
             return EXIT_USAGE;
         }
