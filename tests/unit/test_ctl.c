@@ -77,10 +77,51 @@ static void test_others(void **state)
     }
 }
 
+static void test_storage_move(void **state)
+{
+    struct xlmig_ctl_req r, r2;
+    char why[256], line[XLMIG_CTL_LINE_MAX + 2];
+    int n;
+
+    (void)state;
+    assert_int_equal(parse("{\"cmd\":\"storage-move\",\"domain\":\"web1\","
+                           "\"disk\":\"xvda\",\"path\":\"/srv/b/w.img\","
+                           "\"keep\":true,\"bandwidth_mib\":50}", &r, why),
+                     0);
+    assert_int_equal(r.cmd, XLMIG_CTL_STORAGE_MOVE);
+    assert_string_equal(r.domain, "web1");
+    assert_string_equal(r.disk, "xvda");
+    assert_string_equal(r.path, "/srv/b/w.img");
+    assert_true(r.keep);
+    assert_int_equal(r.bandwidth_mib, 50);
+    n = xlmig_ctl_format(&r, line, sizeof(line));
+    assert_true(n > 0);
+    assert_int_equal(xlmig_ctl_parse(line, (size_t)n, &r2, why, sizeof(why)),
+                     0);
+    assert_memory_equal(&r, &r2, sizeof(r));
+}
+
 static const struct {
     const char *line;
     const char *why;
 } bad[] = {
+    { "{\"cmd\":\"storage-move\",\"disk\":\"xvda\",\"path\":\"/x\"}",
+      "\"domain\" is missing" },
+    { "{\"cmd\":\"storage-move\",\"domain\":\"web1\",\"path\":\"/x\"}",
+      "\"disk\" is missing" },
+    { "{\"cmd\":\"storage-move\",\"domain\":\"web1\",\"disk\":\"a/b\","
+      "\"path\":\"/x\"}", "not a disk's virtual device name" },
+    { "{\"cmd\":\"storage-move\",\"domain\":\"web1\",\"disk\":\"xvda\"}",
+      "\"path\" is missing or not an absolute path" },
+    { "{\"cmd\":\"storage-move\",\"domain\":\"web1\",\"disk\":\"xvda\","
+      "\"path\":\"x.img\"}", "not an absolute path" },
+    { "{\"cmd\":\"storage-move\",\"domain\":\"web1\",\"disk\":\"xvda\","
+      "\"path\":\"/x\",\"keep\":1}", "\"keep\" must be true or false" },
+    { "{\"cmd\":\"storage-move\",\"domain\":\"web1\",\"disk\":\"xvda\","
+      "\"path\":\"/x\",\"host\":\"b\"}", "\"host\" is not a key of "
+      "\"storage-move\"" },
+    { "{\"cmd\":\"migrate\",\"domain\":\"web1\",\"host\":\"hostb\","
+      "\"keep\":true}", "\"keep\" is not a key of \"migrate\"" },
     { "", "not JSON" },
     { "[1,2]", "a request is a JSON object" },
     { "{\"job\":1}", "no \"cmd\"" },
@@ -152,6 +193,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_migrate),
         cmocka_unit_test(test_others),
+        cmocka_unit_test(test_storage_move),
         cmocka_unit_test(test_refusals),
     };
 

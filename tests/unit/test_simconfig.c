@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "backend/sim/sim_config.h"
+#include "backend/sim/sim_storage.h"
 
 #define GOOD "name=web1\nuuid=0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f0\n" \
              "memory_pages=65536\nvcpus=2\ndirty_rate=67108864\n"      \
@@ -223,6 +224,48 @@ static void test_hostconf(void **state)
     expect_host_bad("cpu_mask=AVX\n", "bad value for cpu_mask");
 }
 
+/* A storage move's MIRROR_STATUS reply: each state, and what is refused. */
+static void test_mirror_status(void **state)
+{
+    static const char *bad[] = {
+        "", "state=copying\ntarget=/a\n", "state=odd\ntarget=/a\n",
+        "state=none\n", "state=none\ntarget=a.img\n",
+        "state=ready size=10 done=11 copied=0 mirrored=0\ntarget=/a\n"
+        "new=/b\nerror=\n",
+        "state=ready size=10 done=10 copied=0 mirrored=0\ntarget=/a\n",
+        "state=ready size=x done=10 copied=0 mirrored=0\ntarget=/a\n"
+        "error=\n",
+    };
+    const char *c = "state=copying size=1048576 done=65536 copied=4096 "
+                    "mirrored=3\ntarget=/srv/a.img\nnew=/srv/b.img\n"
+                    "error=\n";
+    const char *f = "state=failed size=8 done=4 copied=4 mirrored=0\n"
+                    "target=/srv/a.img\nnew=/srv/b.img\nerror=writing "
+                    "/srv/b.img: No space left on device\n";
+    struct xlmig_mirror_status st;
+
+    (void)state;
+    assert_int_equal(sim_mirror_status_parse(c, strlen(c), &st), 0);
+    assert_int_equal(st.state, XLMIG_MIRROR_COPYING);
+    assert_int_equal(st.size, 1048576);
+    assert_int_equal(st.done, 65536);
+    assert_int_equal(st.copied, 4096);
+    assert_int_equal(st.mirrored, 3);
+    assert_string_equal(st.target, "/srv/a.img");
+    assert_string_equal(st.error, "");
+    assert_int_equal(sim_mirror_status_parse(f, strlen(f), &st), 0);
+    assert_int_equal(st.state, XLMIG_MIRROR_FAILED);
+    assert_string_equal(st.error, "writing /srv/b.img: No space left on "
+                        "device");
+    assert_int_equal(sim_mirror_status_parse("state=none\ntarget=/x\n", 20,
+                                             &st), 0);
+    assert_int_equal(st.state, XLMIG_MIRROR_NONE);
+    assert_string_equal(st.target, "/x");
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        if (sim_mirror_status_parse(bad[i], strlen(bad[i]), &st) == 0)
+            fail_msg("case %zu accepted: %s", i, bad[i]);
+}
+
 static void test_sizes(void **state)
 {
     uint64_t v;
@@ -249,6 +292,7 @@ int main(void)
         cmocka_unit_test(test_vif_addresses),
         cmocka_unit_test(test_hostconf),
         cmocka_unit_test(test_sizes),
+        cmocka_unit_test(test_mirror_status),
     };
 
     return cmocka_run_group_tests_name("simconfig", tests, NULL, NULL);

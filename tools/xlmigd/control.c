@@ -35,6 +35,19 @@ void reply_error(struct client *cl, const char *fmt, ...)
     gen_send(g, cl);
 }
 
+/* Run @fn for @dj in a thread of its own; a job that cannot have one
+ * fails at once. */
+static void start(struct djob *dj, void *(*fn)(void *))
+{
+    if (!spawn(dj, fn))
+        return;
+    xlmig_mjob_fail(&dj->m, XLMIG_ERR_NOMEM, "cannot start a worker");
+    pthread_mutex_lock(&D.lock);
+    D.workers++;
+    pthread_mutex_unlock(&D.lock);
+    job_finish(dj, XLMIG_ERR_NOMEM);
+}
+
 static void do_migrate(struct client *cl, const struct xlmig_ctl_req *r)
 {
     unsigned active = 0;
@@ -117,13 +130,7 @@ static void do_migrate(struct client *cl, const struct xlmig_ctl_req *r)
     }
     gen_send(g, cl);
     pthread_mutex_unlock(&D.lock);
-    if (spawn(dj, outgoing_worker)) {
-        xlmig_mjob_fail(&dj->m, XLMIG_ERR_NOMEM, "cannot start a worker");
-        pthread_mutex_lock(&D.lock);
-        D.workers++;
-        pthread_mutex_unlock(&D.lock);
-        job_finish(dj, XLMIG_ERR_NOMEM);
-    }
+    start(dj, outgoing_worker);
 }
 
 static void do_storage_move(struct client *cl, const struct xlmig_ctl_req *r)
@@ -171,13 +178,7 @@ static void do_storage_move(struct client *cl, const struct xlmig_ctl_req *r)
     }
     gen_send(g, cl);
     pthread_mutex_unlock(&D.lock);
-    if (spawn(dj, storage_worker)) {
-        xlmig_mjob_fail(&dj->m, XLMIG_ERR_NOMEM, "cannot start a worker");
-        pthread_mutex_lock(&D.lock);
-        D.workers++;
-        pthread_mutex_unlock(&D.lock);
-        job_finish(dj, XLMIG_ERR_NOMEM);
-    }
+    start(dj, storage_worker);
 }
 
 static void do_status(struct client *cl)
@@ -249,12 +250,7 @@ static void do_recover(struct client *cl, uint32_t id)
     pthread_mutex_lock(&D.lock);
     subscribe(dj, cl);
     pthread_mutex_unlock(&D.lock);
-    if (spawn(dj, recover_worker)) {
-        pthread_mutex_lock(&D.lock);
-        D.workers++;
-        pthread_mutex_unlock(&D.lock);
-        job_finish(dj, XLMIG_ERR_NOMEM);
-    }
+    start(dj, recover_worker);
 }
 
 void handle_request(struct client *cl, const char *line, size_t len)
