@@ -148,6 +148,8 @@ struct xlmig_mirror_status {
     uint64_t done;              /* of them the bulk copy has passed */
     uint64_t copied;            /* octets it wrote (holes, zeros skipped) */
     uint64_t mirrored;          /* guest writes sent to both images */
+    uint64_t write_p50_ns;      /* guest write latency while mirrored */
+    uint64_t write_p99_ns;      /* (0: none yet or not known) */
     char target[XLMIG_MIRROR_PATH_MAX + 1];     /* the image in use */
     char error[512];
 };

@@ -58,6 +58,8 @@ struct xlmig_progress {
         uint64_t done;                  /* of them the copy has passed */
         uint64_t copied;                /* octets written to the new one */
         uint64_t mirrored;              /* guest writes sent to both */
+        uint64_t write_p50_ns;          /* their latency, as the guest */
+        uint64_t write_p99_ns;          /* ... saw it (0: not known) */
         bool switched;                  /* the domain is on the new one */
         bool kept;                      /* ... and the old one was kept */
     } storage;

@@ -297,6 +297,8 @@ static void progress(struct mv *s, const struct xlmig_mirror_status *st,
     p->done = st->done;
     p->copied = st->copied;
     p->mirrored = st->mirrored;
+    p->write_p50_ns = st->write_p50_ns;
+    p->write_p99_ns = st->write_p99_ns;
     s->j->prog.round_bytes = st->done;
     s->j->prog.bytes_sent = st->copied + st->mirrored * XLMIG_PAGE_SIZE;
     if (now - pace->last_ns >= PROGRESS_NS) {

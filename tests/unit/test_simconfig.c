@@ -230,16 +230,21 @@ static void test_mirror_status(void **state)
     static const char *bad[] = {
         "", "state=copying\ntarget=/a\n", "state=odd\ntarget=/a\n",
         "state=none\n", "state=none\ntarget=a.img\n",
-        "state=ready size=10 done=11 copied=0 mirrored=0\ntarget=/a\n"
+        "state=ready size=10 done=11 copied=0 mirrored=0 p50_ns=0 p99_ns=0\n"
+        "target=/a\n"
         "new=/b\nerror=\n",
-        "state=ready size=10 done=10 copied=0 mirrored=0\ntarget=/a\n",
-        "state=ready size=x done=10 copied=0 mirrored=0\ntarget=/a\n"
+        "state=ready size=10 done=10 copied=0 mirrored=0 p50_ns=0 p99_ns=0\n"
+        "target=/a\n",
+        "state=ready size=x done=10 copied=0 mirrored=0 p50_ns=0 p99_ns=0\n"
+        "target=/a\n"
         "error=\n",
     };
     const char *c = "state=copying size=1048576 done=65536 copied=4096 "
-                    "mirrored=3\ntarget=/srv/a.img\nnew=/srv/b.img\n"
+                    "mirrored=3 p50_ns=12000 p99_ns=90000\ntarget=/srv/a.img\n"
+                    "new=/srv/b.img\n"
                     "error=\n";
-    const char *f = "state=failed size=8 done=4 copied=4 mirrored=0\n"
+    const char *f = "state=failed size=8 done=4 copied=4 mirrored=0 "
+                    "p50_ns=0 p99_ns=0\n"
                     "target=/srv/a.img\nnew=/srv/b.img\nerror=writing "
                     "/srv/b.img: No space left on device\n";
     struct xlmig_mirror_status st;
@@ -251,6 +256,8 @@ static void test_mirror_status(void **state)
     assert_int_equal(st.done, 65536);
     assert_int_equal(st.copied, 4096);
     assert_int_equal(st.mirrored, 3);
+    assert_int_equal(st.write_p50_ns, 12000);
+    assert_int_equal(st.write_p99_ns, 90000);
     assert_string_equal(st.target, "/srv/a.img");
     assert_string_equal(st.error, "");
     assert_int_equal(sim_mirror_status_parse(f, strlen(f), &st), 0);

@@ -265,6 +265,48 @@ static uint64_t pick_block(struct dom *d, struct sim_disk_sb *t)
     return dom_pick(d, t->nr_blocks, &t->rng, &t->seq_pos);
 }
 
+void lat_add(struct lat_hist *h, uint64_t ns)
+{
+    unsigned i;
+
+    if (ns < 8) {
+        i = (unsigned)ns;
+    } else {
+        unsigned e = 63u - (unsigned)__builtin_clzll(ns);
+        i = (e - 2) * 8 + (unsigned)((ns >> (e - 3)) & 7);
+    }
+    h->b[i < LAT_BUCKETS ? i : LAT_BUCKETS - 1]++;
+    h->n++;
+}
+
+uint64_t lat_pct(const struct lat_hist *h, double pct)
+{
+    uint64_t want, seen = 0;
+
+    if (!h->n)
+        return 0;
+    want = (uint64_t)((double)h->n * pct / 100.0 + 0.5);
+    if (want < 1)
+        want = 1;
+    for (unsigned i = 0; i < LAT_BUCKETS; i++) {
+        seen += h->b[i];
+        if (seen >= want) {
+            unsigned e = i / 8 + 2, sub = i % 8;
+            return i < 8 ? i + 1 : (uint64_t)(9 + sub) << (e - 3);
+        }
+    }
+    return UINT64_MAX;
+}
+
+/* The guest's I/O takes the disk's io lock ahead of a storage move's
+ * copy, which waits while anyone is waiting (mirror.c). */
+static void io_lock(struct sdisk *k)
+{
+    __atomic_add_fetch(&k->io_waiting, 1, __ATOMIC_ACQ_REL);
+    pthread_mutex_lock(&k->io);
+    __atomic_sub_fetch(&k->io_waiting, 1, __ATOMIC_ACQ_REL);
+}
+
 /* One guest write: the next generation of a block, then the ledger once
  * the write completed.  A failed write is an I/O error the guest sees:
  * the disk stops (the block's contents are unknown from then on). */
@@ -273,14 +315,17 @@ static int guest_write(struct sdisk *k, struct sim_disk_sb *t, uint8_t *buf)
     struct dom *d = k->d;
     uint64_t *l = ledger(d, k->idx);
     uint64_t b = pick_block(d, t);
-    uint64_t gen = l[b] + 1;
+    uint64_t gen = l[b] + 1, t0;
     ssize_t r;
 
     sim_block_fill(buf, d->cfg.seed, k->idx, b, gen);
-    pthread_mutex_lock(&k->io);
+    t0 = xlmig_now_ns();
+    io_lock(k);
     r = pwrite(k->fd, buf, SIM_BLOCK_SIZE, (off_t)(b * SIM_BLOCK_SIZE));
     if (r == (ssize_t)SIM_BLOCK_SIZE && k->m)
         mirror_write(k, buf, SIM_BLOCK_SIZE, (off_t)(b * SIM_BLOCK_SIZE));
+    /* As the guest sees it: waiting for the disk, and both writes. */
+    lat_add(&k->wlat, xlmig_now_ns() - t0);
     pthread_mutex_unlock(&k->io);
     if (r != (ssize_t)SIM_BLOCK_SIZE) {
         dom_log("disk %s: write of block %" PRIu64 " failed: %s; the disk "
@@ -303,7 +348,7 @@ static int guest_read(struct sdisk *k, struct sim_disk_sb *t, uint8_t *buf)
     enum sim_block_fault f;
     ssize_t r;
 
-    pthread_mutex_lock(&k->io);
+    io_lock(k);
     r = pread(k->fd, buf, SIM_BLOCK_SIZE, (off_t)(b * SIM_BLOCK_SIZE));
     pthread_mutex_unlock(&k->io);
 
@@ -503,9 +548,13 @@ void disk_info(struct dom *d, char *text, size_t len, int *n)
         struct sim_disk_sb *t = sim_disk_sb(d->sb, i);
         const struct sim_disk *c = &d->cfg.disks[i];
 
-        char mir[SIM_PATH_MAX + 96] = "";
+        char mir[SIM_PATH_MAX + 96] = "", lat[96];
 
         pthread_mutex_lock(&d->disks[i].io);
+        snprintf(lat, sizeof(lat), " wlat_n=%" PRIu64 " wlat_p50_us=%.1f "
+                 "wlat_p99_us=%.1f", d->disks[i].wlat.n,
+                 (double)lat_pct(&d->disks[i].wlat, 50) / 1e3,
+                 (double)lat_pct(&d->disks[i].wlat, 99) / 1e3);
         if (d->disks[i].m) {
             const struct smirror *m = d->disks[i].m;
             snprintf(mir, sizeof(mir), " mirror=%s:%s:%" PRIu64 "/%" PRIu64,
@@ -517,7 +566,7 @@ void disk_info(struct dom *d, char *text, size_t len, int *n)
         *n += snprintf(text + *n, len - (size_t)*n,
                        "disk%u=%s %s %s blocks=%" PRIu64 " writes=%" PRIu64
                        " reads=%" PRIu64 " read_bad=%" PRIu64
-                       " read_stale=%" PRIu64 "%s%s\n", i, c->vdev,
+                       " read_stale=%" PRIu64 "%s%s%s\n", i, c->vdev,
                        c->target[0] ? c->target : "-",
                        !c->target[0] ? "empty" :
                        d->disks[i].fd >= 0 ? "attached" : "released",
@@ -526,6 +575,7 @@ void disk_info(struct dom *d, char *text, size_t len, int *n)
                        disk_io(d, i) ? t->reads : 0,
                        disk_io(d, i) ? t->read_bad : 0,
                        disk_io(d, i) ? t->read_stale : 0,
-                       d->disks[i].failed ? " failed" : "", mir);
+                       d->disks[i].failed ? " failed" : "",
+                       disk_io(d, i) ? lat : "", mir);
     }
 }

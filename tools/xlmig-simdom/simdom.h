@@ -15,6 +15,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -56,6 +57,17 @@ struct vcpu {
     uint64_t slice_ns;          /* throttle: when this time slice began */
 };
 
+/* Guest write latencies (disk.c): log-linear buckets, 8 per power of
+ * two of nanoseconds, so a percentile is known within 12.5%. */
+#define LAT_BUCKETS 512
+struct lat_hist {
+    uint64_t n;
+    uint64_t b[LAT_BUCKETS];
+};
+void lat_add(struct lat_hist *h, uint64_t ns);
+/* The @pct-th percentile (0-100), in ns: its bucket's upper bound. */
+uint64_t lat_pct(const struct lat_hist *h, double pct);
+
 /* A storage move's mirror of one disk (mirror.c), under its disk's io. */
 enum { MIRROR_COPYING = 1, MIRROR_READY, MIRROR_FAILED };
 struct smirror {
@@ -80,7 +92,11 @@ struct sdisk {
     unsigned idx;               /* in cfg.disks and the superblock */
     pthread_mutex_t io;         /* one guest I/O, copy chunk or switch at
                                  * a time; guards fd and m */
+    unsigned io_waiting;        /* guest I/O waiting for io (atomic): the
+                                 * bulk copy lets it go first */
     struct smirror *m;          /* a storage move's mirror, or NULL */
+    struct lat_hist wlat;       /* guest writes since the last mirror
+                                 * started or ended (under io) */
     int fd;                     /* -1 while released; holds the lease */
     uint64_t size;              /* a domain being made: the image's */
     bool zero;                  /* ... and whether it was all zeros */

@@ -225,13 +225,19 @@ static void storage_done(yajl_val e)
 {
     char a[32], b[32];
 
+    char lat[96] = "";
+
+    if (jnum2(e, "storage", "write_p99_ms") > 0)
+        snprintf(lat, sizeof(lat), " (write latency p50 %.3f ms, p99 %.3f "
+                 "ms)", jnum2(e, "storage", "write_p50_ms"),
+                 jnum2(e, "storage", "write_p99_ms"));
     printf("moved disk %s of %s to %s: total %.2f s, %s copied of %s (holes "
-           "and zeros skipped), %.0f guest writes mirrored; old image %s %s\n",
-           jstr2(e, "storage", "disk"), jstr(e, "domain"),
+           "and zeros skipped), %.0f guest writes mirrored%s; old image %s "
+           "%s\n", jstr2(e, "storage", "disk"), jstr(e, "domain"),
            jstr2(e, "storage", "to"), jnum(e, "total_ms") / 1000.0,
            mib(jnum2(e, "storage", "copied_bytes"), a, sizeof(a)),
            mib(jnum2(e, "storage", "size_bytes"), b, sizeof(b)),
-           jnum2(e, "storage", "mirrored_writes"),
+           jnum2(e, "storage", "mirrored_writes"), lat,
            jstr2(e, "storage", "from"), jstr2(e, "storage", "old_image"));
 }
 

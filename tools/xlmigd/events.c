@@ -150,6 +150,8 @@ void gen_job(yajl_gen g, const struct djob *dj)
         xlmig_json_int(g, "done_bytes", (long long)s->done);
         xlmig_json_int(g, "copied_bytes", (long long)s->copied);
         xlmig_json_int(g, "mirrored_writes", (long long)s->mirrored);
+        xlmig_json_num(g, "write_p50_ms", (double)s->write_p50_ns / 1e6);
+        xlmig_json_num(g, "write_p99_ms", (double)s->write_p99_ns / 1e6);
         xlmig_json_bool(g, "switched", s->switched);
         xlmig_json_str(g, "old_image", !s->switched ? "in use" :
                        s->kept ? "kept" : "deleted");

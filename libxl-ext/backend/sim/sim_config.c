@@ -722,8 +722,10 @@ int sim_mirror_status_parse(const char *text, size_t len,
     if (st->state != XLMIG_MIRROR_NONE) {
         int end = 0;
         if (sscanf(t + used, " size=%" SCNu64 " done=%" SCNu64 " copied=%"
-                   SCNu64 " mirrored=%" SCNu64 "%n", &st->size, &st->done,
-                   &st->copied, &st->mirrored, &end) != 4 || !end ||
+                   SCNu64 " mirrored=%" SCNu64 " p50_ns=%" SCNu64 " p99_ns=%"
+                   SCNu64 "%n", &st->size, &st->done, &st->copied,
+                   &st->mirrored, &st->write_p50_ns, &st->write_p99_ns,
+                   &end) != 6 || !end ||
             st->done > st->size || st->copied > st->size)
             return -1;
         if (!line_value(t, "error", st->error, sizeof(st->error)))
