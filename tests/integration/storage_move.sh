@@ -67,7 +67,7 @@ check "the domain's config names the new image" \
 check "the old image is deleted" [ ! -e "$A/db.img" ]
 on hosta $SIMDOM info db >"$T_WORK/info"
 check "the domain runs on the new image, no mirror left" \
-    grep -q "^disk0=xvda $B/db.img attached .*read_bad=0 read_stale=0$" "$T_WORK/info"
+    grep -q "^disk0=xvda $B/db.img attached .*read_bad=0 read_stale=0 wlat_n=[0-9]* wlat_p50_us=[0-9.]* wlat_p99_us=[0-9.]*$" "$T_WORK/info"
 sleep 1
 w1=$(sed -n 's/^disk0=.* writes=\([0-9]*\).*/\1/p' "$T_WORK/info")
 on hosta $SIMDOM verify db >"$T_WORK/ver"; vrc=$?
@@ -147,7 +147,7 @@ on_old() {      # on_old WHAT NEWPATH: the domain on vm.img, intact
     on hosta $SIMDOM verify vm >"$T_WORK/ver"; vrc=$?
     sed 's/^/#   /' "$T_WORK/ver"
     check "$1: the domain runs on its old image, no mirror" \
-        grep -q "^disk0=xvda $A/f/vm.img attached .*read_stale=0$" "$T_WORK/info"
+        grep -q "^disk0=xvda $A/f/vm.img attached .*read_stale=0 wlat_n=[0-9]* wlat_p50_us=[0-9.]* wlat_p99_us=[0-9.]*$" "$T_WORK/info"
     check "$1: its config still names the old image" \
         [ "$(cfg_target vm xvda)" = "$A/f/vm.img" ]
     check "$1: every block verifies (exit $vrc)" \
