@@ -154,6 +154,12 @@ struct xlmig_mirror_status {
     char error[512];
 };
 
+/* Where a disk copied with the domain goes on the destination. */
+struct xlmig_disk_map {
+    char vdev[32];
+    char path[XLMIG_MIRROR_PATH_MAX + 1];
+};
+
 /* The announce schedule (xlmigd.conf; QEMU's announce-self defaults). */
 struct xlmig_announce_conf {
     bool enabled;
@@ -277,6 +283,16 @@ struct xlmig_backend_ops {
                         const char *vdev, char *why, size_t whylen);
     int (*mirror_cancel)(xlmig_ctx *ctx, struct xlmig_dom *dom,
                          const char *vdev, char *why, size_t whylen);
+    /*
+     * Optional: copy @dom's writable disks with it in the next live_save
+     * (migrate --copy-storage, docs/storage.md), each to its path in @map
+     * on the destination (a disk not in @map: the same path there).  The
+     * configuration the stream carries names those paths.  Refused, with
+     * the reason, for a disk that cannot be copied.
+     */
+    int (*copy_storage)(xlmig_ctx *ctx, struct xlmig_dom *dom,
+                        const struct xlmig_disk_map *map, unsigned n,
+                        char *why, size_t whylen);
     /* Optional: have the device model announce its emulated NICs on
      * schedule @a (QEMU's announce-self); how many it asked in *@nics. */
     int (*dm_announce)(xlmig_ctx *ctx, struct xlmig_dom *dom,

@@ -49,6 +49,7 @@ struct xlmig_progress {
     uint64_t total_ns;
     uint32_t rounds;
     uint32_t throttle_pct;      /* the most the guest was throttled */
+    uint64_t disk_bytes;        /* --copy-storage: disk blocks sent */
     bool announced;             /* the announce ran (figures below) */
     struct xlmig_announce_report announce;      /* the destination's */
     struct xlmig_storage_progress {     /* a storage move (mode storage) */
@@ -121,7 +122,9 @@ struct xlmig_out_opts {
     unsigned channels;
     bool xl;                    /* to a stock xl migrate-receive */
     bool check_only;            /* preflight, then stop */
-    bool copy_storage;          /* preflight as if disks would be copied */
+    bool copy_storage;          /* copy the writable disks with it */
+    const struct xlmig_disk_map *disk_map;      /* where they go there */
+    unsigned ndisk_map;
 };
 
 /* The source's progress, for the job's watchers.  Count @len octets sent

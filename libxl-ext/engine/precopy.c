@@ -62,7 +62,7 @@ int xlmig_precopy(xlmig_ctx *ctx, struct xlmig_dom *dom, uint64_t nr_pages,
     size_t bmlen = (nr_pages + 7) / 8;
     uint8_t *bm = calloc(bmlen ? bmlen : 1, 1);
     uint8_t *tail = calloc(bmlen ? bmlen : 1, 1);
-    bool logdirty = false, suspended = false;
+    bool logdirty = false, suspended = false, disks = false;
     uint64_t t0 = xlmig_now_ns(), ts;
     uint32_t throttle = 0;
     int rc;
@@ -76,6 +76,13 @@ int xlmig_precopy(xlmig_ctx *ctx, struct xlmig_dom *dom, uint64_t nr_pages,
     rc = ops->save_config(ctx, dom, w);
     if (rc)
         goto out;
+    if (ops->disks_start) {
+        /* Before any page: a disk's blocks are tracked from here on. */
+        rc = ops->disks_start(ctx, dom, w);
+        if (rc)
+            goto out;
+        disks = true;
+    }
     rc = ops->logdirty_start(ctx, dom);
     if (rc)
         goto out;
@@ -87,22 +94,29 @@ int xlmig_precopy(xlmig_ctx *ctx, struct xlmig_dom *dom, uint64_t nr_pages,
     for (uint32_t round = 1;; round++) {
         uint64_t r0 = xlmig_now_ns(), off0 = w->offset;
         uint64_t p0 = w->pages_data + w->pages_zero;
+        uint64_t blocks = 0, bdirty = 0;
         struct xlmig_round r;
 
         rc = ops->send_pages(ctx, dom, w, round == 1 ? NULL : bm);
+        if (!rc && disks)
+            rc = ops->disks_send(ctx, dom, w, round == 1, &blocks);
         if (!rc && hooks && hooks->sync)
             rc = hooks->sync(hooks->opaque);
         if (rc)
             goto out;
         rc = ops->logdirty_peek(ctx, dom, bm);
+        if (!rc && disks)
+            rc = ops->disks_peek(ctx, dom, &bdirty);
         if (rc)
             goto out;
+        st->disk_blocks += blocks;
         memset(&r, 0, sizeof(r));
         r.round = round;
-        r.pages_sent = w->pages_data + w->pages_zero - p0;
+        /* A disk block is 4 KiB, as a page: the policy weighs both. */
+        r.pages_sent = w->pages_data + w->pages_zero - p0 + blocks;
         r.bytes_sent = w->offset - off0;
         r.duration_ns = xlmig_now_ns() - r0;
-        r.pages_dirtied = popcount(bm, bmlen);
+        r.pages_dirtied = popcount(bm, bmlen) + bdirty;
         r.elapsed_ns = xlmig_now_ns() - t0;
         r.throttle_pct = throttle;
         rc = xlmig_live_decide(ctx, lim, &r, hooks, st);
@@ -143,6 +157,10 @@ int xlmig_precopy(xlmig_ctx *ctx, struct xlmig_dom *dom, uint64_t nr_pages,
     /* Still to send: what the last round dirtied (in bm) and whatever was
      * written between that peek and the suspend. */
     rc = ops->logdirty_peek(ctx, dom, tail);
+    if (!rc && disks) {
+        uint64_t bdirty = 0;
+        rc = ops->disks_peek(ctx, dom, &bdirty);
+    }
     if (rc)
         goto out;
     for (size_t i = 0; i < bmlen; i++)
@@ -152,15 +170,22 @@ int xlmig_precopy(xlmig_ctx *ctx, struct xlmig_dom *dom, uint64_t nr_pages,
      * one while the next is on the wire, rather than waiting for 4 MiB. */
     w->batch = XLMIG_PAGE_BATCH_MAX / 8;
     rc = ops->send_pages(ctx, dom, w, bm);
+    if (!rc && disks) {
+        /* The disks' last blocks: the guest's writes all completed when
+         * it stopped, and each image was flushed. */
+        rc = ops->disks_send(ctx, dom, w, false, &st->final_blocks);
+        st->disk_blocks += st->final_blocks;
+    }
     if (rc)
         goto out;
     rc = ops->send_state(ctx, dom, w);
     if (rc)
         goto out;
     st->stopcopy_ns = xlmig_now_ns() - ts;
-    LOG_INFO(ctx, "stop-and-copy: %llu pages and the vCPU/device state in "
-             "%.1f ms (policy predicted %.1f ms)",
+    LOG_INFO(ctx, "stop-and-copy: %llu pages, %llu disk blocks and the "
+             "vCPU/device state in %.1f ms (policy predicted %.1f ms)",
              (unsigned long long)st->final_pages,
+             (unsigned long long)st->final_blocks,
              (double)st->stopcopy_ns / 1e6,
              (double)st->last.predicted_downtime_ns / 1e6);
     rc = 0;
@@ -170,6 +195,8 @@ out:
      * resumed (which turns it off) if the handover fails. */
     if (rc && logdirty && ops->logdirty_stop(ctx, dom))
         LOG_ERR(ctx, "could not switch log-dirty off");
+    if (rc && disks)
+        ops->disks_stop(ctx, dom);
     /* The guest gets its CPU back whatever happened: a suspended one is
      * about to be destroyed or resumed. */
     if (throttle && ops->throttle(ctx, dom, 0))

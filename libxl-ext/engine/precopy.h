@@ -16,6 +16,8 @@ struct xlmig_live_stats {
     uint64_t pages_sent;        /* all rounds and the final copy */
     uint64_t bytes_sent;
     uint64_t final_pages;       /* sent while suspended */
+    uint64_t disk_blocks;       /* disk blocks sent, all rounds */
+    uint64_t final_blocks;      /* ... of them while suspended */
     uint64_t precopy_ns;        /* start to suspend */
     uint64_t stopcopy_ns;       /* suspend to the last state written */
     uint64_t suspended_at_ns;   /* monotonic time of the suspend */
@@ -61,6 +63,24 @@ struct xlmig_precopy_ops {
     /* Optional: take @pct percent of the guest's CPU time away (0: none,
      * as before the migration). */
     int (*throttle)(xlmig_ctx *ctx, struct xlmig_dom *dom, uint32_t pct);
+    /*
+     * Optional: disks copied with the domain (migrate --copy-storage,
+     * docs/storage.md), in 4 KiB blocks that count as pages do.
+     * disks_start announces each disk (DISK_IMAGE) and starts tracking
+     * the blocks the guest writes; disks_send writes the blocks due (all
+     * the data the first time, then what the last peeks found) and adds
+     * how many to *@blocks; disks_peek collects what the guest wrote
+     * since the last one, its count in *@dirty; disks_stop ends the
+     * tracking.  A backend with no disk to copy does nothing in each.
+     */
+    int (*disks_start)(xlmig_ctx *ctx, struct xlmig_dom *dom,
+                       struct xlmig_stream_writer *w);
+    int (*disks_send)(xlmig_ctx *ctx, struct xlmig_dom *dom,
+                      struct xlmig_stream_writer *w, bool all,
+                      uint64_t *blocks);
+    int (*disks_peek)(xlmig_ctx *ctx, struct xlmig_dom *dom,
+                      uint64_t *dirty);
+    void (*disks_stop)(xlmig_ctx *ctx, struct xlmig_dom *dom);
 };
 
 /*

@@ -276,7 +276,7 @@ static void eval_disks(const struct xlmig_needs *n,
                          "destination's backend finds it when it attaches");
             continue;
         }
-        if (copy && !cd) {
+        if (copy && !cd && !(d->flags & XLMIG_PF_DISK_RO)) {
             if (od->err == 0) {
                 xlmig_pf_add(r, XLMIG_PF_FAIL, check, s, "exists",
                              "a copy would overwrite %s, which the "

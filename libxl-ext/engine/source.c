@@ -173,6 +173,12 @@ static int out_preflight(xlmig_ctx *ctx, struct xlmig_conn *c,
     }
     n->flags = (o->check_only ? XLMIG_PF_CHECK_ONLY : 0) |
                (o->copy_storage ? XLMIG_PF_COPY_STORAGE : 0);
+    /* Copied disks are checked where they would go. */
+    for (unsigned i = 0; o->copy_storage && i < n->ndisks; i++)
+        for (unsigned m = 0; m < o->ndisk_map; m++)
+            if (!strcmp(n->disks[i].vdev, o->disk_map[m].vdev))
+                snprintf(n->disks[i].target, sizeof(n->disks[i].target),
+                         "%s", o->disk_map[m].path);
     n->stream_version = XLMIG_STREAM_VERSION;
     memcpy(b, di, XLMIG_DOMAIN_INFO_SIZE);
     xlmig_put_u64(b + XLMIG_DOMAIN_INFO_SIZE,
@@ -268,6 +274,12 @@ static int out_check(struct out *s)
         }
     } else if (o->quick) {
         snprintf(j->mode, sizeof(j->mode), "quick");
+    }
+    if (o->copy_storage && !o->check_only && (o->quick || o->via || o->xl)) {
+        xlmig_mjob_fail(j, XLMIG_ERR_INVAL, "--copy-storage copies the disks "
+                        "live, with the memory: not with --quick, --via or "
+                        "--xl");
+        return XLMIG_ERR_INVAL;
     }
     s->nchan = o->via || !o->channels ? 1 : o->channels;
     if (s->nchan > XLMIG_CHANNELS_MAX) {
@@ -508,6 +520,19 @@ static int send_live(struct out *s)
     hooks.round = out_round;
     hooks.sync = out_sync;
     hooks.suspending = out_suspending;
+    if (s->o->copy_storage) {
+        char why[512];
+        rc = ctx->ops->copy_storage ?
+             ctx->ops->copy_storage(ctx, s->dom, s->o->disk_map,
+                                    s->o->ndisk_map, why, sizeof(why)) :
+             xlmig_why(why, sizeof(why), XLMIG_ERR_NOTIMPL, "the %s backend "
+                       "cannot copy disks with a domain yet",
+                       ctx->ops->name);
+        if (rc) {
+            xlmig_mjob_fail(j, rc, "%s", why);
+            return rc;
+        }
+    }
     xlmig_write_header(&s->w);
     xlmig_write_domain_info(&s->w, &s->desc);
     rc = s->w.err;
@@ -524,6 +549,7 @@ static int send_live(struct out *s)
     pthread_mutex_lock(&j->lock);
     j->prog.rounds = st.rounds;
     j->prog.throttle_pct = st.throttle_pct;
+    j->prog.disk_bytes = st.disk_blocks * XLMIG_DISK_BLOCK;
     pthread_mutex_unlock(&j->lock);
     return 0;
 }

@@ -28,6 +28,8 @@ enum xlmig_rec_type {
     XLMIG_REC_DEVICE_STATE = 0x00000005,
     XLMIG_REC_END = 0x00000006,
     XLMIG_REC_XEN_STREAM = 0x00000007,
+    XLMIG_REC_DISK_IMAGE = 0x00000008,  /* a disk copied with the domain */
+    XLMIG_REC_DISK_DATA = 0x00000009,   /* blocks of such a disk */
     XLMIG_REC_SOURCE_INFO = 0x80000001,
 };
 
@@ -68,6 +70,24 @@ enum xlmig_pfn_type {
  * and the END check instead of in the parser.  The checks are the same. */
 #define XLMIG_NR_PAGES_MAX (UINT64_C(1) << 20)
 #endif
+/*
+ * Disks copied with the domain (migrate --copy-storage; docs/specs/
+ * stream.md): DISK_IMAGE {u32 disk, u32 flags 0, u64 size} announces
+ * each before any of its blocks; DISK_DATA {u32 disk, u32 count, count
+ * u64 entries, then 4 KiB of contents for each DATA entry} carries its
+ * blocks.  An entry is a block number in bits 0-39 and a type in bits
+ * 60-63; bits 40-59 are zero.
+ */
+#define XLMIG_DISKS_MAX 16
+#define XLMIG_DISK_BLOCK 4096u
+#define XLMIG_DISK_BATCH_MAX 256
+#define XLMIG_DISK_BLOCK_MASK ((UINT64_C(1) << 40) - 1)
+#define XLMIG_DISK_SIZE_MAX ((UINT64_C(1) << 40) * XLMIG_DISK_BLOCK)
+enum xlmig_disk_entry_type {
+    XLMIG_DISK_DATA = 0,        /* the block's contents follow */
+    XLMIG_DISK_ZERO = 1,        /* the block is all zero now */
+};
+
 #define XLMIG_REC_BODY_MAX                                            \
     (8 + XLMIG_PAGE_BATCH_MAX * (8 + XLMIG_PAGE_SIZE))
 
@@ -190,6 +210,14 @@ void xlmig_write_xen_stream(struct xlmig_stream_writer *w, const void *data,
 void xlmig_write_page(struct xlmig_stream_writer *w, uint64_t pfn,
                       const void *page);
 void xlmig_write_zero_page(struct xlmig_stream_writer *w, uint64_t pfn);
+/* A copied disk: its DISK_IMAGE record, then DISK_DATA records of up to
+ * XLMIG_DISK_BATCH_MAX blocks, each an entry in @blocks (XLMIG_DISK_ZERO
+ * in bits 60-63, or DATA with its 4 KiB in @data, in order). */
+void xlmig_write_disk_image(struct xlmig_stream_writer *w, uint32_t disk,
+                            uint64_t size);
+void xlmig_write_disk_data(struct xlmig_stream_writer *w, uint32_t disk,
+                           const uint64_t *blocks, uint32_t count,
+                           const uint8_t *data, uint32_t nr_data);
 /*
  * Zero-copy variant for a run of consecutive pfns from @pfn: reserve room
  * for up to *n pages in the batch of @pfn's lane (*n is lowered to what
@@ -222,6 +250,18 @@ struct xlmig_rec_pages {
     const uint8_t *pfns;        /* count little-endian u64 entries */
     const uint8_t *data;        /* contents of the NORMAL entries, in order */
     uint32_t nr_data;
+};
+
+struct xlmig_rec_disk_image {
+    uint32_t disk;
+    uint64_t size;
+};
+
+struct xlmig_rec_disk_data {
+    uint32_t disk;
+    uint32_t count;
+    const uint8_t *entries;     /* count little-endian u64 */
+    const uint8_t *data;        /* the DATA entries' contents, in order */
 };
 
 struct xlmig_rec_blob {
@@ -284,6 +324,7 @@ struct xlmig_stream_reader {
     uint64_t xen_bytes;         /* of Xen's stream so far */
     uint8_t *seen_pfn;          /* bitmap: pfn sent at least once */
     uint8_t *seen_vcpu;         /* bitmap: vcpu state received */
+    uint64_t disk_size[XLMIG_DISKS_MAX];        /* DISK_IMAGE's; 0 none */
     int own_fd;                 /* xlmig_reader_open_file's, or -1 */
     bool channel;               /* a data channel: PAGE_DATA only */
     bool seen_borrowed;         /* seen_pfn is the main reader's */
@@ -334,6 +375,10 @@ void xlmig_rec_get_end(const struct xlmig_record *rec,
                        struct xlmig_rec_end *out);
 void xlmig_rec_get_xen(const struct xlmig_record *rec,
                        struct xlmig_rec_xen *out);
+void xlmig_rec_get_disk_image(const struct xlmig_record *rec,
+                              struct xlmig_rec_disk_image *out);
+void xlmig_rec_get_disk_data(const struct xlmig_record *rec,
+                             struct xlmig_rec_disk_data *out);
 int xlmig_rec_get_domain_info(const struct xlmig_record *rec,
                               struct xlmig_domain_desc *out, char *why,
                               size_t whylen) XLMIG_MUST_CHECK;

@@ -472,6 +472,77 @@ static int check_record(struct xlmig_stream_reader *r,
     }
     case XLMIG_REC_PAGE_DATA:
         return check_pages(r, rec);
+    case XLMIG_REC_DISK_IMAGE: {
+        uint32_t disk;
+        uint64_t size;
+        if (rec->length != 16)
+            return bad(r, XLMIG_ERR_STREAM, rec, "length %u, not 16",
+                       rec->length);
+        disk = xlmig_get_u32(rec->body);
+        size = xlmig_get_u64(rec->body + 8);
+        if (disk >= XLMIG_DISKS_MAX)
+            return bad(r, XLMIG_ERR_STREAM, rec, "disk %u: at most %u",
+                       disk, XLMIG_DISKS_MAX);
+        if (xlmig_get_u32(rec->body + 4))
+            return bad(r, XLMIG_ERR_STREAM, rec, "flags 0x%x: none are "
+                       "defined", xlmig_get_u32(rec->body + 4));
+        if (size == 0 || size > XLMIG_DISK_SIZE_MAX)
+            return bad(r, XLMIG_ERR_STREAM, rec, "disk %u: size %llu is "
+                       "not from 1 to 4 PiB", disk,
+                       (unsigned long long)size);
+        if (r->disk_size[disk])
+            return bad(r, XLMIG_ERR_STREAM, rec, "disk %u announced twice",
+                       disk);
+        if (r->pages_data + r->pages_zero || r->xen_bytes)
+            return bad(r, XLMIG_ERR_STREAM, rec, "disk %u announced after "
+                       "the domain's memory began", disk);
+        r->disk_size[disk] = size;
+        return 0;
+    }
+    case XLMIG_REC_DISK_DATA: {
+        uint32_t disk, count, nd = 0;
+        if (rec->length < 8)
+            return bad(r, XLMIG_ERR_STREAM, rec, "length %u is less than 8",
+                       rec->length);
+        disk = xlmig_get_u32(rec->body);
+        count = xlmig_get_u32(rec->body + 4);
+        if (disk >= XLMIG_DISKS_MAX || !r->disk_size[disk])
+            return bad(r, XLMIG_ERR_STREAM, rec, "disk %u has no "
+                       "DISK_IMAGE before it", disk);
+        if (count == 0 || count > XLMIG_DISK_BATCH_MAX)
+            return bad(r, XLMIG_ERR_STREAM, rec, "%u blocks: from 1 to %u",
+                       count, XLMIG_DISK_BATCH_MAX);
+        if ((rec->length - 8) / 8 < count)
+            return bad(r, XLMIG_ERR_STREAM, rec, "length %u is too short "
+                       "for %u entries", rec->length, count);
+        for (uint32_t i = 0; i < count; i++) {
+            uint64_t e = xlmig_get_u64(rec->body + 8 + 8 * (size_t)i);
+            uint64_t b = e & XLMIG_DISK_BLOCK_MASK;
+            unsigned t = (unsigned)(e >> 60);
+            if (e & (UINT64_C(0xfffff) << 40))
+                return bad(r, XLMIG_ERR_STREAM, rec, "entry %u: reserved "
+                           "bits set", i);
+            if (t != XLMIG_DISK_DATA && t != XLMIG_DISK_ZERO)
+                return bad(r, XLMIG_ERR_STREAM, rec, "entry %u: unknown "
+                           "block type %u", i, t);
+            if (b >= (r->disk_size[disk] + XLMIG_DISK_BLOCK - 1) /
+                         XLMIG_DISK_BLOCK)
+                return bad(r, XLMIG_ERR_STREAM, rec, "entry %u: block "
+                           "%llu is past the end of disk %u (%llu octets)",
+                           i, (unsigned long long)b, disk,
+                           (unsigned long long)r->disk_size[disk]);
+            nd += t == XLMIG_DISK_DATA;
+        }
+        if (rec->length != 8 + 8 * (uint64_t)count +
+                              (uint64_t)nd * XLMIG_DISK_BLOCK)
+            return bad(r, XLMIG_ERR_STREAM, rec, "length %u, but %u "
+                       "entries with %u blocks of data make %llu",
+                       rec->length, count, nd,
+                       (unsigned long long)(8 + 8 * (uint64_t)count +
+                                            (uint64_t)nd *
+                                                XLMIG_DISK_BLOCK));
+        return 0;
+    }
     case XLMIG_REC_VCPU_STATE: {
         uint32_t id, len = rec->length - 8;
         if (rec->length < 8)
@@ -632,6 +703,22 @@ void xlmig_rec_get_xen(const struct xlmig_record *rec,
     out->offset = xlmig_get_u64(rec->body);
     out->data = rec->body + 8;
     out->len = rec->length - 8;
+}
+
+void xlmig_rec_get_disk_image(const struct xlmig_record *rec,
+                              struct xlmig_rec_disk_image *out)
+{
+    out->disk = xlmig_get_u32(rec->body);
+    out->size = xlmig_get_u64(rec->body + 8);
+}
+
+void xlmig_rec_get_disk_data(const struct xlmig_record *rec,
+                             struct xlmig_rec_disk_data *out)
+{
+    out->disk = xlmig_get_u32(rec->body);
+    out->count = xlmig_get_u32(rec->body + 4);
+    out->entries = rec->body + 8;
+    out->data = rec->body + 8 + 8 * (size_t)out->count;
 }
 
 void xlmig_rec_get_end(const struct xlmig_record *rec,

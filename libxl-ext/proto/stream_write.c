@@ -233,6 +233,39 @@ void xlmig_write_xen_stream(struct xlmig_stream_writer *w, const void *data,
     }
 }
 
+void xlmig_write_disk_image(struct xlmig_stream_writer *w, uint32_t disk,
+                            uint64_t size)
+{
+    uint8_t b[16];
+
+    xlmig_put_u32(b, disk);
+    xlmig_put_u32(b + 4, 0);
+    xlmig_put_u64(b + 8, size);
+    xlmig_write_record(w, XLMIG_REC_DISK_IMAGE, b, sizeof(b));
+}
+
+void xlmig_write_disk_data(struct xlmig_stream_writer *w, uint32_t disk,
+                           const uint64_t *blocks, uint32_t count,
+                           const uint8_t *data, uint32_t nr_data)
+{
+    uint8_t hdr[8], ent[XLMIG_DISK_BATCH_MAX * 8];
+    struct iovec iov[3] = {
+        { hdr, sizeof(hdr) },
+        { ent, (size_t)count * 8 },
+        { (void *)data, (size_t)nr_data * XLMIG_DISK_BLOCK },
+    };
+
+    if (count == 0 || count > XLMIG_DISK_BATCH_MAX || nr_data > count) {
+        w->err = w->err ? w->err : XLMIG_ERR_INVAL;
+        return;
+    }
+    xlmig_put_u32(hdr, disk);
+    xlmig_put_u32(hdr + 4, count);
+    for (uint32_t i = 0; i < count; i++)
+        xlmig_put_u64(ent + 8 * i, blocks[i]);
+    xlmig_write_recordv(w, XLMIG_REC_DISK_DATA, iov, nr_data ? 3 : 2);
+}
+
 void xlmig_write_source_info(struct xlmig_stream_writer *w)
 {
     char host[256] = "unknown", text[512];

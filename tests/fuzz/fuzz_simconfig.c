@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "backend/sim/sim_config.h"
-#include "backend/sim/sim_storage.h"
+#include "core/private.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -61,11 +61,17 @@ static void test_others(void **state)
     assert_int_equal(parse("{\"cmd\":\"recover\"}", &r, why), 0);
     assert_int_equal(r.job, 0);
     assert_int_equal(parse("{\"cmd\":\"preflight\",\"domain\":\"web1\","
-                           "\"host\":\"hostb\",\"copy_storage\":true}", &r,
-                           why), 0);
+                           "\"host\":\"hostb\",\"copy_storage\":true,"
+                           "\"disk_map\":[\"xvda=/srv/b/web1.img\","
+                           "\"xvdb=/srv/b/data.img\"]}", &r, why), 0);
     assert_int_equal(r.cmd, XLMIG_CTL_PREFLIGHT);
     assert_string_equal(r.domain, "web1");
     assert_true(r.copy_storage);
+    assert_int_equal(r.ndisk_map, 2);
+    assert_string_equal(r.disk_map[0].vdev, "xvda");
+    assert_string_equal(r.disk_map[0].path, "/srv/b/web1.img");
+    assert_string_equal(r.disk_map[1].vdev, "xvdb");
+    assert_string_equal(r.disk_map[1].path, "/srv/b/data.img");
     {
         struct xlmig_ctl_req r2;
         char line[XLMIG_CTL_LINE_MAX + 2];
@@ -162,8 +168,31 @@ static const struct {
     { "{\"cmd\":\"preflight\",\"domain\":\"web1\"}", "\"host\" is missing" },
     { "{\"cmd\":\"preflight\",\"domain\":\"web1\",\"host\":\"hostb\","
       "\"quick\":true}", "\"quick\" is not a key of \"preflight\"" },
+    { "{\"cmd\":\"status\",\"copy_storage\":true}",
+      "\"copy_storage\" is not a key of \"status\"" },
     { "{\"cmd\":\"migrate\",\"domain\":\"web1\",\"host\":\"hostb\","
-      "\"copy_storage\":true}", "\"copy_storage\" is not a key of \"migrate\"" },
+      "\"copy_storage\":true,\"quick\":true}", "not with \"quick\" or \"xl\"" },
+    { "{\"cmd\":\"migrate\",\"domain\":\"web1\",\"host\":\"hostb\","
+      "\"copy_storage\":true,\"xl\":true}", "not with \"quick\" or \"xl\"" },
+    { "{\"cmd\":\"migrate\",\"domain\":\"web1\",\"host\":\"hostb\","
+      "\"disk_map\":[\"xvda=/x\"]}", "it needs \"copy_storage\"" },
+    { "{\"cmd\":\"migrate\",\"domain\":\"web1\",\"host\":\"hostb\","
+      "\"copy_storage\":true,\"disk_map\":\"xvda=/x\"}", "must be an array" },
+    { "{\"cmd\":\"migrate\",\"domain\":\"web1\",\"host\":\"hostb\","
+      "\"copy_storage\":true,\"disk_map\":[\"xvda=x\"]}", "VDEV=/ABSOLUTE/PATH" },
+    { "{\"cmd\":\"migrate\",\"domain\":\"web1\",\"host\":\"hostb\","
+      "\"copy_storage\":true,\"disk_map\":[\"=/x\"]}", "VDEV=/ABSOLUTE/PATH" },
+    { "{\"cmd\":\"migrate\",\"domain\":\"web1\",\"host\":\"hostb\","
+      "\"copy_storage\":true,\"disk_map\":[\"xvda\"]}", "VDEV=/ABSOLUTE/PATH" },
+    { "{\"cmd\":\"migrate\",\"domain\":\"web1\",\"host\":\"hostb\","
+      "\"copy_storage\":true,\"disk_map\":[\"xvda=/a\",\"xvda=/b\"]}",
+      "names disk xvda twice" },
+    { "{\"cmd\":\"migrate\",\"domain\":\"web1\",\"host\":\"hostb\","
+      "\"copy_storage\":true,\"disk_map\":[1]}", "must be a string" },
+    { "{\"cmd\":\"migrate\",\"domain\":\"web1\",\"host\":\"hostb\","
+      "\"copy_storage\":true,\"disk_map\":[\"a=/1\",\"b=/2\",\"c=/3\","
+      "\"d=/4\",\"e=/5\",\"f=/6\",\"g=/7\",\"h=/8\",\"i=/9\"]}",
+      "at most 8" },
     { "{\"cmd\":\"preflight\",\"domain\":\"web1\",\"host\":\"hostb\","
       "\"copy_storage\":1}", "\"copy_storage\" must be true or false" },
     { "{\"cmd\":\"migrate\",\"domain\":\"web1\",\"host\":\"hostb\","

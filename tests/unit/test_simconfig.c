@@ -8,7 +8,7 @@
 #include <cmocka.h>
 
 #include "backend/sim/sim_config.h"
-#include "backend/sim/sim_storage.h"
+#include "core/private.h"
 
 #define GOOD "name=web1\nuuid=0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f0\n" \
              "memory_pages=65536\nvcpus=2\ndirty_rate=67108864\n"      \

@@ -324,6 +324,8 @@ static int guest_write(struct sdisk *k, struct sim_disk_sb *t, uint8_t *buf)
     r = pwrite(k->fd, buf, SIM_BLOCK_SIZE, (off_t)(b * SIM_BLOCK_SIZE));
     if (r == (ssize_t)SIM_BLOCK_SIZE && k->m)
         mirror_write(k, buf, SIM_BLOCK_SIZE, (off_t)(b * SIM_BLOCK_SIZE));
+    if (r == (ssize_t)SIM_BLOCK_SIZE && k->dirty)
+        k->dirty[b >> 3] |= (uint8_t)(1u << (b & 7));
     /* As the guest sees it: waiting for the disk, and both writes. */
     lat_add(&k->wlat, xlmig_now_ns() - t0);
     pthread_mutex_unlock(&k->io);
@@ -578,4 +580,65 @@ void disk_info(struct dom *d, char *text, size_t len, int *n)
                        d->disks[i].failed ? " failed" : "",
                        disk_io(d, i) ? lat : "", mir);
     }
+}
+
+/* ---- a migration's dirty-block tracking ---- */
+
+int disk_track_start(struct dom *d, unsigned i)
+{
+    struct sdisk *k;
+    uint64_t n;
+    uint8_t *bm;
+
+    if (i >= d->cfg.ndisks || !disk_io(d, i))
+        return -EINVAL;
+    k = &d->disks[i];
+    n = sim_disk_sb(d->sb, i)->nr_blocks;
+    bm = calloc((n + 7) / 8 ? (n + 7) / 8 : 1, 1);
+    if (!bm)
+        return -ENOMEM;
+    pthread_mutex_lock(&k->io);
+    free(k->dirty);
+    k->dirty = bm;
+    pthread_mutex_unlock(&k->io);
+    return 0;
+}
+
+long disk_track_peek(struct dom *d, unsigned i, uint8_t **out)
+{
+    struct sdisk *k;
+    size_t len;
+    uint8_t *bm;
+
+    if (i >= d->cfg.ndisks || !disk_io(d, i))
+        return -EINVAL;
+    k = &d->disks[i];
+    len = (sim_disk_sb(d->sb, i)->nr_blocks + 7) / 8;
+    bm = calloc(len ? len : 1, 1);
+    if (!bm)
+        return -ENOMEM;
+    pthread_mutex_lock(&k->io);
+    if (!k->dirty) {
+        pthread_mutex_unlock(&k->io);
+        free(bm);
+        return -ENOENT;
+    }
+    memcpy(bm, k->dirty, len);
+    memset(k->dirty, 0, len);
+    pthread_mutex_unlock(&k->io);
+    *out = bm;
+    return (long)len;
+}
+
+void disk_track_stop(struct dom *d, unsigned i)
+{
+    struct sdisk *k;
+
+    if (i >= SIM_DISKS_MAX)
+        return;
+    k = &d->disks[i];
+    pthread_mutex_lock(&k->io);
+    free(k->dirty);
+    k->dirty = NULL;
+    pthread_mutex_unlock(&k->io);
 }

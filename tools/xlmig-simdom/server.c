@@ -159,6 +159,35 @@ static void handle(struct dom *d, int cfd, uint32_t type, const uint8_t *p,
         sim_ipc_reply(cfd, rc, text, rc ? strlen(text) : 0);
         return;
     }
+    case SIM_MSG_DISK_TRACK_START:
+    case SIM_MSG_DISK_TRACK_PEEK:
+    case SIM_MSG_DISK_TRACK_STOP: {
+        uint8_t *bm = NULL;
+        long l;
+        if (len != 4)
+            goto inval;
+        if (type == SIM_MSG_DISK_TRACK_STOP) {
+            disk_track_stop(d, xlmig_get_u32(p));
+            sim_ipc_reply(cfd, 0, NULL, 0);
+            return;
+        }
+        l = type == SIM_MSG_DISK_TRACK_START ?
+            disk_track_start(d, xlmig_get_u32(p)) :
+            disk_track_peek(d, xlmig_get_u32(p), &bm);
+        if (l < 0) {
+            n = snprintf(text, sizeof(text), "disk %u: %s", xlmig_get_u32(p),
+                         l == -ENOENT ? "not tracked" : strerror((int)-l));
+            sim_ipc_reply(cfd, l == -EINVAL ? XLMIG_ERR_INVAL :
+                          XLMIG_ERR_STATE, text, (size_t)n);
+            return;
+        }
+        if (type == SIM_MSG_DISK_TRACK_START)
+            dom_log("disk %u: tracking the blocks the guest writes",
+                    xlmig_get_u32(p));
+        sim_ipc_reply(cfd, 0, bm, bm ? (size_t)l : 0);
+        free(bm);
+        return;
+    }
     case SIM_MSG_MIRROR_STATUS:
     case SIM_MSG_MIRROR_PIVOT:
     case SIM_MSG_MIRROR_CANCEL:

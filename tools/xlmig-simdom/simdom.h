@@ -95,6 +95,8 @@ struct sdisk {
     unsigned io_waiting;        /* guest I/O waiting for io (atomic): the
                                  * bulk copy lets it go first */
     struct smirror *m;          /* a storage move's mirror, or NULL */
+    uint8_t *dirty;             /* --copy-storage: blocks written since
+                                 * the last peek, or NULL (under io) */
     struct lat_hist wlat;       /* guest writes since the last mirror
                                  * started or ended (under io) */
     int fd;                     /* -1 while released; holds the lease */
@@ -209,6 +211,12 @@ void mirror_stop_all(struct dom *d);
  * the mirror, if any (io held).  A failed mirror write fails the mirror,
  * never the guest's write. */
 void mirror_write(struct sdisk *k, const void *buf, size_t len, off_t off);
+
+/* disk.c: a migration's dirty-block tracking (SIM_MSG_DISK_TRACK_*);
+ * peek returns the bitmap's length, or -errno, with *@bm malloc'd. */
+int disk_track_start(struct dom *d, unsigned i);
+long disk_track_peek(struct dom *d, unsigned i, uint8_t **bm);
+void disk_track_stop(struct dom *d, unsigned i);
 
 /* net.c */
 struct sim_nic_counters;

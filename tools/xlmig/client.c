@@ -318,6 +318,38 @@ static void print_report(FILE *f, yajl_val e)
     }
 }
 
+/* --disk-map VDEV=PATH into @r, or -1 with what was wrong said. */
+static int add_disk_map(struct xlmig_ctl_req *r, const char *arg)
+{
+    const char *eq = strchr(arg, '=');
+    size_t vl = eq ? (size_t)(eq - arg) : 0;
+
+    if (!eq || !vl || vl >= sizeof(r->disk_map[0].vdev) || eq[1] != '/' ||
+        strlen(eq + 1) > XLMIG_CTL_VIA_MAX || strpbrk(arg, " \t\n")) {
+        fprintf(stderr, "xlmig: --disk-map: '%s' is not VDEV=/ABSOLUTE/PATH\n",
+                arg);
+        return -1;
+    }
+    if (r->ndisk_map == XLMIG_CTL_DISK_MAPS) {
+        fprintf(stderr, "xlmig: --disk-map: at most %d\n",
+                XLMIG_CTL_DISK_MAPS);
+        return -1;
+    }
+    for (unsigned m = 0; m < r->ndisk_map; m++)
+        if (strlen(r->disk_map[m].vdev) == vl &&
+            !strncmp(r->disk_map[m].vdev, arg, vl)) {
+            fprintf(stderr, "xlmig: --disk-map: disk %.*s twice\n", (int)vl,
+                    arg);
+            return -1;
+        }
+    memcpy(r->disk_map[r->ndisk_map].vdev, arg, vl);
+    r->disk_map[r->ndisk_map].vdev[vl] = '\0';
+    snprintf(r->disk_map[r->ndisk_map].path,
+             sizeof(r->disk_map[0].path), "%s", eq + 1);
+    r->ndisk_map++;
+    return 0;
+}
+
 /* A number from 1 to @max, or -1 with what was wrong said. */
 static int parse_num(const char *s, const char *what, uint64_t max,
                      uint64_t *out)
@@ -408,6 +440,11 @@ int xlmig_cmd_migrate(int argc, char **argv)
             }
             snprintf(r.via, sizeof(r.via), "%s", optarg);
             break;
+        case 'C': r.copy_storage = true; break;
+        case 'M':
+            if (add_disk_map(&r, optarg))
+                return EXIT_USAGE;
+            break;
         case 'j': json = true; break;
         case 'h': xlmig_cmd_usage("migrate", stdout); return 0;
         default: xlmig_cmd_usage("migrate", stderr); return EXIT_USAGE;
@@ -430,6 +467,16 @@ int xlmig_cmd_migrate(int argc, char **argv)
     if (r.max_throttle_pct && !r.auto_converge) {
         fprintf(stderr, "xlmig: --max-throttle limits --auto-converge; "
                 "give both\n");
+        return EXIT_USAGE;
+    }
+    if (r.ndisk_map && !r.copy_storage) {
+        fprintf(stderr, "xlmig: --disk-map says where copied disks go; give "
+                "--copy-storage too\n");
+        return EXIT_USAGE;
+    }
+    if (r.copy_storage && (r.quick || r.xl)) {
+        fprintf(stderr, "xlmig: --copy-storage copies the disks live, with "
+                "the memory: not with --quick, --via or --xl\n");
         return EXIT_USAGE;
     }
     if (r.via[0] && !r.quick) {
@@ -592,10 +639,13 @@ static int run_job(const struct xlmig_ctl_req *req, bool json)
             const char *res = jstr(e, "result");
             rc = result_exit(res);
             if (!json) {
-                char a[32], b[32], thr[48] = "";
+                char a[32], b[32], thr[64] = "";
                 if (jnum(e, "throttle_pct") > 0)
                     snprintf(thr, sizeof(thr), ", guest throttled up to "
                              "%.0f%%", jnum(e, "throttle_pct"));
+                else if (jnum(e, "disk_bytes") > 0)
+                    snprintf(thr, sizeof(thr), "; its disks: %.1f MiB sent",
+                             jnum(e, "disk_bytes") / 1048576.0);
                 if (tty)
                     fputs("\r\033[K", stderr);
                 if (check && rc == 0)
@@ -674,6 +724,10 @@ int xlmig_cmd_preflight(int argc, char **argv)
         switch (c) {
         case 'j': json = true; break;
         case 'C': r.copy_storage = true; break;
+        case 'M':
+            if (add_disk_map(&r, optarg))
+                return EXIT_USAGE;
+            break;
         case 'h': xlmig_cmd_usage("preflight", stdout); return 0;
         default: xlmig_cmd_usage("preflight", stderr); return EXIT_USAGE;
         }

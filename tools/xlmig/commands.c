@@ -43,6 +43,12 @@ static const struct xlmig_opt migrate_opts[] = {
     { "via", 'V', true, "PATH",
       "with --quick: through a file on shared storage" },
     { "channels", 'c', true, "N", "data channels (default: xlmigd's)" },
+    { "copy-storage", 'C', false, NULL,
+      "copy the writable disks with the memory, to\n"
+      "storage of HOST's own (shared-nothing)" },
+    { "disk-map", 'M', false, "VDEV=PATH",
+      "with --copy-storage: where disk VDEV goes on\n"
+      "HOST (default: the same path); repeatable" },
     { "json", 'j', true, NULL, "one JSON event per line on standard output" },
     { NULL, 0, false, NULL, NULL },
 };
@@ -51,6 +57,8 @@ static const struct xlmig_opt preflight_opts[] = {
     { "copy-storage", 'C', false, NULL,
       "check room for copies of the disks instead of\n"
       "the same disks (for a shared-nothing move)" },
+    { "disk-map", 'M', false, "VDEV=PATH",
+      "with --copy-storage: where disk VDEV would go" },
     { "json", 'j', true, NULL,
       "one JSON event per line on standard output" },
     { NULL, 0, false, NULL, NULL },

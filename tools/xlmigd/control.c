@@ -118,6 +118,14 @@ static void do_migrate(struct client *cl, const struct xlmig_ctl_req *r)
     dj->oo.channels = r->channels ? r->channels : D.cfg.channels;
     dj->oo.check_only = check;
     dj->oo.copy_storage = r->copy_storage;
+    for (unsigned m = 0; m < r->ndisk_map; m++) {
+        snprintf(dj->dmap[m].vdev, sizeof(dj->dmap[m].vdev), "%s",
+                 r->disk_map[m].vdev);
+        snprintf(dj->dmap[m].path, sizeof(dj->dmap[m].path), "%s",
+                 r->disk_map[m].path);
+    }
+    dj->oo.disk_map = dj->dmap;
+    dj->oo.ndisk_map = r->ndisk_map;
     if (check)
         snprintf(dj->m.mode, sizeof(dj->m.mode), "preflight");
     pthread_mutex_lock(&D.lock);

@@ -139,7 +139,38 @@ int xlmig_ctl_parse(const char *line, size_t len, struct xlmig_ctl_req *r,
         } else if ((mig || pre || sto) && !strcmp(k, "domain")) {
             if (get_str(v, k, r->domain, sizeof(r->domain), why, whylen))
                 goto out;
-        } else if (pre && !strcmp(k, "copy_storage")) {
+        } else if ((mig || pre) && !strcmp(k, "disk_map")) {
+            if (!YAJL_IS_ARRAY(v) || v->u.array.len > XLMIG_CTL_DISK_MAPS) {
+                refuse(why, whylen, "\"disk_map\" must be an array of at "
+                       "most %d \"VDEV=PATH\" strings", XLMIG_CTL_DISK_MAPS);
+                goto out;
+            }
+            for (size_t m = 0; m < v->u.array.len; m++) {
+                char e[32 + XLMIG_CTL_VIA_MAX + 2], *eq;
+                if (get_str(v->u.array.values[m], "disk_map", e, sizeof(e),
+                            why, whylen))
+                    goto out;
+                eq = strchr(e, '=');
+                if (!eq || eq == e || (size_t)(eq - e) >= 32 ||
+                    eq[1] != '/' || strlen(eq + 1) > XLMIG_CTL_VIA_MAX ||
+                    strpbrk(e, " \t\n")) {
+                    refuse(why, whylen, "\"disk_map\" entry \"%s\" is not "
+                           "VDEV=/ABSOLUTE/PATH", e);
+                    goto out;
+                }
+                *eq = '\0';
+                for (unsigned p = 0; p < r->ndisk_map; p++)
+                    if (!strcmp(r->disk_map[p].vdev, e)) {
+                        refuse(why, whylen, "\"disk_map\" names disk %s "
+                               "twice", e);
+                        goto out;
+                    }
+                memcpy(r->disk_map[r->ndisk_map].vdev, e, strlen(e) + 1);
+                snprintf(r->disk_map[r->ndisk_map].path,
+                         sizeof(r->disk_map[0].path), "%s", eq + 1);
+                r->ndisk_map++;
+            }
+        } else if ((mig || pre) && !strcmp(k, "copy_storage")) {
             if (!YAJL_IS_TRUE(v) && !YAJL_IS_FALSE(v)) {
                 refuse(why, whylen, "\"copy_storage\" must be true or "
                        "false");
@@ -241,6 +272,17 @@ int xlmig_ctl_parse(const char *line, size_t len, struct xlmig_ctl_req *r,
                    "\"auto_converge\": give both");
             goto out;
         }
+        if (r->ndisk_map && !r->copy_storage) {
+            refuse(why, whylen, "\"disk_map\" says where copied disks go: "
+                   "it needs \"copy_storage\"");
+            goto out;
+        }
+        if (r->copy_storage && r->cmd == XLMIG_CTL_MIGRATE &&
+            (r->quick || r->xl)) {
+            refuse(why, whylen, "\"copy_storage\" copies the disks live: "
+                   "not with \"quick\" or \"xl\"");
+            goto out;
+        }
         if (r->via[0] && (!r->quick || r->via[0] != '/')) {
             refuse(why, whylen, "\"via\" needs \"quick\" and an absolute "
                    "path");
@@ -319,11 +361,22 @@ int xlmig_ctl_format(const struct xlmig_ctl_req *r, char *buf, size_t len)
     xlmig_json_str(g, "cmd", xlmig_ctl_cmd_name(r->cmd));
     if (r->job)
         xlmig_json_int(g, "job", r->job);
-    if (r->cmd == XLMIG_CTL_PREFLIGHT) {
+    if (r->cmd == XLMIG_CTL_PREFLIGHT || r->cmd == XLMIG_CTL_MIGRATE) {
         xlmig_json_str(g, "domain", r->domain);
         xlmig_json_str(g, "host", r->host);
         if (r->copy_storage)
             xlmig_json_bool(g, "copy_storage", true);
+        if (r->ndisk_map) {
+            xlmig_json_key(g, "disk_map");
+            yajl_gen_array_open(g);
+            for (unsigned m = 0; m < r->ndisk_map; m++) {
+                char e[32 + XLMIG_CTL_VIA_MAX + 2];
+                snprintf(e, sizeof(e), "%s=%s", r->disk_map[m].vdev,
+                         r->disk_map[m].path);
+                yajl_gen_string(g, (const unsigned char *)e, strlen(e));
+            }
+            yajl_gen_array_close(g);
+        }
     }
     if (r->cmd == XLMIG_CTL_STORAGE_MOVE) {
         xlmig_json_str(g, "domain", r->domain);
@@ -335,8 +388,6 @@ int xlmig_ctl_format(const struct xlmig_ctl_req *r, char *buf, size_t len)
             xlmig_json_int(g, "bandwidth_mib", (long long)r->bandwidth_mib);
     }
     if (r->cmd == XLMIG_CTL_MIGRATE) {
-        xlmig_json_str(g, "domain", r->domain);
-        xlmig_json_str(g, "host", r->host);
         if (r->max_downtime_ms)
             xlmig_json_int(g, "max_downtime_ms", (long long)r->max_downtime_ms);
         if (r->bandwidth_mib)

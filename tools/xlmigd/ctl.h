@@ -18,6 +18,7 @@
 
 #define XLMIG_CTL_LINE_MAX 4096
 #define XLMIG_CTL_VIA_MAX 1024
+#define XLMIG_CTL_DISK_MAPS 8
 
 enum xlmig_ctl_cmd {
     XLMIG_CTL_MIGRATE = 1,
@@ -42,7 +43,13 @@ struct xlmig_ctl_req {
     uint32_t max_throttle_pct;          /* 0: the policy's 99 */
     bool xl;                            /* to a stock xl migrate-receive */
     bool quick;
-    bool copy_storage;                  /* preflight: disks would be copied */
+    bool copy_storage;                  /* migrate, preflight: the disks
+                                         * are copied */
+    unsigned ndisk_map;                 /* ... each to where it says */
+    struct {
+        char vdev[32];
+        char path[XLMIG_CTL_VIA_MAX + 1];
+    } disk_map[XLMIG_CTL_DISK_MAPS];
     char via[XLMIG_CTL_VIA_MAX + 1];    /* "" unless quick through a file */
     /* storage-move: the disk (vdev), its new image, keep the old one;
      * bandwidth_mib caps the copy */

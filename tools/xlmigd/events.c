@@ -121,6 +121,8 @@ void gen_job(yajl_gen g, const struct djob *dj)
             xlmig_json_num(g, "downtime_ms", (double)p->downtime_ns / 1e6);
         if (m->dir == XLMIG_JOB_OUT)
             xlmig_json_int(g, "throttle_pct", p->throttle_pct);
+        if (m->dir == XLMIG_JOB_OUT && p->disk_bytes)
+            xlmig_json_int(g, "disk_bytes", (long long)p->disk_bytes);
         if (p->announced) {
             /* The destination's announce (docs/network.md). */
             const struct xlmig_announce_report *a = &p->announce;

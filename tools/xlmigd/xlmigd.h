@@ -57,6 +57,7 @@ struct djob {
     /* outgoing */
     struct xlmig_out_opts oo;
     char via[XLMIG_CTL_VIA_MAX + 1];
+    struct xlmig_disk_map dmap[XLMIG_CTL_DISK_MAPS];
     /* a storage move */
     struct xlmig_storage_opts so;
     char so_disk[32];

@@ -29,6 +29,9 @@ struct xlmig_dom {
     int ramfd;                  /* the guest memory file */
     uint8_t *written;           /* restore: pages this restore wrote */
     uint8_t *ram;               /* restore: the memory file, mapped */
+    struct sim_copy *copy;      /* live save: disks copied with it */
+    int made[SIM_DISKS_MAX];    /* restore: images made for copied disks
+                                 * (descriptors + 1; 0 none) */
 };
 
 static int sim_open(xlmig_ctx *ctx, void **priv)
@@ -63,6 +66,10 @@ static void dom_free(struct xlmig_dom *d)
         munmap(d->ram, d->info.nr_pages << XLMIG_PAGE_SHIFT);
     if (d->ramfd >= 0)
         close(d->ramfd);
+    for (unsigned i = 0; i < SIM_DISKS_MAX; i++)
+        if (d->made[i])
+            close(d->made[i] - 1);
+    sim_copy_free(d->copy);
     free(d->written);
     free(d);
 }
@@ -175,9 +182,14 @@ static int sim_mcancel(xlmig_ctx *ctx, struct xlmig_dom *d, const char *vdev,
     return sim_mirror_cancel(ctx, d->info.name, vdev, why, whylen);
 }
 
+/* A domain that runs owns the images a restore made for it. */
 static int sim_unpause(xlmig_ctx *ctx, struct xlmig_dom *d)
 {
-    return simple(ctx, d, SIM_MSG_UNPAUSE, "unpausing");
+    int rc = simple(ctx, d, SIM_MSG_UNPAUSE, "unpausing");
+
+    if (!rc)
+        sim_made_keep(d->info.name);
+    return rc;
 }
 
 /*
@@ -213,6 +225,8 @@ static int sim_destroy(xlmig_ctx *ctx, struct xlmig_dom *d)
     char p[PATH_MAX];
     int rc;
 
+    /* Images a restore made for a domain that never ran go with it. */
+    sim_made_delete(ctx, d->info.name);
     /* dom0's side first, as Xen runs vif-bridge offline: the vifs leave
      * their bridges (the TAPs go with the process). */
     if (load_cfg(ctx, d) == 0)
@@ -260,7 +274,11 @@ static int sim_save_config(xlmig_ctx *ctx, struct xlmig_dom *d,
     cfgtext = malloc(SIM_CONFIG_MAX);
     if (!cfgtext)
         return XLMIG_ERR_NOMEM;
+    if (d->copy)
+        sim_copy_config(d->copy, &d->cfg);     /* the destination's paths */
     n = sim_config_format(&d->cfg, cfgtext, SIM_CONFIG_MAX);
+    if (d->copy)
+        d->cfg.name[0] = '\0';                 /* not this host's config */
     if (n < 0) {
         LOG_ERR(ctx, "the configuration of %s does not fit a record",
                 d->info.name);
@@ -446,6 +464,50 @@ static int sim_throttle(xlmig_ctx *ctx, struct xlmig_dom *d, uint32_t pct)
     return rc;
 }
 
+static int sim_disks_start(xlmig_ctx *ctx, struct xlmig_dom *d,
+                           struct xlmig_stream_writer *w)
+{
+    return d->copy ? sim_copy_start(ctx, d->info.name, d->copy, w) : 0;
+}
+
+static int sim_disks_send(xlmig_ctx *ctx, struct xlmig_dom *d,
+                          struct xlmig_stream_writer *w, bool all,
+                          uint64_t *blocks)
+{
+    return d->copy ? sim_copy_send(ctx, d->copy, w, all, blocks) : 0;
+}
+
+static int sim_disks_peek(xlmig_ctx *ctx, struct xlmig_dom *d,
+                          uint64_t *dirty)
+{
+    *dirty = 0;
+    return d->copy ? sim_copy_peek(ctx, d->info.name, d->copy, dirty) : 0;
+}
+
+static void sim_disks_stop(xlmig_ctx *ctx, struct xlmig_dom *d)
+{
+    if (d->copy)
+        sim_copy_stop(ctx, d->info.name, d->copy);
+}
+
+static int sim_copy_storage(xlmig_ctx *ctx, struct xlmig_dom *d,
+                            const struct xlmig_disk_map *map, unsigned n,
+                            char *why, size_t whylen)
+{
+    int rc;
+
+    d->cfg.name[0] = '\0';
+    rc = load_cfg(ctx, d);
+    if (rc)
+        return xlmig_why(why, whylen, rc, "cannot read the configuration "
+                         "of %s", d->info.name);
+    sim_copy_free(d->copy);
+    d->copy = NULL;
+    rc = sim_copy_new(ctx, &d->cfg, map, n, &d->copy, why, whylen);
+    d->cfg.name[0] = '\0';
+    return rc;
+}
+
 static const struct xlmig_precopy_ops sim_precopy_ops = {
     .save_config = sim_save_config,
     .send_pages = sim_send_pages,
@@ -456,6 +518,10 @@ static const struct xlmig_precopy_ops sim_precopy_ops = {
     .suspend = sim_suspend,
     .resume = sim_unpause,
     .throttle = sim_throttle,
+    .disks_start = sim_disks_start,
+    .disks_send = sim_disks_send,
+    .disks_peek = sim_disks_peek,
+    .disks_stop = sim_disks_stop,
 };
 
 static int sim_live_save(xlmig_ctx *ctx, struct xlmig_dom *d,
@@ -601,6 +667,43 @@ static int sim_restore_record(xlmig_ctx *ctx, struct xlmig_dom *d,
         }
         return 0;
     }
+    case XLMIG_REC_DISK_IMAGE: {
+        struct xlmig_rec_disk_image di;
+        const struct sim_disk *k;
+        int fd, rc;
+
+        xlmig_rec_get_disk_image(rec, &di);
+        k = di.disk < d->cfg.ndisks ? &d->cfg.disks[di.disk] : NULL;
+        if (!k || k->ro || k->cdrom || !k->target[0]) {
+            LOG_ERR(ctx, "DISK_IMAGE for disk %u: %s has no such writable "
+                    "disk", di.disk, d->info.name);
+            return XLMIG_ERR_STREAM;
+        }
+        if (d->made[di.disk]) {
+            LOG_ERR(ctx, "DISK_IMAGE for disk %u twice", di.disk);
+            return XLMIG_ERR_STREAM;
+        }
+        rc = sim_made_image(ctx, d->info.name, k->target, di.size, &fd);
+        if (rc)
+            return rc;
+        d->made[di.disk] = fd + 1;
+        LOG_INFO(ctx, "%s: disk %s comes with it, into %s (%llu octets)",
+                 d->info.name, k->vdev, k->target,
+                 (unsigned long long)di.size);
+        return 0;
+    }
+    case XLMIG_REC_DISK_DATA: {
+        struct xlmig_rec_disk_data dd;
+
+        xlmig_rec_get_disk_data(rec, &dd);
+        if (dd.disk >= SIM_DISKS_MAX || !d->made[dd.disk]) {
+            LOG_ERR(ctx, "DISK_DATA for disk %u, which has no image",
+                    dd.disk);
+            return XLMIG_ERR_STREAM;
+        }
+        return sim_made_data(ctx, d->made[dd.disk] - 1,
+                             d->cfg.disks[dd.disk].target, &dd);
+    }
     case XLMIG_REC_VCPU_STATE: {
         struct xlmig_rec_blob b;
         uint8_t req[4 + SIM_VCPU_STATE_SIZE];
@@ -652,6 +755,19 @@ static int sim_restore_finish(xlmig_ctx *ctx, struct xlmig_dom *d)
         sb.magic != SIM_SB_MAGIC || sb.nr_pages != d->info.nr_pages) {
         LOG_ERR(ctx, "restored memory has no valid superblock");
         return XLMIG_ERR_STREAM;
+    }
+    /* The copied disks are on the destination's storage before COMMIT
+     * can be answered. */
+    for (unsigned i = 0; i < SIM_DISKS_MAX; i++) {
+        if (!d->made[i])
+            continue;
+        if (fdatasync(d->made[i] - 1) < 0) {
+            LOG_ERR(ctx, "flushing %s: %s", d->cfg.disks[i].target,
+                    strerror(errno));
+            return XLMIG_ERR_IO;
+        }
+        close(d->made[i] - 1);
+        d->made[i] = 0;
     }
     return 0;
 }
@@ -880,6 +996,7 @@ const struct xlmig_backend_ops xlmig_backend_sim = {
     .offer = sim_offer,
     .vifs = sim_vifs,
     .attach_disks = sim_attach_disks,
+    .copy_storage = sim_copy_storage,
     .mirror_start = sim_mstart,
     .mirror_status = sim_mstatus,
     .mirror_pivot = sim_mpivot,

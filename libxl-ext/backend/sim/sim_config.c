@@ -12,7 +12,6 @@
 #include "proto/preflight.h"
 #include "core/private.h"
 #include "backend/sim/sim_layout.h"
-#include "backend/sim/sim_storage.h"
 
 const char *sim_pattern_name(enum sim_pattern p)
 {

@@ -130,4 +130,14 @@ int sim_parse_size(const char *s, uint64_t *out);
 int sim_uuid_parse(const char *s, uint8_t uuid[16]);
 int sim_name_valid(const char *s);
 
+/*
+ * Parse a MIRROR_STATUS reply of @len octets (docs/simdom.md): 0, or -1
+ * if malformed.  Fed the simulated domain's replies; fuzzed with the
+ * config parser.
+ */
+struct xlmig_mirror_status;
+int sim_mirror_status_parse(const char *text, size_t len,
+                            struct xlmig_mirror_status *st)
+    XLMIG_MUST_CHECK;
+
 #endif

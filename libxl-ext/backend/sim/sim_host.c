@@ -229,7 +229,7 @@ format:
 void sim_dom_cleanup_dir(const char *dir)
 {
     static const char *files[] = { "ctl", "ram", "config", "pid", "domid",
-                                   "log" };
+                                   "log", "made-disks", "config.new" };
     char p[PATH_MAX];
 
     for (size_t i = 0; i < ARRAY_SIZE(files); i++) {

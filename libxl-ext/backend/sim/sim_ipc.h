@@ -40,7 +40,12 @@ enum sim_msg {
     SIM_MSG_MIRROR_STATUS = 18, /* u32 disk -> "state=... " text */
     SIM_MSG_MIRROR_PIVOT = 19,  /* u32 disk: switch to the new image */
     SIM_MSG_MIRROR_CANCEL = 20, /* u32 disk: stop; stay on the old one */
-    SIM_MSG_MAX = 20,
+    /* A disk copied with the domain (migrate --copy-storage): the blocks
+     * the guest writes, one bit each, set once the write completed. */
+    SIM_MSG_DISK_TRACK_START = 21,      /* u32 disk */
+    SIM_MSG_DISK_TRACK_PEEK = 22,       /* u32 disk -> bitmap; clears it */
+    SIM_MSG_DISK_TRACK_STOP = 23,       /* u32 disk */
+    SIM_MSG_MAX = 23,
 };
 
 /* vCPU "registers": what a vCPU thread needs to continue its workload. */
