@@ -558,9 +558,12 @@ out:
         /* Recorded first, so that a QUERY gives the same answer: the
          * copy here is gone, the source may resume.  (Best effort: the
          * connection may be what failed.) */
-        if (prepared && !aborted)
-            xlmig_send_abort(c, j->wire_id, rc, "the destination rolled "
-                             "back: see its log");
+        if (prepared && !aborted) {
+            char t[160];
+            snprintf(t, sizeof(t), "the destination rolled back: %s (see "
+                     "its log)", xlmig_strerror(rc));
+            xlmig_send_abort(c, j->wire_id, rc, t);
+        }
         xlmig_mjob_rollback(j, rc);
     }
     if (dom)

@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "engine/channels.h"
@@ -173,6 +175,41 @@ static int out_preflight(xlmig_ctx *ctx, struct xlmig_conn *c,
     }
     n->flags = (o->check_only ? XLMIG_PF_CHECK_ONLY : 0) |
                (o->copy_storage ? XLMIG_PF_COPY_STORAGE : 0);
+    /* --disk-map names disks that are copied, or it is refused before
+     * anything is asked of the destination. */
+    for (unsigned m = 0; m < o->ndisk_map; m++) {
+        char names[160] = "";
+        size_t off = 0;
+        unsigned i;
+
+        for (i = 0; i < n->ndisks; i++)
+            if (!strcmp(n->disks[i].vdev, o->disk_map[m].vdev))
+                break;
+        if (i < n->ndisks && !(n->disks[i].flags & (XLMIG_PF_DISK_RO |
+                                                    XLMIG_PF_DISK_CDROM |
+                                                    XLMIG_PF_DISK_EMPTY)))
+            continue;
+        if (i < n->ndisks) {
+            rc = XLMIG_ERR_INVAL;
+            xlmig_mjob_fail(j, rc, "--disk-map %s: disk %s of %s is %s: "
+                            "only writable disks are copied (a read-only "
+                            "one must be on both hosts)", o->disk_map[m].vdev,
+                            o->disk_map[m].vdev, info->name,
+                            n->disks[i].flags & XLMIG_PF_DISK_RO ?
+                                "read-only" : "a removable drive");
+            goto out;
+        }
+        for (i = 0; i < n->ndisks && off < sizeof(names); i++) {
+            int w = snprintf(names + off, sizeof(names) - off, "%s%s",
+                             i ? ", " : "", n->disks[i].vdev);
+            off += w > 0 ? (size_t)w : 0;
+        }
+        rc = XLMIG_ERR_NOTFOUND;
+        xlmig_mjob_fail(j, rc, "--disk-map %s: %s has no such disk (its "
+                        "disks: %s)", o->disk_map[m].vdev, info->name,
+                        n->ndisks ? names : "none");
+        goto out;
+    }
     /* Copied disks are checked where they would go. */
     for (unsigned i = 0; o->copy_storage && i < n->ndisks; i++)
         for (unsigned m = 0; m < o->ndisk_map; m++)
@@ -664,17 +701,29 @@ static void out_rollback(struct out *s, int rc)
     xlmig_ctx *ctx = s->ctx;
     char why[256];
 
-    if (rc == XLMIG_ERR_PEER && s->conn_ok && s->c.aborted[0])
-        xlmig_mjob_fail(j, rc, "%s aborted: %s", o->dest.name,
-                        s->c.aborted);
-    snprintf(why, sizeof(why), "%s", j->error[0] ? j->error :
-             xlmig_strerror(rc));
     /* The domain first: the destination never runs it without COMMIT,
      * so it may resume before the peer hears of it, and a dead link's
      * ABORT must not keep it stopped. */
     if (s->suspended && s->dom && ctx->ops->resume(ctx, s->dom))
         LOG_ERR(ctx, "could not resume %s after the failed migration",
                 s->info.name);
+    /* A send the destination cut short: its ABORT, the reason, was on
+     * the way and stays readable even after the connection's reset. */
+    if (rc == XLMIG_ERR_IO && s->conn_ok && !s->c.aborted[0] && !o->xl) {
+        struct timeval tv = { 2, 0 };
+        int fd = xlmig_tls_fd(s->c.tls);
+
+        if (fd >= 0 &&
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == 0)
+            for (int k = 0; k < 8 && xlmig_conn_recv(&s->c) == 0; k++)
+                ;
+    }
+    if ((rc == XLMIG_ERR_PEER || rc == XLMIG_ERR_IO) && s->conn_ok &&
+        s->c.aborted[0])
+        xlmig_mjob_fail(j, rc, "%s aborted: %s", o->dest.name,
+                        s->c.aborted);
+    snprintf(why, sizeof(why), "%s", j->error[0] ? j->error :
+             xlmig_strerror(rc));
     /* (Inside a tunnel the connection is shut already: xl's receiver
      * learns from its input's end.) */
     if (s->conn_ok && rc != XLMIG_ERR_PEER && !o->xl)
