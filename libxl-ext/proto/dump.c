@@ -117,6 +117,36 @@ int xlmig_stream_dump(xlmig_ctx *ctx, const char *path, FILE *out,
         case XLMIG_REC_SOURCE_INFO:
             print_text(out, rec.body, rec.length, "  | ");
             break;
+        case XLMIG_REC_DISK_IMAGE: {
+            struct xlmig_rec_disk_image di;
+            xlmig_rec_get_disk_image(&rec, &di);
+            fprintf(out, "  disk %u (the config's disk line %u): %" PRIu64
+                    " octets, %" PRIu64 " blocks of %u\n", di.disk,
+                    di.disk + 1, di.size,
+                    (di.size + XLMIG_DISK_BLOCK - 1) / XLMIG_DISK_BLOCK,
+                    XLMIG_DISK_BLOCK);
+            break;
+        }
+        case XLMIG_REC_DISK_DATA: {
+            struct xlmig_rec_disk_data dd;
+            uint64_t lo = UINT64_MAX, hi = 0;
+            uint32_t nd = 0;
+            xlmig_rec_get_disk_data(&rec, &dd);
+            for (uint32_t i = 0; i < dd.count; i++) {
+                uint64_t e = xlmig_get_u64(dd.entries + 8 * (size_t)i);
+                uint64_t b = e & XLMIG_DISK_BLOCK_MASK;
+                nd += (e >> 60) == XLMIG_DISK_DATA;
+                lo = b < lo ? b : lo;
+                hi = b > hi ? b : hi;
+                if (verbose > 1)
+                    fprintf(out, "    block %" PRIu64 " %s\n", b,
+                            (e >> 60) == XLMIG_DISK_DATA ? "data" : "zero");
+            }
+            fprintf(out, "  disk %u: %u blocks: %u data, %u zero; blocks %"
+                    PRIu64 "-%" PRIu64 "\n", dd.disk, dd.count, nd,
+                    dd.count - nd, lo, hi);
+            break;
+        }
         case XLMIG_REC_END: {
             struct xlmig_rec_end e;
             xlmig_rec_get_end(&rec, &e);

@@ -385,6 +385,136 @@ static void test_types_and_order(void **state)
     edit_type(OFF_DEV, 0x80000077, 0);
 }
 
+/*
+ * A copied disk's records: DISK_IMAGE before the memory, DISK_DATA with a
+ * data block and a zero block, read back as written; then each check of
+ * the reader, every one of which must refuse its edit.
+ */
+enum { DOFF_IMAGE = OFF_CONFIG + 16 + 16, DOFF_DATA = DOFF_IMAGE + 16 + 16 };
+
+static void build_disk(struct xlmig_membuf *m, uint64_t size,
+                       bool image_late)
+{
+    struct xlmig_stream_writer w;
+    struct xlmig_sink sink;
+    struct xlmig_domain_desc d = {
+        .backend_id = XLMIG_STREAM_BACKEND_SIM, .page_shift = 12,
+        .nr_pages = 1, .nr_vcpus = 1, .name = "g",
+    };
+    static uint8_t block[XLMIG_DISK_BLOCK], page[4096];
+    static const uint8_t vcpu[4] = { 1, 2, 3, 4 };
+    uint64_t e[2] = { 5, ((uint64_t)XLMIG_DISK_ZERO << 60) | 9 };
+
+    memset(block, 0x5a, sizeof(block));
+    memset(m, 0, sizeof(*m));
+    xlmig_sink_mem(&sink, m);
+    assert_int_equal(xlmig_writer_init(&w, ctx, &sink), 0);
+    xlmig_write_header(&w);
+    xlmig_write_domain_info(&w, &d);
+    xlmig_write_config(&w, XLMIG_CONFIG_SIM_KV, "a=b\n", 4);
+    if (!image_late)
+        xlmig_write_disk_image(&w, 2, size);
+    xlmig_write_disk_data(&w, 2, e, 2, block, 1);
+    xlmig_write_page(&w, 0, page);
+    xlmig_write_flush_pages(&w);
+    if (image_late)
+        xlmig_write_disk_image(&w, 2, size);
+    xlmig_write_vcpu(&w, 0, vcpu, sizeof(vcpu));
+    xlmig_write_end(&w);
+    assert_int_equal(w.err, 0);
+    xlmig_writer_dispose(&w);
+}
+
+static void disk_expect(size_t off, size_t field, uint32_t v,
+                        const char *why)
+{
+    struct xlmig_membuf m;
+    char got[256];
+
+    build_disk(&m, 40960, false);
+    xlmig_put_u32(m.p + off + 16 + field, v);
+    reseal(m.p, off);
+    assert_int_equal(read_stream(m.p, m.len, NULL, false, got, sizeof(got)),
+                     XLMIG_ERR_STREAM);
+    if (!strstr(got, why))
+        fail_msg("edit at %zu+%zu: \"%s\", wanted \"%s\"", off, field,
+                 got, why);
+    free(m.p);
+}
+
+static void test_disk_records(void **state)
+{
+    struct xlmig_membuf m, src;
+    struct xlmig_stream_reader r;
+    struct xlmig_source so;
+    struct xlmig_record rec;
+    struct xlmig_rec_disk_image di;
+    struct xlmig_rec_disk_data dd;
+    unsigned seen = 0;
+    char got[256];
+
+    (void)state;
+    build_disk(&m, 40960, false);
+    src = (struct xlmig_membuf){ .p = m.p, .len = m.len };
+    xlmig_source_mem(&so, &src);
+    assert_int_equal(xlmig_reader_init(&r, ctx, &so), 0);
+    r.formats_only = true;
+    assert_int_equal(xlmig_read_header(&r), 0);
+    while (xlmig_read_record(&r, &rec) == 0 && rec.type != XLMIG_REC_END) {
+        if (rec.type == XLMIG_REC_DISK_IMAGE) {
+            xlmig_rec_get_disk_image(&rec, &di);
+            assert_int_equal(di.disk, 2);
+            assert_int_equal(di.size, 40960);
+            seen |= 1;
+        } else if (rec.type == XLMIG_REC_DISK_DATA) {
+            xlmig_rec_get_disk_data(&rec, &dd);
+            assert_int_equal(dd.disk, 2);
+            assert_int_equal(dd.count, 2);
+            assert_int_equal(xlmig_get_u64(dd.entries), 5);
+            assert_int_equal(xlmig_get_u64(dd.entries + 8) >> 60,
+                             XLMIG_DISK_ZERO);
+            assert_int_equal(xlmig_get_u64(dd.entries + 8) &
+                             XLMIG_DISK_BLOCK_MASK, 9);
+            assert_int_equal(dd.data[0], 0x5a);
+            assert_int_equal(dd.data[XLMIG_DISK_BLOCK - 1], 0x5a);
+            assert_int_equal(rec.length, 8 + 16 + XLMIG_DISK_BLOCK);
+            seen |= 2;
+        }
+    }
+    assert_int_equal(rec.type, XLMIG_REC_END);
+    assert_int_equal(seen, 3);
+    xlmig_reader_dispose(&r);
+    free(m.p);
+
+    disk_expect(DOFF_IMAGE, 0, XLMIG_DISKS_MAX, "at most");
+    disk_expect(DOFF_IMAGE, 4, 1, "none are defined");
+    disk_expect(DOFF_IMAGE, 8, 0, "not from 1 to 4 PiB");  /* size 0 */
+    disk_expect(DOFF_DATA, 0, 3, "has no DISK_IMAGE before it");
+    disk_expect(DOFF_DATA, 4, 0, "from 1 to 256");
+    disk_expect(DOFF_DATA, 4, 1, "1 entries with 1 blocks of data make 4112");
+    disk_expect(DOFF_DATA, 8, 10, "past the end of disk 2");  /* block 10 */
+    disk_expect(DOFF_DATA, 12, 0x20000000, "unknown block type 2");
+    disk_expect(DOFF_DATA, 12, 0x00000100, "reserved bits");
+    disk_expect(DOFF_DATA, 20, 0, "entries with 2 blocks of data");
+    /* Announced after the memory began: too late to make the image. */
+    build_disk(&m, 40960, true);
+    assert_int_equal(read_stream(m.p, m.len, NULL, false, got, sizeof(got)),
+                     XLMIG_ERR_STREAM);
+    free(m.p);
+    /* Announced twice. */
+    build_disk(&m, 40960, false);
+    xlmig_put_u32(m.p + DOFF_DATA, XLMIG_REC_DISK_IMAGE);
+    xlmig_put_u32(m.p + DOFF_DATA + 4, 16);
+    xlmig_put_u32(m.p + DOFF_DATA + 16, 2);
+    xlmig_put_u32(m.p + DOFF_DATA + 20, 0);
+    xlmig_put_u64(m.p + DOFF_DATA + 24, 4096);
+    reseal(m.p, DOFF_DATA);
+    assert_int_equal(read_stream(m.p, m.len, NULL, false, got, sizeof(got)),
+                     XLMIG_ERR_STREAM);
+    assert_non_null(strstr(got, "announced twice"));
+    free(m.p);
+}
+
 static void test_trailing_data(void **state)
 {
     struct xlmig_membuf m;
@@ -834,6 +964,7 @@ int main(void)
         cmocka_unit_test(test_semantic_checks),
         cmocka_unit_test(test_types_and_order),
         cmocka_unit_test(test_trailing_data),
+        cmocka_unit_test(test_disk_records),
         cmocka_unit_test(test_zero_detection),
         cmocka_unit_test(test_lanes),
         cmocka_unit_test(test_lane_refusals),
