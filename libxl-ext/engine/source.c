@@ -318,6 +318,12 @@ static int out_check(struct out *s)
                         "--xl");
         return XLMIG_ERR_INVAL;
     }
+    if (o->copy_storage && !o->check_only && !s->ctx->ops->copy_storage) {
+        xlmig_mjob_fail(j, XLMIG_ERR_NOTIMPL, "the %s backend cannot copy "
+                        "disks with a domain yet (preflight --copy-storage "
+                        "checks the destination)", s->ctx->ops->name);
+        return XLMIG_ERR_NOTIMPL;
+    }
     s->nchan = o->via || !o->channels ? 1 : o->channels;
     if (s->nchan > XLMIG_CHANNELS_MAX) {
         xlmig_mjob_fail(j, XLMIG_ERR_INVAL, "%u data channels asked for; "

@@ -639,13 +639,18 @@ static int run_job(const struct xlmig_ctl_req *req, bool json)
             const char *res = jstr(e, "result");
             rc = result_exit(res);
             if (!json) {
-                char a[32], b[32], thr[64] = "";
+                char a[32], b[32], thr[96] = "";
+                /* The disks' blocks apart: the ratio is the memory's. */
+                double dsk = jnum(e, "disk_bytes");
+                double sent = jnum(e, "bytes_sent") > dsk ?
+                              jnum(e, "bytes_sent") - dsk : 0;
+                int n = 0;
                 if (jnum(e, "throttle_pct") > 0)
-                    snprintf(thr, sizeof(thr), ", guest throttled up to "
-                             "%.0f%%", jnum(e, "throttle_pct"));
-                else if (jnum(e, "disk_bytes") > 0)
-                    snprintf(thr, sizeof(thr), "; its disks: %.1f MiB sent",
-                             jnum(e, "disk_bytes") / 1048576.0);
+                    n = snprintf(thr, sizeof(thr), ", guest throttled up to "
+                                 "%.0f%%", jnum(e, "throttle_pct"));
+                if (dsk > 0 && n >= 0 && (size_t)n < sizeof(thr))
+                    snprintf(thr + n, sizeof(thr) - (size_t)n, "; its "
+                             "disks: %.1f MiB sent", dsk / 1048576.0);
                 if (tty)
                     fputs("\r\033[K", stderr);
                 if (check && rc == 0)
@@ -674,11 +679,10 @@ static int run_job(const struct xlmig_ctl_req *req, bool json)
                            jstr(e, "peer"),
                            jnum(e, "total_ms") / 1000.0,
                            jnum(e, "downtime_ms"), jnum(e, "rounds"),
-                           mib(jnum(e, "bytes_sent"), a, sizeof(a)),
+                           mib(sent, a, sizeof(a)),
                            mib(jnum(e, "memory_bytes"), b, sizeof(b)),
                            jnum(e, "memory_bytes") > 0 ?
-                               jnum(e, "bytes_sent") /
-                                   jnum(e, "memory_bytes") : 0.0, thr);
+                               sent / jnum(e, "memory_bytes") : 0.0, thr);
                 if (sto) {
                     /* said above */
                 } else if (check || rc == 0) {
