@@ -11,7 +11,8 @@
 # stays, no longer in use.  Then the faults, each leaving the domain
 # running on the source on its own image, intact, with no partial image
 # and no domain on the destination: cancel, the destination's xlmigd
-# killed, the link cut, the destination's filesystem filling up; and
+# killed, the source's xlmigd killed, the link cut, the destination's
+# filesystem filling up; and
 # every bad request refused by name before anything moves.
 . "$(dirname "$0")/lib.sh"
 XLMIG_BIN=$BUILD/xlmig
@@ -182,6 +183,16 @@ sed 's/^/#   /' "$T_WORK/mv"
 check "hostb's xlmigd killed mid-copy: rolled back (exit $rc)" [ $rc -eq 1 ]
 daemon_start hostb || not_ok "xlmigd on hostb again"
 back_home "hostb's xlmigd killed, then restarted" "$B/k.img"
+
+start_copy "$B/s.img"
+daemon_kill hosta
+wait $mpid; rc=$?
+sed 's/^/#   /' "$T_WORK/mv"
+check "hosta's xlmigd killed mid-copy: the migration does not succeed (exit $rc)" \
+    [ $rc -ne 0 ]
+daemon_start hosta || not_ok "xlmigd on hosta again"
+back_home "hosta's xlmigd killed, then restarted" "$B/s.img"
+on hosta $SIMDOM info vm | grep '^disk0' | sed 's/^/#   /'
 
 start_copy "$B/l.img"
 link_down
