@@ -73,5 +73,7 @@ _bench: all $(BUILD)/tests/integration/netprobe
 	@BUILD=$(BUILD) sh tests/bench/network.sh
 	@echo
 	@BUILD=$(BUILD) sh tests/bench/storage.sh
+	@echo
+	@BUILD=$(BUILD) sh tests/bench/storage_copy.sh
 
 .PHONY: fuzz _check _demo _bench _lab lab-check lab-bench

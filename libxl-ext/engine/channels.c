@@ -628,7 +628,8 @@ int xlmig_serve_channel(xlmig_ctx *ctx, struct xlmig_conn *c)
         rc = xlmig_read_record(&rd, &rec);
         if (rc || rd.phase == XLMIG_RD_DONE)
             break;
-        if (rec.type == XLMIG_REC_PAGE_DATA)
+        if (rec.type == XLMIG_REC_PAGE_DATA ||
+            rec.type == XLMIG_REC_DISK_DATA)
             rc = ctx->ops->restore_record(ctx, dom, &rec);
     }
     if (rc)

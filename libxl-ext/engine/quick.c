@@ -201,7 +201,7 @@ int xlmig_restore_stream(xlmig_ctx *ctx, struct xlmig_stream_reader *rd,
     struct xlmig_record rec;
     struct xlmig_domain_desc desc;
     struct xlmig_dom *dom = NULL;
-    bool done = false;
+    bool done = false, created = false;
     uint8_t *config = NULL;
     uint32_t config_fmt;
     size_t config_len;
@@ -249,12 +249,17 @@ int xlmig_restore_stream(xlmig_ctx *ctx, struct xlmig_stream_reader *rd,
                                   config_len, &dom);
     if (rc)
         goto out;
-    if (rd->hooks && rd->hooks->created)
-        rd->hooks->created(rd->hooks->opaque, dom);
     while (!done) {
         rc = xlmig_read_record(rd, &rec);
         if (rc)
             goto out;
+        /* The channels may load the domain once it has every image of
+         * a copied disk: DISK_IMAGE records come first. */
+        if (!created && rec.type != XLMIG_REC_DISK_IMAGE) {
+            created = true;
+            if (rd->hooks && rd->hooks->created)
+                rd->hooks->created(rd->hooks->opaque, dom);
+        }
         if (rec.type == XLMIG_REC_END) {
             done = true;
             break;

@@ -185,6 +185,16 @@ static inline unsigned xlmig_lane_of(unsigned nlanes, uint64_t pfn)
     return nlanes > 1 ?
            (unsigned)((pfn >> XLMIG_LANE_CHUNK_SHIFT) % nlanes) : 0;
 }
+/* The lane that carries block @block of disk @disk: chunks of 512
+ * blocks (2 MiB), like pages, the disks' chunks offset so that small
+ * disks do not all start on one lane. */
+static inline unsigned xlmig_disk_lane_of(unsigned nlanes, uint32_t disk,
+                                          uint64_t block)
+{
+    return nlanes > 1 ?
+           (unsigned)(((block >> XLMIG_LANE_CHUNK_SHIFT) + disk) % nlanes) :
+           0;
+}
 void xlmig_write_header(struct xlmig_stream_writer *w);
 /* Write one record; errors latch in w->err. */
 void xlmig_write_record(struct xlmig_stream_writer *w, uint32_t type,

@@ -67,6 +67,9 @@ int xlmig_reader_init_channel(struct xlmig_stream_reader *r, xlmig_ctx *ctx,
     r->seen_borrowed = true;
     r->seen_pfn = main->seen_pfn;
     r->desc = main->desc;
+    /* The disks the control stream announced (all of them: the channel
+     * starts once its DISK_IMAGE records are read). */
+    memcpy(r->disk_size, main->disk_size, sizeof(r->disk_size));
     r->version = main->version;
     r->phase = XLMIG_RD_BODY;
     return 0;
@@ -437,9 +440,10 @@ static int check_record(struct xlmig_stream_reader *r,
         return bad(r, XLMIG_ERR_STATE, rec, "header not read yet");
     }
 
-    if (r->channel && rec->type != XLMIG_REC_PAGE_DATA)
+    if (r->channel && rec->type != XLMIG_REC_PAGE_DATA &&
+        rec->type != XLMIG_REC_DISK_DATA)
         return bad(r, XLMIG_ERR_STREAM, rec, "a data channel carries "
-                   "PAGE_DATA records only");
+                   "PAGE_DATA and DISK_DATA records only");
     if (r->desc.backend_id == XLMIG_STREAM_BACKEND_XEN &&
         (rec->type == XLMIG_REC_PAGE_DATA ||
          rec->type == XLMIG_REC_VCPU_STATE ||

@@ -259,11 +259,35 @@ void xlmig_write_disk_data(struct xlmig_stream_writer *w, uint32_t disk,
         w->err = w->err ? w->err : XLMIG_ERR_INVAL;
         return;
     }
-    xlmig_put_u32(hdr, disk);
-    xlmig_put_u32(hdr + 4, count);
-    for (uint32_t i = 0; i < count; i++)
-        xlmig_put_u64(ent + 8 * i, blocks[i]);
-    xlmig_write_recordv(w, XLMIG_REC_DISK_DATA, iov, nr_data ? 3 : 2);
+    /* With lanes, each run of entries goes on its blocks' lane, so
+     * every version of a block travels on one lane, in order. */
+    for (uint32_t i = 0; i < count && !w->err;) {
+        unsigned lane = xlmig_disk_lane_of(w->nlanes, disk,
+                                           blocks[i] & XLMIG_DISK_BLOCK_MASK);
+        uint32_t n = 0, nd = 0;
+
+        while (i + n < count &&
+               xlmig_disk_lane_of(w->nlanes, disk, blocks[i + n] &
+                                  XLMIG_DISK_BLOCK_MASK) == lane) {
+            xlmig_put_u64(ent + 8 * n, blocks[i + n]);
+            nd += (blocks[i + n] >> 60) == XLMIG_DISK_DATA;
+            n++;
+        }
+        if (nd > nr_data) {
+            w->err = XLMIG_ERR_INVAL;
+            return;
+        }
+        xlmig_put_u32(hdr, disk);
+        xlmig_put_u32(hdr + 4, n);
+        iov[1].iov_len = (size_t)n * 8;
+        iov[2].iov_base = (void *)data;
+        iov[2].iov_len = (size_t)nd * XLMIG_DISK_BLOCK;
+        lane_recordv(w, &w->lane[lane], XLMIG_REC_DISK_DATA, iov,
+                     nd ? 3 : 2);
+        data += (size_t)nd * XLMIG_DISK_BLOCK;
+        nr_data -= nd;
+        i += n;
+    }
 }
 
 void xlmig_write_source_info(struct xlmig_stream_writer *w)

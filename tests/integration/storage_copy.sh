@@ -214,9 +214,15 @@ check "... and the reason is hostb's" \
 back_home "the filesystem full" "$T_WORK/room/f.img"
 rm -f "$T_WORK/room/filler"
 
-# After all that, the copy goes through.
-on hosta "$XLMIG_BIN" migrate --copy-storage --disk-map "xvda=$B/vm.img" \
-    vm hostb >"$T_WORK/mv" 2>&1; rc=$?
-check "then vm migrates with its disk (exit $rc)" both $rc 0 intact hostb vm
+# After all that, the copy goes through, its blocks spread over three
+# data channels with the pages.
+on hosta "$XLMIG_BIN" migrate --copy-storage --channels 3 \
+    --disk-map "xvda=$B/vm.img" vm hostb >"$T_WORK/mv" 2>&1; rc=$?
+sed 's/^/#   /' "$T_WORK/mv"
+check "then vm migrates with its disk over 3 channels (exit $rc)" \
+    both $rc 0 intact hostb vm
+on hostb $SIMDOM verify vm >"$T_WORK/ver"
+check "... every block of its disk verifies on hostb" \
+    grep -q "^disk xvda: ok: .* 0 bad, 0 stale; .* 0 bad, 0 stale" "$T_WORK/ver"
 check "no domain ever ran on two hosts" no_overlap
 exit $T_FAILED

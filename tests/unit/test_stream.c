@@ -537,7 +537,30 @@ struct lane_check {
     struct xlmig_membuf *bufs;          /* [LANES]; [0] unused */
     int rc;
     int before_end_calls;
+    unsigned disk_blocks;               /* DISK_DATA entries, all lanes */
 };
+
+/* A DISK_DATA record read on lane @k: every entry is of that lane, and
+ * each DATA block holds its number's low octet. */
+static void check_disk_lane(const struct xlmig_record *rec, unsigned k,
+                            struct lane_check *lc)
+{
+    struct xlmig_rec_disk_data dd;
+    const uint8_t *data;
+
+    xlmig_rec_get_disk_data(rec, &dd);
+    data = dd.data;
+    for (uint32_t i = 0; i < dd.count; i++) {
+        uint64_t e = xlmig_get_u64(dd.entries + 8 * (size_t)i);
+        uint64_t b = e & XLMIG_DISK_BLOCK_MASK;
+        assert_int_equal(xlmig_disk_lane_of(LANES, dd.disk, b), k);
+        if ((e >> 60) == XLMIG_DISK_DATA) {
+            assert_int_equal(data[0], (uint8_t)b);
+            data += XLMIG_DISK_BLOCK;
+        }
+        lc->disk_blocks++;
+    }
+}
 
 /* The main reader's before_end: read every channel the way a
  * destination's channel threads do, and add their counts. */
@@ -568,6 +591,8 @@ static int read_lanes(void *opaque, struct xlmig_stream_reader *main)
                     assert_int_equal(xlmig_lane_of(LANES, pfn), k);
                 }
             }
+            if (!rc && rec.type == XLMIG_REC_DISK_DATA)
+                check_disk_lane(&rec, k, lc);
         } while (!rc && r.phase != XLMIG_RD_DONE);
         if (!rc) {
             main->pages_data += r.pages_data;
@@ -603,6 +628,26 @@ static void build_lanes(struct xlmig_membuf *bufs, unsigned batch)
     xlmig_write_header(&w);
     xlmig_write_domain_info(&w, &d);
     xlmig_write_config(&w, XLMIG_CONFIG_SIM_KV, "a=b\n", 4);
+    /* A copied disk's blocks 400-655 (every fourth one zero), across a
+     * chunk end: the writer splits the batch by lane. */
+    xlmig_write_disk_image(&w, 1, (uint64_t)LANES * XLMIG_LANE_CHUNK *
+                                  XLMIG_DISK_BLOCK);
+    {
+        static uint8_t blk[256 * XLMIG_DISK_BLOCK];
+        uint64_t e[256];
+        uint32_t nd = 0;
+        for (unsigned i = 0; i < 256; i++) {
+            uint64_t b = 400 + i;
+            if (i % 4 == 3) {
+                e[i] = ((uint64_t)XLMIG_DISK_ZERO << 60) | b;
+                continue;
+            }
+            e[i] = b;
+            memset(blk + (size_t)nd++ * XLMIG_DISK_BLOCK, (int)(uint8_t)b,
+                   XLMIG_DISK_BLOCK);
+        }
+        xlmig_write_disk_data(&w, 1, e, 256, blk, nd);
+    }
     /* Runs of 300 pages: the writer cuts them at chunk ends. */
     while (pfn < LANE_PAGES - 10) {
         unsigned n = 300;
@@ -662,6 +707,8 @@ static int read_main(struct xlmig_membuf *bufs, struct lane_check *lc)
                                                xlmig_get_u64(pg.pfns + 8 * i) &
                                                XLMIG_PFN_MASK), 0);
         }
+        if (!rc && rec.type == XLMIG_REC_DISK_DATA)
+            check_disk_lane(&rec, 0, lc);
         if (!rc && rec.type == XLMIG_REC_END) {
             rc = xlmig_read_expect_eof(&r);
             break;
@@ -705,6 +752,7 @@ static void test_lanes(void **state)
     build_lanes(bufs, XLMIG_PAGE_BATCH_MAX);
     assert_int_equal(read_main(bufs, &lc), 0);
     assert_int_equal(lc.before_end_calls, 1);
+    assert_int_equal(lc.disk_blocks, 256);
     check_order(&bufs[xlmig_lane_of(LANES, XLMIG_LANE_CHUNK + 1)],
                 XLMIG_LANE_CHUNK + 1);
 
