@@ -4,7 +4,7 @@ XLMIG := $(BUILD)/xlmig
 XLMIG_SIMDOM := $(BUILD)/xlmig-simdom
 XLMIGD := $(BUILD)/xlmigd
 
-XLMIGD_SRCS := $(addprefix tools/xlmigd/, xlmigd.c events.c jobs.c \
+XLMIGD_SRCS := $(addprefix tools/xlmigd/, xlmigd.c events.c jobs.c queue.c \
 	admission.c workers.c control.c listeners.c conf.c ctl.c)
 XLMIG_SRCS := $(addprefix tools/xlmig/, xlmig.c commands.c client.c \
 	tunnel_cmd.c) \

@@ -40,6 +40,10 @@ struct xlmigd_config {
     char sim_dir[XLMIGD_PATH_MAX];      /* "" = $XLMIG_SIM_DIR or default */
     unsigned max_incoming;
     unsigned max_outgoing;
+    unsigned max_outgoing_per_destination;      /* 0: max_outgoing only */
+    unsigned busy_wait_s;               /* how long an outgoing job waits
+                                         * for a destination at its
+                                         * max_incoming; 0: refused */
     unsigned io_timeout_s;              /* a stalled peer fails the job */
     unsigned dead_peer_ms;              /* while the domain is suspended:
                                          * unacknowledged this long, the

@@ -53,6 +53,24 @@ void xlmig_mjob_notify(struct xlmig_mjob *j, enum xlmig_job_event ev)
         j->notify(j, ev);
 }
 
+void xlmig_mjob_retry(struct xlmig_mjob *j)
+{
+    uint64_t started;
+
+    pthread_mutex_lock(&j->lock);
+    started = j->prog.started_ns;
+    memset(&j->prog, 0, sizeof(j->prog));
+    j->prog.started_ns = started;
+    free(j->pf);
+    j->pf = NULL;
+    j->rc = 0;
+    j->error[0] = '\0';
+    j->in_doubt = false;
+    j->job.phase = XLMIG_PHASE_PREFLIGHT;
+    j->job.phase_since_ns = xlmig_now_ns();
+    pthread_mutex_unlock(&j->lock);
+}
+
 int xlmig_mjob_cancel(struct xlmig_mjob *j, char *why, size_t len)
 {
     int rc = 0;

@@ -31,6 +31,8 @@ enum xlmig_job_event {
     XLMIG_EV_PROGRESS = 3,      /* periodic, while data moves */
     XLMIG_EV_DONE = 4,          /* the worker is finished: see rc */
     XLMIG_EV_PREFLIGHT = 5,     /* the destination's report: see pf */
+    XLMIG_EV_WAITING = 6,       /* the destination is busy: tried again
+                                 * in retry_ms; see error */
 };
 
 struct xlmig_progress {
@@ -91,6 +93,8 @@ struct xlmig_mjob {
     struct xlmig_pf_report *pf; /* the preflight report, once there */
     int rc;
     char error[256];
+    unsigned retry_ms;          /* XLMIG_EV_WAITING: the wait before the
+                                 * next try */
 
     /* Called without the lock held. */
     void (*notify)(struct xlmig_mjob *j, enum xlmig_job_event ev);
@@ -108,6 +112,12 @@ void xlmig_mjob_fail(struct xlmig_mjob *j, int rc, const char *fmt, ...)
  * returns XLMIG_ERR_STATE after it, naming the phase in @why.
  */
 int xlmig_mjob_cancel(struct xlmig_mjob *j, char *why, size_t len);
+/*
+ * Make a job that failed in preflight (nothing moved) new again, to try
+ * once more: back to preflight, no error, no report; its figures from
+ * the start.  A cancel asked meanwhile stays.
+ */
+void xlmig_mjob_retry(struct xlmig_mjob *j);
 bool xlmig_mjob_cancelled(struct xlmig_mjob *j);
 /* Tell j->notify, if set. */
 void xlmig_mjob_notify(struct xlmig_mjob *j, enum xlmig_job_event ev);

@@ -259,6 +259,14 @@ static int out_preflight(xlmig_ctx *ctx, struct xlmig_conn *c,
         xlmig_mjob_fail(j, XLMIG_ERR_REFUSED, "%s refused: %s",
                         o->dest.name, txt.text);
         rc = XLMIG_ERR_REFUSED;
+        /* Refused only for its max_incoming: busy, worth waiting for. */
+        pthread_mutex_lock(&j->lock);
+        if (j->pf && j->pf->failed == 1)
+            for (unsigned i = 0; i < j->pf->n; i++)
+                if (j->pf->rows[i].verdict == XLMIG_PF_FAIL &&
+                    !strcmp(j->pf->rows[i].check, "incoming"))
+                    rc = XLMIG_ERR_BUSY;
+        pthread_mutex_unlock(&j->lock);
         goto out;
     }
     LOG_INFO(ctx, "preflight on %s: %s", o->dest.name, txt.text);
@@ -736,7 +744,9 @@ static void out_rollback(struct out *s, int rc)
         xlmig_send_abort(&s->c, j->wire_id, rc, why);
     if (s->via_made && unlink(o->via) < 0)
         LOG_WARN(ctx, "cannot remove %s: %s", o->via, strerror(errno));
-    xlmig_mjob_rollback(j, rc);
+    /* A busy destination may be tried again: its caller ends the job. */
+    if (rc != XLMIG_ERR_BUSY)
+        xlmig_mjob_rollback(j, rc);
     if (s->dom)
         LOG_INFO(ctx, "rolled back: %s runs on this host", s->info.name);
     if (s->recorded)

@@ -6,13 +6,16 @@
 # its "incoming" row (exit 3), as docs/preflight.md describes; they run
 # on, unchanged, on the source.  The admitted ones are held at the COMMIT
 # gate until the others have their answers, so no slot frees meanwhile.
+# (A source waits for a busy destination by default; here busy_wait = 0.)
 . "$(dirname "$0")/lib.sh"
 
 DOMS="in1 in2 in3 in4 in5"
 two_hosts
 daemon_conf hostb "max_incoming = 2"
 daemon_start hostb || { not_ok "xlmigd on hostb"; exit 1; }
-daemon_conf hosta "max_outgoing = 8"
+# busy_wait = 0: the source takes the refusal instead of waiting its
+# turn (queue.sh tests the waiting).
+daemon_conf hosta "max_outgoing = 8" "busy_wait = 0"
 daemon_start hosta XLMIG_TEST_COMMIT_GATE="$T_WORK/gate" ||
     { not_ok "xlmigd on hosta"; exit 1; }
 for d in $DOMS; do

@@ -32,6 +32,7 @@ static void test_full(void **state)
         "state_dir = \"/var/lib/x\"\n"
         "backend = \"sim\"\n"
         "max_incoming = 2\nmax_outgoing = 3\nio_timeout = 5\n"
+        "max_outgoing_per_destination = 2\nbusy_wait = 30\n"
         "handover_ms = 2000\nvcpu_overcommit = \"1.5\"\n"
         "domain_memory = \"2G\"\nlog_level = \"debug\"\n";
 
@@ -50,6 +51,8 @@ static void test_full(void **state)
     assert_int_equal(c.peers[2].port, XLMIGD_PORT);
     assert_int_equal(c.max_incoming, 2);
     assert_int_equal(c.max_outgoing, 3);
+    assert_int_equal(c.max_outgoing_per_destination, 2);
+    assert_int_equal(c.busy_wait_s, 30);
     assert_int_equal(c.io_timeout_s, 5);
     assert_int_equal(c.handover_ms, 2000);
     assert_int_equal(c.vcpu_overcommit_pct, 150);

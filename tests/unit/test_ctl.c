@@ -27,7 +27,7 @@ static void test_migrate(void **state)
                            "\"max_rounds\":5,\"timeout_s\":60,"
                            "\"channels\":1,\"quick\":false,"
                            "\"auto_converge\":true,\"max_throttle_pct\":60,"
-                           "\"xl\":true}\n", &r,
+                           "\"xl\":true,\"priority\":7}\n", &r,
                            why), 0);
     assert_int_equal(r.cmd, XLMIG_CTL_MIGRATE);
     assert_string_equal(r.domain, "web1");
@@ -40,6 +40,7 @@ static void test_migrate(void **state)
     assert_true(r.auto_converge);
     assert_int_equal(r.max_throttle_pct, 60);
     assert_true(r.xl);
+    assert_int_equal(r.priority, 7);
     n = xlmig_ctl_format(&r, line, sizeof(line));
     assert_true(n > 0);
     assert_int_equal(line[n - 1], '\n');
@@ -168,6 +169,12 @@ static const struct {
     { "{\"cmd\":\"preflight\",\"domain\":\"web1\"}", "\"host\" is missing" },
     { "{\"cmd\":\"preflight\",\"domain\":\"web1\",\"host\":\"hostb\","
       "\"quick\":true}", "\"quick\" is not a key of \"preflight\"" },
+    { "{\"cmd\":\"migrate\",\"domain\":\"web1\",\"host\":\"hostb\","
+      "\"priority\":10}", "from 0 to 9" },
+    { "{\"cmd\":\"migrate\",\"domain\":\"web1\",\"host\":\"hostb\","
+      "\"priority\":\"high\"}", "must be an integer" },
+    { "{\"cmd\":\"preflight\",\"domain\":\"web1\",\"host\":\"hostb\","
+      "\"priority\":1}", "\"priority\" is not a key of \"preflight\"" },
     { "{\"cmd\":\"status\",\"copy_storage\":true}",
       "\"copy_storage\" is not a key of \"status\"" },
     { "{\"cmd\":\"migrate\",\"domain\":\"web1\",\"host\":\"hostb\","

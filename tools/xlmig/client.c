@@ -160,6 +160,14 @@ static double jnum(yajl_val v, const char *k)
     return x ? YAJL_GET_DOUBLE(x) : 0.0;
 }
 
+static bool jbool(yajl_val v, const char *k)
+{
+    const char *path[] = { k, NULL };
+    yajl_val x = yajl_tree_get(v, path, yajl_t_any);
+
+    return x && YAJL_IS_TRUE(x);
+}
+
 /* The number at @k of the map at @m in @v ("announce", "frames"). */
 static double jnum2(yajl_val v, const char *m, const char *k)
 {
@@ -420,6 +428,11 @@ int xlmig_cmd_migrate(int argc, char **argv)
                 return EXIT_USAGE;
             r.channels = (uint32_t)v;
             break;
+        case 'P':
+            if (parse_num(optarg, "--priority", 9, &v))
+                return EXIT_USAGE;
+            r.priority = (uint32_t)v;
+            break;
         case 'q': r.quick = true; break;
         case 'a': r.auto_converge = true; break;
         case 'T':
@@ -612,9 +625,18 @@ static int run_job(const struct xlmig_ctl_req *req, bool json)
             else if (!json && !check)
                 fprintf(stderr, "xlmig: job %u: migrating %s to %s\n", job,
                         jstr(e, "domain"), jstr(e, "peer"));
+            if (!json && jbool(e, "queued"))
+                fprintf(stderr, "xlmig: job %u: queued, %.0f of %.0f "
+                        "(max_outgoing reached): it starts when a "
+                        "migration ends\n", job, jnum(e, "position"),
+                        jnum(e, "queue_length"));
+        } else if (!strcmp(ev, "waiting") && !json) {
+            fprintf(stderr, "xlmig: job %u: %s; trying again in %.0f s\n",
+                    job, jstr(e, "error"), jnum(e, "retry_ms") / 1000.0);
         } else if (!strcmp(ev, "preflight") && !json) {
             /* Shown whole for `preflight`, and when it refuses. */
-            if (check || strcmp(jstr(e, "verdict"), "accepted"))
+            if (check || (strcmp(jstr(e, "verdict"), "accepted") &&
+                          !jbool(e, "busy")))
                 print_report(check ? stdout : stderr, e);
             else
                 fprintf(stderr, "xlmig: job %u: preflight passed on %s "
@@ -800,9 +822,14 @@ static int show_status(yajl_val e, const char *raw, bool json)
            "Sent(MiB)");
     for (size_t i = 0; jobs && i < jobs->u.array.len; i++) {
         yajl_val j = jobs->u.array.values[i];
+        char ph[24];
+        if (!strcmp(jstr(j, "phase"), "queued"))
+            snprintf(ph, sizeof(ph), "queued %.0f", jnum(j, "position"));
+        else
+            snprintf(ph, sizeof(ph), "%s", jstr(j, "phase"));
         printf("%-5.0f %-4s %-16s %-16s %-10s %-14s %-11s %6.0f %10.1f\n",
                jnum(j, "job"), jstr(j, "direction"), jstr(j, "domain"),
-               jstr(j, "peer"), jstr(j, "mode"), jstr(j, "phase"),
+               jstr(j, "peer"), jstr(j, "mode"), ph,
                jstr(j, "result"), jnum(j, "rounds"),
                jnum(j, "bytes_sent") / 1048576.0);
         if (jstr(j, "error")[0])
@@ -834,10 +861,13 @@ static int show_cancel(yajl_val e, const char *raw, bool json)
     if (json)
         printf("%s\n", raw);
     if (!strcmp(ev, "cancelling")) {
+        bool queued = jbool(e, "queued");
         if (!json)
-            printf("cancelling job %.0f (%s)\n", jnum(e, "job"),
+            printf(queued ? "job %.0f (%s) taken out of the queue: "
+                            "cancelled, nothing moved\n" :
+                            "cancelling job %.0f (%s)\n", jnum(e, "job"),
                    jstr(e, "domain"));
-        return -1;                      /* wait for the end */
+        return queued ? 0 : -1;         /* else wait for the end */
     }
     if (!strcmp(ev, "done")) {
         if (!json)

@@ -43,6 +43,9 @@ static const struct xlmig_opt migrate_opts[] = {
     { "via", 'V', true, "PATH",
       "with --quick: through a file on shared storage" },
     { "channels", 'c', true, "N", "data channels (default: xlmigd's)" },
+    { "priority", 'P', false, "N",
+      "1-9: beyond max_outgoing the job waits in xlmigd's\n"
+      "queue; higher leaves it first (default 0)" },
     { "copy-storage", 'C', false, NULL,
       "copy the writable disks with the memory, to\n"
       "storage of HOST's own (shared-nothing)" },

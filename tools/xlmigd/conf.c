@@ -247,6 +247,7 @@ void xlmigd_config_default(struct xlmigd_config *c)
     snprintf(c->state_dir, sizeof(c->state_dir), "%s", XLMIGD_STATE_DIR);
     c->max_incoming = 4;
     c->max_outgoing = 4;
+    c->busy_wait_s = 600;
     c->io_timeout_s = 30;
     c->dead_peer_ms = 2000;
     c->channels = 1;
@@ -292,6 +293,8 @@ static const struct key_rule rules[] = {
     STR("sim_dir", K_PATH, sim_dir),
     NUM("max_incoming", max_incoming, 1, 64),
     NUM("max_outgoing", max_outgoing, 1, 64),
+    NUM("max_outgoing_per_destination", max_outgoing_per_destination, 0, 64),
+    NUM("busy_wait", busy_wait_s, 0, 86400),
     NUM("io_timeout", io_timeout_s, 1, 3600),
     NUM("dead_peer_ms", dead_peer_ms, 200, 600000),
     NUM("channels", channels, 1, 16),

@@ -37,7 +37,7 @@ void reply_error(struct client *cl, const char *fmt, ...)
 
 /* Run @fn for @dj in a thread of its own; a job that cannot have one
  * fails at once. */
-static void start(struct djob *dj, void *(*fn)(void *))
+void start(struct djob *dj, void *(*fn)(void *))
 {
     if (!spawn(dj, fn))
         return;
@@ -50,10 +50,10 @@ static void start(struct djob *dj, void *(*fn)(void *))
 
 static void do_migrate(struct client *cl, const struct xlmig_ctl_req *r)
 {
-    unsigned active = 0;
     const struct xlmigd_peer *known;
     struct djob *dj;
     yajl_gen g;
+    bool now;
 
     bool check = r->cmd == XLMIG_CTL_PREFLIGHT;
 
@@ -70,7 +70,6 @@ static void do_migrate(struct client *cl, const struct xlmig_ctl_req *r)
         if (j->m.done || j->m.dir != XLMIG_JOB_OUT || j->is_recover ||
             j->oo.check_only)
             continue;
-        active++;
         if (!strcmp(j->oo.domain ? j->oo.domain : "", r->domain)) {
             pthread_mutex_unlock(&D.lock);
             reply_error(cl, "%s is already being migrated (job %u)",
@@ -79,11 +78,6 @@ static void do_migrate(struct client *cl, const struct xlmig_ctl_req *r)
         }
     }
     pthread_mutex_unlock(&D.lock);
-    if (!check && active >= D.cfg.max_outgoing) {
-        reply_error(cl, "busy: %u outgoing migrations already "
-                    "(max_outgoing = %u)", active, D.cfg.max_outgoing);
-        return;
-    }
     dj = job_new(XLMIG_JOB_OUT, r->domain);
     if (!dj) {
         reply_error(cl, "out of memory");
@@ -128,6 +122,9 @@ static void do_migrate(struct client *cl, const struct xlmig_ctl_req *r)
     dj->oo.ndisk_map = r->ndisk_map;
     if (check)
         snprintf(dj->m.mode, sizeof(dj->m.mode), "preflight");
+    dj->priority = r->priority;
+    /* Beyond max_outgoing the job waits its turn (queue.c). */
+    now = check || queue_admit(dj);
     pthread_mutex_lock(&D.lock);
     subscribe(dj, cl);
     g = gen_open("accepted");
@@ -135,10 +132,19 @@ static void do_migrate(struct client *cl, const struct xlmig_ctl_req *r)
         xlmig_json_int(g, "job", dj->m.job.id);
         xlmig_json_str(g, "domain", r->domain);
         xlmig_json_str(g, "peer", dj->oo.dest.name);
+        if (!now) {
+            xlmig_json_bool(g, "queued", true);
+            xlmig_json_int(g, "position", queue_position(dj));
+            xlmig_json_int(g, "queue_length", queue_length());
+        }
     }
     gen_send(g, cl);
     pthread_mutex_unlock(&D.lock);
-    start(dj, outgoing_worker);
+    if (now)
+        start(dj, outgoing_worker);
+    else
+        /* A slot may have freed meanwhile. */
+        queue_dispatch();
 }
 
 static void do_storage_move(struct client *cl, const struct xlmig_ctl_req *r)
@@ -217,6 +223,7 @@ static void do_cancel(struct client *cl, uint32_t id)
 {
     char why[256];
     struct djob *dj;
+    bool unqueued = false;
     yajl_gen g;
 
     pthread_mutex_lock(&D.lock);
@@ -226,21 +233,33 @@ static void do_cancel(struct client *cl, uint32_t id)
         reply_error(cl, "no job %u on this host", id);
         return;
     }
-    if (xlmig_mjob_cancel(&dj->m, why, sizeof(why))) {
+    if (dj->queued) {
+        /* Never started: it ends here, nothing moved (unless it left
+         * the queue meanwhile: then as any running job). */
         pthread_mutex_unlock(&D.lock);
-        reply_error(cl, "%s", why);
-        return;
+        unqueued = queue_cancel(dj);
+        pthread_mutex_lock(&D.lock);
     }
-    xlmig_mjob_fail(&dj->m, XLMIG_ERR_CANCELLED, "cancelled by the "
-                    "administrator");
+    if (!unqueued) {
+        if (xlmig_mjob_cancel(&dj->m, why, sizeof(why))) {
+            pthread_mutex_unlock(&D.lock);
+            reply_error(cl, "%s", why);
+            return;
+        }
+        xlmig_mjob_fail(&dj->m, XLMIG_ERR_CANCELLED, "cancelled by the "
+                        "administrator");
+    }
     g = gen_open("cancelling");
     if (g) {
         xlmig_json_int(g, "job", id);
         xlmig_json_str(g, "domain", dj->m.job.domain);
+        if (unqueued)
+            xlmig_json_bool(g, "queued", true);
     }
     gen_send(g, cl);
-    /* The canceller sees the job end, too. */
-    subscribe(dj, cl);
+    /* The canceller sees the job end, too (a queued one has ended). */
+    if (!unqueued)
+        subscribe(dj, cl);
     pthread_mutex_unlock(&D.lock);
 }
 

@@ -205,6 +205,10 @@ int xlmig_ctl_parse(const char *line, size_t len, struct xlmig_ctl_req *r,
         } else if (mig && !strcmp(k, "timeout_s")) {
             if (get_uint(v, k, 7 * 86400, &r->timeout_s, why, whylen))
                 goto out;
+        } else if (mig && !strcmp(k, "priority")) {
+            if (get_uint(v, k, 9, &u, why, whylen))
+                goto out;
+            r->priority = (uint32_t)u;
         } else if (mig && !strcmp(k, "channels")) {
             if (get_uint(v, k, 16, &u, why, whylen))
                 goto out;
@@ -398,6 +402,8 @@ int xlmig_ctl_format(const struct xlmig_ctl_req *r, char *buf, size_t len)
             xlmig_json_int(g, "timeout_s", (long long)r->timeout_s);
         if (r->channels)
             xlmig_json_int(g, "channels", r->channels);
+        if (r->priority)
+            xlmig_json_int(g, "priority", r->priority);
         if (r->quick)
             xlmig_json_bool(g, "quick", true);
         if (r->auto_converge)

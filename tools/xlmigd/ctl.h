@@ -39,6 +39,8 @@ struct xlmig_ctl_req {
     uint32_t max_rounds;                /* 0: default */
     uint64_t timeout_s;                 /* 0: none */
     uint32_t channels;                  /* 0: daemon's default */
+    uint32_t priority;                  /* migrate: 0..9, its place in
+                                         * the queue (higher first) */
     bool auto_converge;                 /* may throttle the guest */
     uint32_t max_throttle_pct;          /* 0: the policy's 99 */
     bool xl;                            /* to a stock xl migrate-receive */

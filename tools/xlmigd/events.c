@@ -83,7 +83,7 @@ static const char *result_name(const struct xlmig_mjob *m)
         return "in-doubt";
     if (m->rc == 0)
         return "ok";
-    if (m->rc == XLMIG_ERR_REFUSED)
+    if (m->rc == XLMIG_ERR_REFUSED || m->rc == XLMIG_ERR_BUSY)
         return "refused";
     if (m->rc == XLMIG_ERR_CANCELLED)
         return "cancelled";
@@ -101,9 +101,16 @@ void gen_job(yajl_gen g, const struct djob *dj)
     xlmig_json_str(g, "domain", m->job.domain);
     xlmig_json_str(g, "peer", m->peer);
     xlmig_json_str(g, "mode", m->mode);
-    xlmig_json_str(g, "phase", xlmig_phase_name(m->job.phase));
+    xlmig_json_str(g, "phase", dj->queued ? "queued" :
+                   xlmig_phase_name(m->job.phase));
     xlmig_json_str(g, "result", result_name(m));
     xlmig_json_bool(g, "in_doubt", m->in_doubt);
+    if (dj->queued) {
+        xlmig_json_int(g, "position", queue_position(dj));
+        xlmig_json_int(g, "priority", dj->priority);
+    } else if (dj->queued_ns) {
+        xlmig_json_num(g, "queued_ms", (double)dj->queued_ns / 1e6);
+    }
     xlmig_json_int(g, "round", p->round);
     xlmig_json_int(g, "rounds", p->rounds);
     xlmig_json_int(g, "memory_bytes", (long long)p->memory_bytes);
@@ -174,6 +181,16 @@ static void gen_report(yajl_gen g, const struct xlmig_mjob *m)
     xlmig_json_str(g, "verdict", !r ? "unknown" : r->failed ? "refused" :
                    "accepted");
     xlmig_json_int(g, "failed", r ? r->failed : 0);
+    {
+        /* Refused for its max_incoming alone: worth waiting for. */
+        bool busy = r && r->failed == 1;
+        for (unsigned i = 0; busy && i < r->n; i++)
+            if (r->rows[i].verdict == XLMIG_PF_FAIL &&
+                strcmp(r->rows[i].check, "incoming"))
+                busy = false;
+        if (busy)
+            xlmig_json_bool(g, "busy", true);
+    }
     xlmig_json_int(g, "warnings", r ? r->warned : 0);
     xlmig_json_key(g, "checks");
     yajl_gen_array_open(g);
@@ -240,6 +257,14 @@ void publish(struct xlmig_mjob *m, enum xlmig_job_event ev)
     case XLMIG_EV_PREFLIGHT:
         g = gen_open("preflight");
         gen_report(g, m);
+        break;
+    case XLMIG_EV_WAITING:
+        g = gen_open("waiting");
+        xlmig_json_int(g, "job", m->job.id);
+        xlmig_json_str(g, "domain", m->job.domain);
+        xlmig_json_str(g, "peer", m->peer);
+        xlmig_json_str(g, "error", m->error);
+        xlmig_json_int(g, "retry_ms", m->retry_ms);
         break;
     case XLMIG_EV_DONE:
     default:

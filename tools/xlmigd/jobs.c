@@ -87,6 +87,9 @@ void job_finish(struct djob *dj, int rc)
     dj->nsubs = 0;
     D.workers--;
     pthread_mutex_unlock(&D.lock);
+    /* A slot may have freed: the queue moves on. */
+    if (dj->m.dir == XLMIG_JOB_OUT)
+        queue_dispatch();
 }
 
 /* A worker's own library context; @open: with its backend open now

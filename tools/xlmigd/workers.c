@@ -62,6 +62,67 @@ void *incoming_worker(void *arg)
     return NULL;
 }
 
+/*
+ * The migration; while the destination refuses it only for its
+ * max_incoming (nothing moved), try again, 1 s later and doubling up to
+ * 10 s, for up to busy_wait seconds in all, unless cancelled.
+ */
+static int migrate_waiting(xlmig_ctx *ctx, struct djob *dj)
+{
+    struct xlmig_mjob *m = &dj->m;
+    uint64_t t0 = xlmig_now_ns();
+    unsigned wait_ms = 1000;
+    int rc;
+
+    for (;;) {
+        char why[sizeof(m->error)];
+
+        rc = xlmig_migrate_out(ctx, D.tls, &D.cfg, m, &dj->oo);
+        if (rc != XLMIG_ERR_BUSY)
+            return rc;
+        if (stopping || xlmig_now_ns() - t0 + wait_ms * 1000000ull >
+                            D.cfg.busy_wait_s * 1000000000ull) {
+            if (D.cfg.busy_wait_s)
+                LOG_INFO(ctx, "%s was busy for %u s: longer than busy_wait",
+                         dj->oo.dest.name, (unsigned)((xlmig_now_ns() - t0) /
+                                                      1000000000ull));
+            xlmig_mjob_rollback(m, XLMIG_ERR_REFUSED);
+            return XLMIG_ERR_REFUSED;
+        }
+        /* Nothing moved: the job is new again, and may be cancelled
+         * while it waits. */
+        pthread_mutex_lock(&m->lock);
+        snprintf(why, sizeof(why), "%s", m->error);
+        pthread_mutex_unlock(&m->lock);
+        xlmig_mjob_retry(m);
+        pthread_mutex_lock(&m->lock);
+        snprintf(m->error, sizeof(m->error), "%s", why);
+        m->retry_ms = wait_ms;
+        pthread_mutex_unlock(&m->lock);
+        LOG_INFO(ctx, "%s; trying again in %u s", why, wait_ms / 1000);
+        xlmig_mjob_notify(m, XLMIG_EV_WAITING);
+        pthread_mutex_lock(&m->lock);
+        m->error[0] = '\0';
+        pthread_mutex_unlock(&m->lock);
+        for (unsigned t = 0; t < wait_ms; t += 100) {
+            bool cancel;
+            pthread_mutex_lock(&m->lock);
+            cancel = m->cancel;
+            pthread_mutex_unlock(&m->lock);
+            if (cancel || stopping) {
+                xlmig_mjob_fail(m, XLMIG_ERR_CANCELLED, "%s while waiting "
+                                "for %s to take it", stopping ?
+                                "xlmigd stopped" : "cancelled",
+                                dj->oo.dest.name);
+                xlmig_mjob_rollback(m, XLMIG_ERR_CANCELLED);
+                return XLMIG_ERR_CANCELLED;
+            }
+            usleep(100000);
+        }
+        wait_ms = wait_ms * 2 > 10000 ? 10000 : wait_ms * 2;
+    }
+}
+
 void *outgoing_worker(void *arg)
 {
     struct djob *dj = arg;
@@ -74,7 +135,7 @@ void *outgoing_worker(void *arg)
     }
     snprintf(ctx->log_prefix, sizeof(ctx->log_prefix), "job %u %s: ",
              dj->m.job.id, dj->oo.domain);
-    rc = xlmig_migrate_out(ctx, D.tls, &D.cfg, &dj->m, &dj->oo);
+    rc = migrate_waiting(ctx, dj);
     if (rc == 0) {
         const struct xlmig_progress *p = &dj->m.prog;
         LOG_INFO(ctx, "migrated to %s: %.2f s, downtime %.1f ms, %u "

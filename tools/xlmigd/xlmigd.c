@@ -211,6 +211,7 @@ int main(int argc, char **argv)
 
     /* Shutting down: roll back what can be, wait for the workers. */
     LOG_INFO(D.ctx, "stopping; cancelling jobs before COMMIT");
+    queue_drop_all();
     pthread_mutex_lock(&D.lock);
     for (struct djob *dj = D.jobs; dj; dj = dj->next) {
         char why[256];

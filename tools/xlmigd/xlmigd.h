@@ -67,6 +67,12 @@ struct djob {
     /* recover */
     uint32_t recover_job;
     bool is_recover;
+    /* the queue of outgoing jobs (queue.c; D.lock) */
+    bool queued;                /* waiting for a slot */
+    bool started;               /* holds one (or did) */
+    unsigned priority;          /* 0..9: higher leaves the queue first */
+    uint64_t qseq;              /* the order asked in */
+    uint64_t queued_ns;         /* time spent queued */
 };
 
 struct xlmigd_state {
@@ -115,6 +121,23 @@ void *outgoing_worker(void *arg);
 void *recover_worker(void *arg);
 void *storage_worker(void *arg);
 int spawn(struct djob *dj, void *(*fn)(void *));
+/* control.c: run @fn for @dj in a worker thread, or fail the job. */
+void start(struct djob *dj, void *(*fn)(void *));
+
+/* queue.c */
+/* A slot for outgoing @dj now (true), or it is queued (false). */
+bool queue_admit(struct djob *dj);
+/* Start queued jobs while slots are free (after a job ends). */
+void queue_dispatch(void);
+/* 1-based place of a queued job in the order they will start; 0 if
+ * not queued.  D.lock. */
+unsigned queue_position(const struct djob *dj);
+unsigned queue_length(void);     /* D.lock */
+/* Take @dj out of the queue and end it, cancelled: true if it was
+ * queued. */
+bool queue_cancel(struct djob *dj);
+/* At shutdown: end every queued job. */
+void queue_drop_all(void);
 
 /* control.c */
 void reply_error(struct client *cl, const char *fmt, ...)
