@@ -7,7 +7,7 @@
 # then the order asked), its positions in `status`, `cancel` of a queued
 # job; xlmigd stopped with jobs queued; a destination at its
 # max_incoming answered by waiting and trying again, not failing, and,
-# with busy_wait = 0, refused.
+# with busy_wait = 0, refused; max_outgoing_per_destination.
 . "$(dirname "$0")/lib.sh"
 XLMIG_BIN=$BUILD/xlmig
 
@@ -167,5 +167,36 @@ rcs="$(cat "$T_WORK/pc.rc") $(cat "$T_WORK/s2.rc")"
 check "busy_wait = 0: one migrates, the other is refused, exit 3 ($rcs)" \
     [ "$rcs" = "0 3" -o "$rcs" = "3 0" ]
 check "the refusal says why" grep -q "max_incoming = 1" "$T_WORK/pc.out" "$T_WORK/s2.out"
+
+# ---- max_outgoing_per_destination ----
+daemon_kill hosta TERM
+daemon_kill hostb TERM
+daemon_conf hostb "max_incoming = 8"
+daemon_start hostb || { not_ok "xlmigd on hostb again"; exit 1; }
+daemon_conf hosta "max_outgoing = 4" "max_outgoing_per_destination = 2"
+daemon_start hosta || { not_ok "xlmigd on hosta again"; exit 1; }
+for i in 1 2 3 4 5 6; do
+    on hosta $SIMDOM create -m 16M -c 1 -r 0 --fill "d$i" >/dev/null
+done
+rm -f "$T_WORK/stop-sampling"
+(   while [ ! -e "$T_WORK/stop-sampling" ]; do
+        on hosta "$XLMIG_BIN" status --json 2>/dev/null |
+            awk '{ r = gsub(/"domain":"d[0-9]","peer":"hostb","mode":"live","phase":"[a-z-]*","result":"running"/, "&");
+                   q = gsub(/"phase":"queued"/, "&"); print r - q }'
+        sleep 0.05
+    done >"$T_WORK/samples2" ) &
+sampler=$!
+for i in 1 2 3 4 5 6; do bg_migrate "d$i" --bandwidth 16 "d$i" hostb; done
+wait_for 60 sh -c "[ \$(ls $T_WORK/d?.rc 2>/dev/null | wc -l) -eq 6 ]"
+touch "$T_WORK/stop-sampling"
+wait $sampler
+maxrun=$(sort -n "$T_WORK/samples2" | tail -1)
+okc=0
+for i in 1 2 3 4 5 6; do
+    [ "$(cat "$T_WORK/d$i.rc")" = 0 ] && intact hostb "d$i" && okc=$((okc + 1))
+done
+check "max_outgoing_per_destination = 2: two at a time to hostb ($maxrun)" \
+    [ "$maxrun" -eq 2 ]
+check "... and all six migrated, intact ($okc)" [ $okc -eq 6 ]
 check "no domain ever ran on two hosts" no_overlap
 exit $T_FAILED
