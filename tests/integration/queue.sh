@@ -77,7 +77,8 @@ for i in $(seq $N); do on hostb $SIMDOM destroy "q$i" >/dev/null 2>&1; done
 daemon_kill hosta TERM
 daemon_conf hosta "max_outgoing = 1"
 daemon_start hosta || { not_ok "xlmigd on hosta again"; exit 1; }
-for d in slow pa pb pc pd; do
+on hosta $SIMDOM create -m 64M -c 1 -r 1M --fill slow >/dev/null
+for d in pa pb pc pd; do
     on hosta $SIMDOM create -m 32M -c 1 -r 1M --fill "$d" >/dev/null
 done
 bg_migrate() {  # bg_migrate NAME ARGS...: in the background
@@ -86,7 +87,9 @@ bg_migrate() {  # bg_migrate NAME ARGS...: in the background
     ( on hosta "$XLMIG_BIN" migrate "$@" >"$T_WORK/$n.out" 2>&1
       echo $? >"$T_WORK/$n.rc"; date +%s%N >"$T_WORK/$n.end" ) &
 }
-bg_migrate slow --bandwidth 4 slow hostb
+# slow holds the one slot until it is cancelled below, however slowly
+# this machine starts the clients that queue behind it.
+bg_migrate slow --bandwidth 1 slow hostb
 wait_for 10 grep -qs "precopy" "$T_WORK/slow.out"
 bg_migrate pa pa hostb
 wait_for 5 grep -qs "queued" "$T_WORK/pa.out"
@@ -112,19 +115,25 @@ wait_for 5 test -e "$T_WORK/pc.rc"
 sed 's/^/#   /' "$T_WORK/pc.out"
 check "its client exits 5 (cancelled)" [ "$(cat "$T_WORK/pc.rc" 2>/dev/null)" = 5 ]
 check "pc still runs on hosta, intact" intact hosta pc
-wait_for 60 sh -c "[ -e $T_WORK/pa.rc -a -e $T_WORK/pb.rc -a -e $T_WORK/pd.rc -a -e $T_WORK/slow.rc ]"
-for d in slow pa pb pd; do
+jslow=$(sed -n 's/^xlmig: job \([0-9]*\): migrating.*/\1/p' "$T_WORK/slow.out")
+on hosta "$XLMIG_BIN" cancel "$jslow" >/dev/null 2>&1
+wait_for 20 test -e "$T_WORK/slow.rc"
+check "slow, cancelled mid-copy, exits 5 and runs on hosta, intact" \
+    both "$(cat "$T_WORK/slow.rc" 2>/dev/null || echo 9)" 5 intact hosta slow
+wait_for 60 sh -c "[ -e $T_WORK/pa.rc -a -e $T_WORK/pb.rc -a -e $T_WORK/pd.rc ]"
+for d in pa pb pd; do
     check "$d migrated (exit $(cat "$T_WORK/$d.rc" 2>/dev/null))" \
         both "$(cat "$T_WORK/$d.rc" 2>/dev/null || echo 9)" 0 intact hostb "$d"
 done
 check "pd (priority 5) finished before pa, which finished before pb" \
     [ "$(cat "$T_WORK/pd.end")" -lt "$(cat "$T_WORK/pa.end")" -a \
       "$(cat "$T_WORK/pa.end")" -lt "$(cat "$T_WORK/pb.end")" ]
-for d in slow pa pb pd; do on hostb $SIMDOM destroy "$d" >/dev/null; done
+for d in pa pb pd; do on hostb $SIMDOM destroy "$d" >/dev/null; done
+on hosta $SIMDOM destroy slow >/dev/null
 
 # ---- xlmigd stopped with a job queued ----
 on hosta $SIMDOM create -m 32M -c 1 -r 1M --fill s2 >/dev/null
-bg_migrate pc --bandwidth 4 pc hostb
+bg_migrate pc --bandwidth 1 pc hostb
 wait_for 10 grep -qs "precopy" "$T_WORK/pc.out"
 bg_migrate s2 s2 hostb
 wait_for 5 grep -qs "queued" "$T_WORK/s2.out"
@@ -161,7 +170,7 @@ daemon_start hosta || { not_ok "xlmigd on hosta again"; exit 1; }
 for d in pc s2; do
     on hostb "$XLMIG_BIN" migrate "$d" hosta >/dev/null 2>&1 || not_ok "$d back to hosta"
 done
-for d in pc s2; do rm -f "$T_WORK/$d.rc"; bg_migrate "$d" --bandwidth 8 "$d" hostb; done
+for d in pc s2; do rm -f "$T_WORK/$d.rc"; bg_migrate "$d" --bandwidth 4 "$d" hostb; done
 wait_for 30 sh -c "[ -e $T_WORK/pc.rc -a -e $T_WORK/s2.rc ]"
 rcs="$(cat "$T_WORK/pc.rc") $(cat "$T_WORK/s2.rc")"
 check "busy_wait = 0: one migrates, the other is refused, exit 3 ($rcs)" \
