@@ -5,7 +5,7 @@ XLMIG_SIMDOM := $(BUILD)/xlmig-simdom
 XLMIGD := $(BUILD)/xlmigd
 
 XLMIGD_SRCS := $(addprefix tools/xlmigd/, xlmigd.c events.c jobs.c queue.c \
-	admission.c workers.c control.c listeners.c conf.c ctl.c)
+	admission.c drain.c workers.c control.c listeners.c conf.c ctl.c)
 XLMIG_SRCS := $(addprefix tools/xlmig/, xlmig.c commands.c client.c \
 	tunnel_cmd.c) \
 	tools/xlmigd/conf.c tools/xlmigd/ctl.c

@@ -98,6 +98,63 @@ int xlmig_host_free_memory(xlmig_ctx *ctx, uint64_t *bytes)
     return ctx->ops->host_free(ctx, bytes);
 }
 
+int xlmig_dirty_rates(xlmig_ctx *ctx, const char *const *idents, unsigned n,
+                      unsigned window_ms, uint64_t *rates)
+{
+    struct xlmig_dom **dom;
+    uint32_t *shift;
+    uint64_t t0, dt;
+    unsigned on = 0;
+
+    for (unsigned i = 0; i < n; i++)
+        rates[i] = UINT64_MAX;
+    if (!ctx->ops->dirty_sample) {
+        LOG_WARN(ctx, "the %s backend cannot sample dirty rates",
+                 ctx->ops->name);
+        return XLMIG_ERR_NOTIMPL;
+    }
+    dom = calloc(n ? n : 1, sizeof(*dom));
+    shift = calloc(n ? n : 1, sizeof(*shift));
+    if (!dom || !shift) {
+        free(dom);
+        free(shift);
+        return XLMIG_ERR_NOMEM;
+    }
+    for (unsigned i = 0; i < n; i++) {
+        struct xlmig_dominfo info;
+        if (ctx->ops->find(ctx, idents[i], &info) ||
+            ctx->ops->attach(ctx, &info, &dom[i]))
+            continue;
+        shift[i] = info.page_shift;
+        if (ctx->ops->dirty_sample(ctx, dom[i], XLMIG_DIRTY_START, NULL)) {
+            LOG_INFO(ctx, "%s: no dirty-rate sample (log-dirty is taken)",
+                     idents[i]);
+            ctx->ops->detach(ctx, dom[i]);
+            dom[i] = NULL;
+            continue;
+        }
+        on++;
+    }
+    t0 = xlmig_now_ns();
+    if (on)
+        usleep(window_ms * 1000u);
+    dt = xlmig_now_ns() - t0;
+    for (unsigned i = 0; i < n; i++) {
+        uint64_t pages = 0;
+        if (!dom[i])
+            continue;
+        if (!ctx->ops->dirty_sample(ctx, dom[i], XLMIG_DIRTY_COUNT, &pages)
+            && dt)
+            rates[i] = (uint64_t)((double)(pages << shift[i])
+                                  * 1e9 / (double)dt);
+        (void)ctx->ops->dirty_sample(ctx, dom[i], XLMIG_DIRTY_STOP, NULL);
+        ctx->ops->detach(ctx, dom[i]);
+    }
+    free(dom);
+    free(shift);
+    return on || !n ? 0 : XLMIG_ERR_NOTFOUND;
+}
+
 int xlmig_domain_find(xlmig_ctx *ctx, const char *ident,
                       struct xlmig_dominfo *out)
 {

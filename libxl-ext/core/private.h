@@ -297,7 +297,18 @@ struct xlmig_backend_ops {
      * schedule @a (QEMU's announce-self); how many it asked in *@nics. */
     int (*dm_announce)(xlmig_ctx *ctx, struct xlmig_dom *dom,
                        const struct xlmig_announce_conf *a, unsigned *nics);
+    /*
+     * Optional: sample how fast @dom dirties its memory, outside any
+     * migration (xlmig_dirty_rates): XLMIG_DIRTY_START turns log-dirty
+     * on, XLMIG_DIRTY_COUNT puts the pages dirtied since in *@pages and
+     * clears them, XLMIG_DIRTY_STOP turns it off.  Refused (nothing
+     * changed) when log-dirty is on already: a migration owns it.
+     */
+    int (*dirty_sample)(xlmig_ctx *ctx, struct xlmig_dom *dom, int what,
+                        uint64_t *pages);
 };
+
+enum { XLMIG_DIRTY_START = 1, XLMIG_DIRTY_COUNT, XLMIG_DIRTY_STOP };
 
 extern const struct xlmig_backend_ops xlmig_backend_sim;
 extern const struct xlmig_backend_ops xlmig_backend_xen;

@@ -93,6 +93,12 @@ static void identity_rows(xlmig_ctx *ctx, const struct xlmig_domain_desc *d,
                      "with that UUID");
 }
 
+static const char *free_text(char *buf, size_t len, uint64_t bytes)
+{
+    snprintf(buf, len, "%" PRIu64 " MiB free", bytes >> 20);
+    return buf;
+}
+
 /*
  * The destination's preflight: every check, one row each, into @r.  The
  * memory counted for the domain (its maximum, or what it has now if that
@@ -108,7 +114,7 @@ static void preflight(xlmig_ctx *ctx, const struct xlmig_in_env *env,
 {
     const char *src_backend = xlmig_stream_backend_name(d->backend_id);
     struct xlmig_offer *o;
-    char why[XLMIG_PF_REASON_MAX + 1], mem[48];
+    char why[XLMIG_PF_REASON_MAX + 1], mem[48], avail_s[48];
     uint64_t need = n->memory > now_bytes ? n->memory : now_bytes;
     int rc;
 
@@ -121,7 +127,11 @@ static void preflight(xlmig_ctx *ctx, const struct xlmig_in_env *env,
     xlmig_pf_add(r, XLMIG_PF_PASS, "backend", src_backend, ctx->ops->name,
                  "same backend");
     bool claim = !(n->flags & XLMIG_PF_CHECK_ONLY);
+    uint64_t avail = 0;
 
+    why[0] = '\0';
+    if (env->drained && env->drained(env->opaque, why, sizeof(why)))
+        xlmig_pf_add(r, XLMIG_PF_FAIL, "drained", "", "drained", "%s", why);
     why[0] = '\0';
     if (env->admit &&
         (rc = env->admit(env->opaque, j, claim, why, sizeof(why))))
@@ -136,12 +146,16 @@ static void preflight(xlmig_ctx *ctx, const struct xlmig_in_env *env,
     snprintf(mem, sizeof(mem), "%" PRIu64 " MiB", need >> 20);
     why[0] = '\0';
     if (env->reserve &&
-        (rc = env->reserve(env->opaque, claim ? j : NULL, need, why,
+        (rc = env->reserve(env->opaque, claim ? j : NULL, need, &avail, why,
                            sizeof(why))))
-        xlmig_pf_add(r, XLMIG_PF_FAIL, "memory", mem, "short", "%s", why);
+        xlmig_pf_add(r, XLMIG_PF_FAIL, "memory", mem,
+                     free_text(avail_s, sizeof(avail_s), avail), "%s", why);
+    else if (env->reserve)
+        xlmig_pf_add(r, XLMIG_PF_PASS, "memory", mem,
+                     free_text(avail_s, sizeof(avail_s), avail), "%s", why);
     else
-        xlmig_pf_add(r, XLMIG_PF_PASS, "memory", mem, "enough", "%s",
-                     why[0] ? why : "not counted here");
+        xlmig_pf_add(r, XLMIG_PF_PASS, "memory", mem, "enough",
+                     "not counted here");
 
     o = calloc(1, sizeof(*o));
     if (!o || ctx->ops->offer(ctx, n, o)) {
@@ -363,7 +377,7 @@ int xlmig_dest_job(xlmig_ctx *ctx, struct xlmig_conn *c,
         }
     }
     if (env->reserve &&
-        (rc = env->reserve(env->opaque, j, j->need_bytes, why,
+        (rc = env->reserve(env->opaque, j, j->need_bytes, NULL, why,
                            sizeof(why)))) {
         xlmig_send_abort(c, j->wire_id, rc, why);
         xlmig_mjob_fail(j, rc, "%s", why);

@@ -17,9 +17,14 @@ struct xlmig_in_env {
      * Hold @bytes of memory for @j, checking and holding at once: 0, or
      * XLMIG_ERR_* with the reason in @why.  Called at PREFLIGHT (with @j
      * NULL: check only) and again at PREPARE (@j holds it already).
+     * @free_out (may be NULL) gets the memory free for domains before
+     * this one, which the report shows (a planner places domains by it).
      */
     int (*reserve)(void *opaque, struct xlmig_mjob *j, uint64_t bytes,
-                   char *why, size_t whylen);
+                   uint64_t *free_out, char *why, size_t whylen);
+    /* The host is drained (may be NULL): true, with the reason in @why;
+     * every migration in is refused, and not as busy. */
+    bool (*drained)(void *opaque, char *why, size_t whylen);
     /* A limit on incoming jobs: 0, or XLMIG_ERR_BUSY with the reason.
      * With @claim, @j takes its slot in the same step as the check, and
      * holds it until it ends.  Either callback also describes, in @why,

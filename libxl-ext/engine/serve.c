@@ -30,6 +30,13 @@ static int serve_tunnel(xlmig_ctx *ctx, struct xlmig_conn *c,
     snprintf(j->job.domain, sizeof(j->job.domain), "xl-migrate-receive");
     snprintf(j->mode, sizeof(j->mode), "tunnel");
     pthread_mutex_unlock(&j->lock);
+    if (env->drained && env->drained(env->opaque, why, sizeof(why))) {
+        rc = XLMIG_ERR_REFUSED;
+        LOG_WARN(ctx, "refused a tunnel from %s: %s", c->peer, why);
+        xlmig_send_abort(c, 0, rc, why);
+        xlmig_mjob_fail(j, rc, "%s", why);
+        return rc;
+    }
     if (env->admit && (rc = env->admit(env->opaque, j, true, why, sizeof(why)))) {
         LOG_WARN(ctx, "refused a tunnel from %s: %s", c->peer, why);
         xlmig_send_abort(c, 0, rc, why);

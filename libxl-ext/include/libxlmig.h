@@ -131,6 +131,17 @@ int xlmig_domain_list(xlmig_ctx *ctx, struct xlmig_dominfo **out,
  */
 int xlmig_host_free_memory(xlmig_ctx *ctx, uint64_t *bytes) XLMIG_MUST_CHECK;
 
+/*
+ * How fast each of @n domains (names, domids or UUIDs) dirties its
+ * memory, sampled together over @window_ms (log-dirty on, then counted,
+ * then off): rates[i] in bytes per second, or UINT64_MAX for a domain
+ * that could not be sampled (not found, a migration owns its log-dirty,
+ * or a backend that cannot: xen, for now).  Nothing of the domains
+ * changes.  0, or an error when nothing could be sampled at all.
+ */
+int xlmig_dirty_rates(xlmig_ctx *ctx, const char *const *idents, unsigned n,
+                      unsigned window_ms, uint64_t *rates) XLMIG_MUST_CHECK;
+
 /* Look a domain up by name, domid or UUID. */
 int xlmig_domain_find(xlmig_ctx *ctx, const char *ident,
                       struct xlmig_dominfo *out) XLMIG_MUST_CHECK;

@@ -296,6 +296,13 @@ static void handle(struct dom *d, int cfd, uint32_t type, const uint8_t *p,
     }
     case SIM_MSG_LOGDIRTY_START: {
         const char *mode = "";
+        /* A body of 1: only if it is off (a sample, not a migration's:
+         * the migration owns the bitmap). */
+        if (len == 4 && xlmig_get_u32(p) == 1 && d->ld != LD_OFF) {
+            sim_ipc_reply(cfd, XLMIG_ERR_BUSY, "log-dirty is on already "
+                          "(a migration)", 37);
+            return;
+        }
         rc = ld_start(d, &mode);
         sim_ipc_reply(cfd, rc ? xlmig_errno_rc(-rc) : 0, mode, strlen(mode));
         return;

@@ -35,8 +35,8 @@ static uint64_t host_available(void)
     return (uint64_t)kb << 10;
 }
 
-int reserve(void *opaque, struct xlmig_mjob *j, uint64_t bytes, char *why,
-            size_t len)
+int reserve(void *opaque, struct xlmig_mjob *j, uint64_t bytes,
+            uint64_t *free_out, char *why, size_t len)
 {
     uint64_t need = bytes + bytes / 64, held = 0, used = 0, avail = 0;
     struct xlmig_dominfo *doms = NULL;
@@ -86,6 +86,8 @@ int reserve(void *opaque, struct xlmig_mjob *j, uint64_t bytes, char *why,
     else if (!hv_counts)
         avail = host_available();
     avail = avail > held ? avail - held : 0;
+    if (free_out)
+        *free_out = avail;
     if (need > avail) {
         snprintf(why, len, "not enough memory: the domain needs %" PRIu64
                  " MiB (with 1/64 overhead), %" PRIu64 " MiB is free for "

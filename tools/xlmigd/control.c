@@ -195,14 +195,62 @@ static void do_storage_move(struct client *cl, const struct xlmig_ctl_req *r)
     start(dj, storage_worker);
 }
 
+/* Drain or undrain: the mark is on disk before the answer. */
+static void do_drain(struct client *cl, const struct xlmig_ctl_req *r)
+{
+    bool on = r->cmd == XLMIG_CTL_DRAIN;
+    char why[512], reason[XLMIG_CTL_REASON_MAX + 1];
+    uint64_t since;
+    bool was;
+    yajl_gen g;
+
+    pthread_mutex_lock(&D.lock);
+    was = drain_state(NULL, NULL, 0);
+    pthread_mutex_unlock(&D.lock);
+    if (drain_set(on, r->reason, why, sizeof(why))) {
+        reply_error(cl, "%s", why);
+        return;
+    }
+    g = gen_open(on ? "drained" : "undrained");
+    if (!g)
+        return;
+    pthread_mutex_lock(&D.lock);
+    drain_state(&since, reason, sizeof(reason));
+    xlmig_json_str(g, "host", D.cfg.host_name);
+    xlmig_json_bool(g, "was_drained", was);
+    if (on) {
+        xlmig_json_int(g, "since", (long long)since);
+        xlmig_json_str(g, "reason", reason);
+    }
+    gen_send(g, cl);
+    pthread_mutex_unlock(&D.lock);
+}
+
 static void do_status(struct client *cl)
 {
+    char reason[XLMIG_CTL_REASON_MAX + 1];
     yajl_gen g = gen_open("status");
+    uint64_t since;
 
     if (!g)
         return;
     pthread_mutex_lock(&D.lock);
     xlmig_json_str(g, "host", D.cfg.host_name);
+    xlmig_json_bool(g, "drained", drain_state(&since, reason,
+                                              sizeof(reason)));
+    if (drain_state(NULL, NULL, 0)) {
+        xlmig_json_int(g, "drained_since", (long long)since);
+        xlmig_json_str(g, "drained_reason", reason);
+    }
+    xlmig_json_int(g, "max_outgoing", D.cfg.max_outgoing);
+    xlmig_json_int(g, "max_outgoing_per_destination",
+                   D.cfg.max_outgoing_per_destination);
+    xlmig_json_key(g, "peers");
+    yajl_gen_array_open(g);
+    for (unsigned i = 0; i < D.cfg.npeers; i++)
+        yajl_gen_string(g, (const unsigned char *)D.cfg.peers[i].name,
+                        strlen(D.cfg.peers[i].name));
+    yajl_gen_array_close(g);
     xlmig_json_key(g, "jobs");
     yajl_gen_array_open(g);
     for (struct djob *dj = D.jobs; dj; dj = dj->next) {
@@ -311,6 +359,10 @@ void handle_request(struct client *cl, const char *line, size_t len)
         break;
     case XLMIG_CTL_STORAGE_MOVE:
         do_storage_move(cl, &r);
+        break;
+    case XLMIG_CTL_DRAIN:
+    case XLMIG_CTL_UNDRAIN:
+        do_drain(cl, &r);
         break;
     }
 }

@@ -24,6 +24,8 @@ const char *xlmig_ctl_cmd_name(enum xlmig_ctl_cmd c)
     case XLMIG_CTL_CANCEL: return "cancel";
     case XLMIG_CTL_RECOVER: return "recover";
     case XLMIG_CTL_STORAGE_MOVE: return "storage-move";
+    case XLMIG_CTL_DRAIN: return "drain";
+    case XLMIG_CTL_UNDRAIN: return "undrain";
     }
     return "unknown";
 }
@@ -108,6 +110,10 @@ int xlmig_ctl_parse(const char *line, size_t len, struct xlmig_ctl_req *r,
             r->cmd = XLMIG_CTL_PREFLIGHT;
         else if (!strcmp(cmd, "storage-move"))
             r->cmd = XLMIG_CTL_STORAGE_MOVE;
+        else if (!strcmp(cmd, "drain"))
+            r->cmd = XLMIG_CTL_DRAIN;
+        else if (!strcmp(cmd, "undrain"))
+            r->cmd = XLMIG_CTL_UNDRAIN;
         else {
             refuse(why, whylen, "unknown command \"%s\"", cmd);
             goto out;
@@ -240,6 +246,15 @@ int xlmig_ctl_parse(const char *line, size_t len, struct xlmig_ctl_req *r,
                 goto out;
             }
             r->xl = YAJL_IS_TRUE(v);
+        } else if (r->cmd == XLMIG_CTL_DRAIN && !strcmp(k, "reason")) {
+            if (get_str(v, k, r->reason, sizeof(r->reason), why, whylen))
+                goto out;
+            for (const char *c = r->reason; *c; c++)
+                if ((unsigned char)*c < 0x20 || (unsigned char)*c == 0x7f) {
+                    refuse(why, whylen, "\"reason\" must be printable "
+                           "text, one line");
+                    goto out;
+                }
         } else if (mig && !strcmp(k, "via")) {
             if (get_str(v, k, r->via, sizeof(r->via), why, whylen))
                 goto out;
@@ -391,6 +406,8 @@ int xlmig_ctl_format(const struct xlmig_ctl_req *r, char *buf, size_t len)
         if (r->bandwidth_mib)
             xlmig_json_int(g, "bandwidth_mib", (long long)r->bandwidth_mib);
     }
+    if (r->cmd == XLMIG_CTL_DRAIN && r->reason[0])
+        xlmig_json_str(g, "reason", r->reason);
     if (r->cmd == XLMIG_CTL_MIGRATE) {
         if (r->max_downtime_ms)
             xlmig_json_int(g, "max_downtime_ms", (long long)r->max_downtime_ms);

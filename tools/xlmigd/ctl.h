@@ -19,6 +19,7 @@
 #define XLMIG_CTL_LINE_MAX 4096
 #define XLMIG_CTL_VIA_MAX 1024
 #define XLMIG_CTL_DISK_MAPS 8
+#define XLMIG_CTL_REASON_MAX 200       /* drain's reason */
 
 enum xlmig_ctl_cmd {
     XLMIG_CTL_MIGRATE = 1,
@@ -27,6 +28,8 @@ enum xlmig_ctl_cmd {
     XLMIG_CTL_RECOVER = 4,
     XLMIG_CTL_PREFLIGHT = 5,
     XLMIG_CTL_STORAGE_MOVE = 6,
+    XLMIG_CTL_DRAIN = 7,
+    XLMIG_CTL_UNDRAIN = 8,
 };
 
 struct xlmig_ctl_req {
@@ -58,6 +61,8 @@ struct xlmig_ctl_req {
     char disk[32];
     char path[XLMIG_CTL_VIA_MAX + 1];
     bool keep;
+    /* drain: why, for whoever is refused (printable) */
+    char reason[XLMIG_CTL_REASON_MAX + 1];
 };
 
 const char *xlmig_ctl_cmd_name(enum xlmig_ctl_cmd c);

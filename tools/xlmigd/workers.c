@@ -23,7 +23,10 @@
 void *incoming_worker(void *arg)
 {
     struct djob *dj = arg;
-    struct xlmig_in_env env = { &D.cfg, NULL, reserve, admit, vcpus_held };
+    struct xlmig_in_env env = {
+        .cfg = &D.cfg, .reserve = reserve, .drained = drained,
+        .admit = admit, .vcpus_held = vcpus_held,
+    };
     struct xlmig_tls_conn *tc = NULL;
     char peer[XLMIG_NAME_MAX];
     xlmig_ctx *ctx = worker_ctx(dj, false);

@@ -165,6 +165,7 @@ int main(int argc, char **argv)
     xlmig_state_reconcile_in(D.ctx, D.cfg.state_dir);
     xlmig_storage_reconcile(D.ctx, &D.cfg);
     load_in_doubt();
+    drain_load();
     D.lfd = listen_tcp();
     if (D.lfd < 0)
         goto out;

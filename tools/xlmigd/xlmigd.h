@@ -2,6 +2,7 @@
  * xlmigd's internals, shared by its files: events.c (JSON events to
  * watchers), jobs.c (the job table, workers' contexts), admission.c
  * (memory and max_incoming, the destination's side of preflight),
+ * drain.c (a drained host refuses incoming migrations),
  * workers.c (one thread per job), control.c (the control socket's
  * requests), listeners.c (sockets) and xlmigd.c (start-up, the main loop).
  *
@@ -109,8 +110,8 @@ xlmig_ctx *worker_ctx(struct djob *dj, bool open);
 
 /* admission.c */
 /* The callbacks of struct xlmig_in_env (engine/dest.h). */
-int reserve(void *opaque, struct xlmig_mjob *j, uint64_t bytes, char *why,
-            size_t len);
+int reserve(void *opaque, struct xlmig_mjob *j, uint64_t bytes,
+            uint64_t *free_out, char *why, size_t len);
 int admit(void *opaque, struct xlmig_mjob *j, bool claim, char *why,
           size_t len);
 uint32_t vcpus_held(void *opaque, const struct xlmig_mjob *j);
@@ -138,6 +139,19 @@ unsigned queue_length(void);     /* D.lock */
 bool queue_cancel(struct djob *dj);
 /* At shutdown: end every queued job. */
 void queue_drop_all(void);
+
+/* drain.c */
+/* Read the drain mark the last run left (at start-up). */
+void drain_load(void);
+/* Drain (with @reason) or undrain the host, durably: 0, or XLMIG_ERR_IO
+ * with why. */
+int drain_set(bool on, const char *reason, char *why, size_t len);
+/* Drained?  Since when, and why.  D.lock. */
+bool drain_state(uint64_t *since, char *reason, size_t len);
+/* Printable and at most XLMIG_CTL_REASON_MAX bytes. */
+bool drain_reason_valid(const char *s);
+/* The drained callback of struct xlmig_in_env (engine/dest.h). */
+bool drained(void *opaque, char *why, size_t len);
 
 /* control.c */
 void reply_error(struct client *cl, const char *fmt, ...)

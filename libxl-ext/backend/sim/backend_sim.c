@@ -447,6 +447,38 @@ static int sim_logdirty_stop(xlmig_ctx *ctx, struct xlmig_dom *d)
     return sim_logdirty(ctx, d, SIM_MSG_LOGDIRTY_STOP, NULL);
 }
 
+static int sim_dirty_sample(xlmig_ctx *ctx, struct xlmig_dom *d, int what,
+                            uint64_t *pages)
+{
+    size_t len = (d->info.nr_pages + 7) / 8;
+    uint8_t *bm;
+    uint64_t n = 0;
+    int rc;
+
+    if (what == XLMIG_DIRTY_START) {
+        uint8_t one[4];
+        void *reply = NULL;
+        size_t rlen = 0;
+        xlmig_put_u32(one, 1);
+        rc = sim_dom_call(ctx, d->info.name, SIM_MSG_LOGDIRTY_START, one,
+                          sizeof(one), &reply, &rlen);
+        free(reply);
+        return rc;
+    }
+    if (what == XLMIG_DIRTY_STOP)
+        return sim_logdirty_stop(ctx, d);
+    bm = malloc(len ? len : 1);
+    if (!bm)
+        return XLMIG_ERR_NOMEM;
+    rc = sim_logdirty_peek(ctx, d, bm);
+    for (size_t i = 0; !rc && i < len; i++)
+        n += (uint64_t)__builtin_popcount(bm[i]);
+    free(bm);
+    if (!rc)
+        *pages = n;
+    return rc;
+}
+
 static int sim_throttle(xlmig_ctx *ctx, struct xlmig_dom *d, uint32_t pct)
 {
     uint8_t b[4];
@@ -1001,4 +1033,5 @@ const struct xlmig_backend_ops xlmig_backend_sim = {
     .mirror_status = sim_mstatus,
     .mirror_pivot = sim_mpivot,
     .mirror_cancel = sim_mcancel,
+    .dirty_sample = sim_dirty_sample,
 };
