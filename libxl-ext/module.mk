@@ -10,7 +10,7 @@ TRANSPORT_SRCS := $(addprefix libxl-ext/transport/, tls.c conn.c tunnel.c \
 	tunnel_cmd.c)
 ENGINE_SRCS := $(addprefix libxl-ext/engine/, job.c mjob.c fault.c policy.c \
 	precopy.c quick.c preflight.c records.c stream_conn.c channels.c \
-	source.c source_xl.c dest.c serve.c announce.c storage.c)
+	source.c source_xl.c dest.c serve.c announce.c storage.c evac.c)
 BACKEND_SRCS := libxl-ext/backend/host_probe.c \
 	libxl-ext/backend/sim/sim_check.c libxl-ext/backend/xen/xen_check.c
 SIM_SRCS := $(addprefix libxl-ext/backend/sim/, backend_sim.c sim_config.c \

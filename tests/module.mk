@@ -1,5 +1,5 @@
 UNIT_TESTS := test_crc32c test_l2 test_stream test_job test_log test_util test_simconfig test_simlayout test_preflight \
-	test_policy test_proto test_conf test_ctl test_qmp test_xl_send
+	test_policy test_proto test_conf test_ctl test_qmp test_xl_send test_evac
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/unit/%)
 
 $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o \
