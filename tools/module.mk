@@ -7,7 +7,7 @@ XLMIGD := $(BUILD)/xlmigd
 XLMIGD_SRCS := $(addprefix tools/xlmigd/, xlmigd.c events.c jobs.c queue.c \
 	admission.c drain.c workers.c control.c listeners.c conf.c ctl.c)
 XLMIG_SRCS := $(addprefix tools/xlmig/, xlmig.c commands.c client.c \
-	tunnel_cmd.c) \
+	evacuate.c tunnel_cmd.c) \
 	tools/xlmigd/conf.c tools/xlmigd/ctl.c
 XLMIG_SIMDOM_SRCS := $(addprefix tools/xlmig-simdom/, backends.c \
 	xlmig-simdom.c workload.c dirty.c server.c net.c disk.c \

@@ -170,7 +170,7 @@ static void dfs(struct search *s, unsigned k, int *at)
     if (s->found || ++s->steps > SEARCH_STEPS)
         return;
     if (k == s->nd) {
-        memcpy(at, s->cur, sizeof(int) * s->nd);
+        memcpy(at, s->cur, sizeof(s->cur));
         s->found = true;
         return;
     }
@@ -203,10 +203,9 @@ struct run {
     unsigned round;
 };
 
-static double job_rate(const struct xlmig_evac_params *p,
-                       const struct xlmig_evac_host *h, unsigned sharing)
+static double job_rate(const struct xlmig_evac_params *p, unsigned sharing)
 {
-    double r = h->link ? (double)h->link / (sharing ? sharing : 1) : FAST;
+    double r = p->link ? (double)p->link / (sharing ? sharing : 1) : FAST;
 
     if (p->cap && (double)p->cap < r)
         r = (double)p->cap;
@@ -259,8 +258,7 @@ void xlmig_evac_schedule(struct xlmig_evac_dom *doms, unsigned nd,
             double t;
             if (run[k].phase == P_WAIT || run[k].phase == P_DONE)
                 continue;
-            rate[k] = job_rate(p, &hosts[doms[ord[k]].host],
-                               on[doms[ord[k]].host]);
+            rate[k] = job_rate(p, running);
             t = run[k].phase == P_SETUP || run[k].phase == P_HANDOVER ?
                 run[k].left : run[k].left / rate[k];
             if (t < dt)
@@ -333,7 +331,7 @@ void xlmig_evac_plan(struct xlmig_evac_dom *doms, unsigned nd,
 {
     int (*at)[XLMIG_EVAC_DOMS_MAX] = calloc(3, sizeof(*at));
     struct search *s = calloc(1, sizeof(*s));
-    unsigned ord[XLMIG_EVAC_DOMS_MAX] = { 0 }, best = 0, maxw;
+    unsigned ord[XLMIG_EVAC_DOMS_MAX] = { 0 }, best = 0, maxw, n = 0;
     uint64_t got[3] = { 0 }, all = 0;
     static const char *const names[3] = { "worst-fit", "best-fit",
                                            "search" };
@@ -353,20 +351,30 @@ void xlmig_evac_plan(struct xlmig_evac_dom *doms, unsigned nd,
         nd = XLMIG_EVAC_DOMS_MAX;
     if (nh > XLMIG_EVAC_HOSTS_MAX)
         nh = XLMIG_EVAC_HOSTS_MAX;
+    /* A domain that fits no host even alone is out of every placement
+     * (the others may still all fit). */
     for (unsigned i = 0; i < nd; i++) {
-        ord[i] = i;
+        bool fits = false;
+        for (unsigned h = 0; h < nh; h++)
+            fits |= doms[i].ok[h] && hosts[h].free >= doms[i].need;
+        at[0][i] = at[1][i] = at[2][i] = -1;
+        if (!fits)
+            continue;
+        ord[n++] = i;
         all += doms[i].need;
     }
-    sort_idx(ord, nd, doms, before_need);
-    got[0] = greedy(doms, ord, nd, hosts, nh, true, at[0]);
+    sort_idx(ord, n, doms, before_need);
+    got[0] = greedy(doms, ord, n, hosts, nh, true, at[0]);
     if (got[0] < all) {
-        got[1] = greedy(doms, ord, nd, hosts, nh, false, at[1]);
+        got[1] = greedy(doms, ord, n, hosts, nh, false, at[1]);
         best = got[1] > got[0] ? 1 : 0;
     }
     if (got[best] < all) {
         s->doms = doms;
         s->ord = ord;
-        s->nd = nd;
+        s->nd = n;
+        for (unsigned i = 0; i < nd; i++)
+            s->cur[i] = -1;
         s->nh = nh;
         s->hosts = hosts;
         dfs(s, 0, at[2]);
@@ -392,7 +400,7 @@ void xlmig_evac_plan(struct xlmig_evac_dom *doms, unsigned nd,
         }
         plan->placed++;
         hosts[d->host].planned += d->need;
-        d->solo_s = xlmig_evac_solo(d, job_rate(p, &hosts[d->host], 1), p,
+        d->solo_s = xlmig_evac_solo(d, job_rate(p, 1), p,
                                     &d->downtime_s, &d->converges);
     }
     /* Every window, then the one that finishes domains soonest on

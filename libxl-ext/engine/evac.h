@@ -16,8 +16,9 @@
  * memory, then rounds of what it dirtied meanwhile (its sampled dirty
  * rate, never more than its memory), until a round fits the downtime
  * target or the round limit is reached; then the stop-and-copy and a
- * fixed setup and handover.  Concurrent migrations to one destination
- * share its link, each at most the per-migration cap; the schedule is
+ * fixed setup and handover.  Concurrent migrations share the source's
+ * link (its NIC, and on a small host its CPU: what one host can send),
+ * each at most the per-migration cap; the schedule is
  * simulated event by event for every window from 1 to the limit, and the
  * window that finishes the domains soonest on average is chosen
  * (shortest predicted migration first within it).
@@ -50,7 +51,6 @@ struct xlmig_evac_dom {
 struct xlmig_evac_host {
     char name[64];
     uint64_t free;              /* bytes free for domains now */
-    uint64_t link;              /* bytes/s to it; 0: no limit known */
     unsigned max_jobs;          /* at once to it; 0: no limit */
     /* out: */
     uint64_t planned;           /* bytes of the domains placed on it */
@@ -58,6 +58,8 @@ struct xlmig_evac_host {
 
 struct xlmig_evac_params {
     uint64_t cap;               /* bytes/s per migration; 0: none */
+    uint64_t link;              /* bytes/s this host sends in all, shared
+                                 * by its migrations; 0: no limit known */
     uint64_t max_downtime_ns;   /* 0: the default 300 ms */
     uint32_t max_rounds;        /* 0: the default 30 */
     double setup_s;             /* per migration: connect, preflight,

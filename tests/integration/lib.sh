@@ -96,8 +96,25 @@ pki_up() {
     dom0/xlmig-certs host "$PKI" hostb >/dev/null
 }
 
-ns_of() { case $1 in hosta) echo "${T_NS}a";; hostb) echo "${T_NS}b";; esac; }
-addr_of() { case $1 in hosta) echo 10.77.0.1;; hostb) echo 10.77.0.2;; esac; }
+ns_of() { case $1 in hosta) echo "${T_NS}a";; hostb) echo "${T_NS}b";;
+          hostc) echo "${T_NS}3";; esac; }
+addr_of() { case $1 in hosta) echo 10.77.0.1;; hostb) echo 10.77.0.2;;
+            hostc) echo 10.77.1.3;; esac; }
+
+# third_host: after two_hosts, a third, hostc (namespace ${T_NS}3,
+# 10.77.1.3), with a veth of its own to hosta (10.77.1.1 there)
+third_host() {
+    dom0/xlmig-certs host "$PKI" hostc >/dev/null &&
+    ip netns add "${T_NS}3" &&
+    ip link add "${T_NS}v3a" type veth peer name "${T_NS}v3c" &&
+    ip link set "${T_NS}v3a" netns "${T_NS}a" &&
+    ip link set "${T_NS}v3c" netns "${T_NS}3" &&
+    ip -n "${T_NS}a" addr add 10.77.1.1/24 dev "${T_NS}v3a" &&
+    ip -n "${T_NS}3" addr add 10.77.1.3/24 dev "${T_NS}v3c" &&
+    ip -n "${T_NS}3" link set lo up &&
+    ip -n "${T_NS}a" link set "${T_NS}v3a" up &&
+    ip -n "${T_NS}3" link set "${T_NS}v3c" up
+}
 
 # daemon_conf HOST [LINES...]: write $T_WORK/HOST.conf
 daemon_conf() {
@@ -109,7 +126,7 @@ daemon_conf() {
         echo "certificate = \"$PKI/$h.crt\""
         echo "key = \"$PKI/$h.key\""
         echo "ca = \"$PKI/ca.crt\""
-        echo "peers = [ \"hosta@10.77.0.1\", \"hostb@10.77.0.2\" ]"
+        echo "peers = [ \"hosta@10.77.0.1\", \"hostb@10.77.0.2\"${T_PEERS:-} ]"
         echo "socket = \"$T_WORK/$h.sock\""
         echo "state_dir = \"$T_WORK/$h-state\""
         echo "sim_dir = \"$T_ROOT/$h\""
@@ -166,7 +183,7 @@ net_cleanup() {
     for p in $T_PIDS; do kill "$p" 2>/dev/null; done
     sleep 0.2
     for p in $T_PIDS; do kill -9 "$p" 2>/dev/null; done
-    for n in a b s c; do ip netns del "${T_NS}$n" 2>/dev/null; done
+    for n in a b s c 3; do ip netns del "${T_NS}$n" 2>/dev/null; done
 }
 
 # switch_up: the guests' network, apart from the migration link.  A

@@ -25,13 +25,11 @@ static void dom(struct xlmig_evac_dom *d, const char *name, uint64_t mib,
         d->ok[h] = true;
 }
 
-static void host(struct xlmig_evac_host *h, const char *name, uint64_t mib,
-                 uint64_t link_mib)
+static void host(struct xlmig_evac_host *h, const char *name, uint64_t mib)
 {
     memset(h, 0, sizeof(*h));
     snprintf(h->name, sizeof(h->name), "%s", name);
     h->free = mib * MIB;
-    h->link = link_mib * MIB;
 }
 
 static uint64_t on(const struct xlmig_evac_dom *d, unsigned nd, int h)
@@ -48,21 +46,24 @@ static uint64_t on(const struct xlmig_evac_dom *d, unsigned nd, int h)
  * leaves no room for the second 300); the search finds 500+500 | 300+300. */
 static void test_search_places_what_greedy_cannot(void **state)
 {
-    struct xlmig_evac_dom d[4];
+    struct xlmig_evac_dom d[5];
     struct xlmig_evac_host h[2];
-    struct xlmig_evac_params p = { .max_window = 2 };
+    struct xlmig_evac_params p = { .max_window = 2, .link = 100 * MIB };
     struct xlmig_evac_plan plan;
 
     (void)state;
+    /* and one that fits nowhere does not stop the others' search */
+    dom(&d[4], "huge", 2000, 0, 2);
     dom(&d[0], "a", 300, 0, 2);
     dom(&d[1], "b", 500, 0, 2);
     dom(&d[2], "c", 300, 0, 2);
     dom(&d[3], "d", 500, 0, 2);
-    host(&h[0], "big", 1016, 100);
-    host(&h[1], "small", 610, 100);
-    xlmig_evac_plan(d, 4, h, 2, &p, &plan);
+    host(&h[0], "big", 1016);
+    host(&h[1], "small", 610);
+    xlmig_evac_plan(d, 5, h, 2, &p, &plan);
     assert_int_equal(plan.placed, 4);
-    assert_int_equal(plan.unplaced, 0);
+    assert_int_equal(plan.unplaced, 1);
+    assert_int_equal(d[4].host, -1);
     assert_string_equal(plan.method, "search");
     assert_int_equal(d[1].host, 0);
     assert_int_equal(d[3].host, 0);
@@ -79,7 +80,7 @@ static void test_worst_fit_spreads(void **state)
 {
     struct xlmig_evac_dom d[4];
     struct xlmig_evac_host h[2];
-    struct xlmig_evac_params p = { .max_window = 1 };
+    struct xlmig_evac_params p = { .max_window = 1, .link = 100 * MIB };
     struct xlmig_evac_plan plan;
 
     (void)state;
@@ -87,8 +88,8 @@ static void test_worst_fit_spreads(void **state)
     dom(&d[1], "b", 100, 0, 2);
     dom(&d[2], "c", 100, 0, 2);
     dom(&d[3], "e", 100, 0, 2);
-    host(&h[0], "x", 4000, 100);
-    host(&h[1], "y", 4000, 100);
+    host(&h[0], "x", 4000);
+    host(&h[1], "y", 4000);
     xlmig_evac_plan(d, 4, h, 2, &p, &plan);
     assert_string_equal(plan.method, "worst-fit");
     assert_int_equal(on(d, 4, 0), on(d, 4, 1));
@@ -100,7 +101,7 @@ static void test_compatibility_and_no_place(void **state)
 {
     struct xlmig_evac_dom d[3];
     struct xlmig_evac_host h[2];
-    struct xlmig_evac_params p = { .max_window = 2 };
+    struct xlmig_evac_params p = { .max_window = 2, .link = 100 * MIB };
     struct xlmig_evac_plan plan;
 
     (void)state;
@@ -108,8 +109,8 @@ static void test_compatibility_and_no_place(void **state)
     d[0].ok[0] = false;                 /* its CPU features: not on x */
     dom(&d[1], "huge", 5000, 0, 2);
     dom(&d[2], "plain", 200, 0, 2);
-    host(&h[0], "x", 1000, 100);
-    host(&h[1], "y", 300, 100);
+    host(&h[0], "x", 1000);
+    host(&h[1], "y", 300);
     xlmig_evac_plan(d, 3, h, 2, &p, &plan);
     assert_int_equal(d[0].host, 1);
     assert_int_equal(d[1].host, -1);
@@ -156,7 +157,7 @@ static void test_shared_link_prefers_sequential(void **state)
 {
     struct xlmig_evac_dom d[4];
     struct xlmig_evac_host h[1];
-    struct xlmig_evac_params p = { .max_window = 4 };
+    struct xlmig_evac_params p = { .max_window = 4, .link = 100 * MIB };
     struct xlmig_evac_plan plan;
 
     (void)state;
@@ -164,7 +165,7 @@ static void test_shared_link_prefers_sequential(void **state)
     dom(&d[1], "b", 100, 0, 1);
     dom(&d[2], "c", 200, 0, 1);
     dom(&d[3], "e", 300, 0, 1);
-    host(&h[0], "x", 10000, 100);
+    host(&h[0], "x", 10000);
     xlmig_evac_plan(d, 4, h, 1, &p, &plan);
     assert_int_equal(plan.nchoices, 4);
     assert_int_equal(plan.window, 1);
@@ -184,7 +185,8 @@ static void test_capped_jobs_prefer_parallel(void **state)
 {
     struct xlmig_evac_dom d[4];
     struct xlmig_evac_host h[2];
-    struct xlmig_evac_params p = { .max_window = 4, .cap = 10 * MIB };
+    struct xlmig_evac_params p = { .max_window = 4, .cap = 10 * MIB,
+                                   .link = 1000 * MIB };
     struct xlmig_evac_plan plan;
 
     (void)state;
@@ -193,8 +195,8 @@ static void test_capped_jobs_prefer_parallel(void **state)
         snprintf(n, sizeof(n), "d%d", i);
         dom(&d[i], n, 50, 1, 2);
     }
-    host(&h[0], "x", 10000, 1000);
-    host(&h[1], "y", 10000, 1000);
+    host(&h[0], "x", 10000);
+    host(&h[1], "y", 10000);
     xlmig_evac_plan(d, 4, h, 2, &p, &plan);
     assert_int_equal(plan.window, 4);
     assert_true(plan.makespan_s < plan.choices[0].makespan_s / 3);
@@ -215,7 +217,7 @@ static void test_sharing_slows_convergence(void **state)
     struct xlmig_evac_dom d[4];
     struct xlmig_evac_host h[1];
     struct xlmig_evac_params p = { .max_window = 4, .window = 4,
-                                   .max_rounds = 10 };
+                                   .max_rounds = 10, .link = 100 * MIB };
     struct xlmig_evac_plan plan;
 
     (void)state;
@@ -224,7 +226,7 @@ static void test_sharing_slows_convergence(void **state)
         snprintf(n, sizeof(n), "d%d", i);
         dom(&d[i], n, 100, 40, 1);
     }
-    host(&h[0], "x", 10000, 100);
+    host(&h[0], "x", 10000);
     xlmig_evac_plan(d, 4, h, 1, &p, &plan);
     assert_int_equal(plan.window, 4);
     for (int i = 0; i < 4; i++) {

@@ -22,21 +22,15 @@
 
 #include <yajl/yajl_tree.h>
 
+#include "xlmig/client.h"
 #include "xlmig/commands.h"
 #include "xlmigd/conf.h"
 #include "xlmigd/ctl.h"
 
-enum {
-    EXIT_ROLLEDBACK = 1,
-    EXIT_USAGE = 2,
-    EXIT_REFUSED = 3,
-    EXIT_INDOUBT = 4,
-    EXIT_CANCELLED = 5,
-};
 
-static volatile sig_atomic_t interrupted;
+volatile sig_atomic_t interrupted;
 
-static void on_int(int sig)
+void on_int(int sig)
 {
     (void)sig;
     interrupted = 1;
@@ -49,7 +43,7 @@ static const char *socket_path(void)
     return s && *s ? s : XLMIGD_SOCKET;
 }
 
-static int ctl_connect(void)
+int ctl_connect(void)
 {
     struct sockaddr_un sa;
     int fd;
@@ -69,7 +63,7 @@ static int ctl_connect(void)
     return fd;
 }
 
-static int ctl_send(int fd, const struct xlmig_ctl_req *r)
+int ctl_send(int fd, const struct xlmig_ctl_req *r)
 {
     char line[XLMIG_CTL_LINE_MAX + 2];
     int n = xlmig_ctl_format(r, line, sizeof(line));
@@ -88,18 +82,13 @@ static int ctl_send(int fd, const struct xlmig_ctl_req *r)
     return 0;
 }
 
-struct reader {
-    int fd;
-    char buf[1 << 18];
-    size_t len;
-};
 
 /*
  * Next event line as a parsed tree (caller frees), NULL at the end of the
  * connection.  @raw gets the line itself.  Returns early with NULL and
  * *intr set when interrupted by SIGINT.
  */
-static yajl_val next_event(struct reader *rd, char *raw, size_t rawlen,
+yajl_val next_event(struct reader *rd, char *raw, size_t rawlen,
                            bool *intr)
 {
     for (;;) {
@@ -144,7 +133,7 @@ static yajl_val next_event(struct reader *rd, char *raw, size_t rawlen,
     }
 }
 
-static const char *jstr(yajl_val v, const char *k)
+const char *jstr(yajl_val v, const char *k)
 {
     const char *path[] = { k, NULL };
     yajl_val x = yajl_tree_get(v, path, yajl_t_string);
@@ -152,7 +141,7 @@ static const char *jstr(yajl_val v, const char *k)
     return x ? YAJL_GET_STRING(x) : "";
 }
 
-static double jnum(yajl_val v, const char *k)
+double jnum(yajl_val v, const char *k)
 {
     const char *path[] = { k, NULL };
     yajl_val x = yajl_tree_get(v, path, yajl_t_number);
@@ -160,7 +149,7 @@ static double jnum(yajl_val v, const char *k)
     return x ? YAJL_GET_DOUBLE(x) : 0.0;
 }
 
-static bool jbool(yajl_val v, const char *k)
+bool jbool(yajl_val v, const char *k)
 {
     const char *path[] = { k, NULL };
     yajl_val x = yajl_tree_get(v, path, yajl_t_any);
@@ -359,7 +348,7 @@ static int add_disk_map(struct xlmig_ctl_req *r, const char *arg)
 }
 
 /* A number from 1 to @max, or -1 with what was wrong said. */
-static int parse_num(const char *s, const char *what, uint64_t max,
+int parse_num(const char *s, const char *what, uint64_t max,
                      uint64_t *out)
 {
     char *end;

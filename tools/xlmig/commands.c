@@ -74,6 +74,44 @@ static const struct xlmig_opt storage_opts[] = {
     { NULL, 0, false, NULL, NULL },
 };
 
+#define EVAC_OPTS \
+    { "to", 't', false, "HOST,...", \
+      "the destinations (default: every peer in\n" \
+      "xlmigd.conf); repeatable" }, \
+    { "dry-run", 'n', false, NULL, "print the plan; move nothing" }, \
+    { "best-effort", 'e', false, NULL, \
+      "move what has a place even if some domain has\n" \
+      "none (default: refuse the whole plan)" }, \
+    { "bandwidth", 'b', false, "MIB/S", "cap each migration's rate" }, \
+    { "link", 'L', false, "MIB/S", \
+      "the link's speed to each destination, for the\n" \
+      "plan (default: the best finished migration)" }, \
+    { "window", 'w', false, "N", \
+      "migrations at once (default: the plan's choice,\n" \
+      "at most max_outgoing)" }, \
+    { "max-downtime", 'd', false, "MS", "each one's downtime target" }, \
+    { "auto-converge", 'a', false, NULL, \
+      "throttle guests that dirty memory faster than\n" \
+      "their share of the link" }, \
+    { "json", 'j', false, NULL, \
+      "the plan, every job's events and the summary as\n" \
+      "JSON lines on standard output" }
+
+static const struct xlmig_opt evacuate_opts[] = {
+    EVAC_OPTS,
+    { NULL, 0, false, NULL, NULL },
+};
+
+static const struct xlmig_opt drain_opts[] = {
+    { "reason", 'R', false, "TEXT",
+      "why, shown to every migration refused (one line,\n"
+      "at most 200 characters)" },
+    { "no-evacuate", 'N', false, NULL,
+      "only stop taking migrations in; move nothing" },
+    EVAC_OPTS,
+    { NULL, 0, false, NULL, NULL },
+};
+
 static const struct xlmig_opt json_opt[] = {
     { "json", 'j', false, NULL, "the daemon's JSON, one event per line" },
     { NULL, 0, false, NULL, NULL },
@@ -118,6 +156,20 @@ const struct xlmig_cmd xlmig_cmds[] = {
       "is switched to NEWPATH and the old image deleted.  A cancel or a\n"
       "failure before the switch leaves it on the old image, intact",
       storage_opts, true, true },
+    { "evacuate", xlmig_cmd_evacuate, "[HOST]",
+      "move every domain of this host (HOST, if given, must be it) to\n"
+      "the destinations: each checked against every one by preflight,\n"
+      "placed by free memory, ordered and batched by its dirty rate and\n"
+      "the link's speed; the plan first, then the migrations.  Exit 0:\n"
+      "all moved; 1: some failed (they run here); 3: a domain has no\n"
+      "place, nothing moved; 4: one is in doubt",
+      evacuate_opts, true, true },
+    { "drain", xlmig_cmd_drain, "[HOST]",
+      "stop this host taking migrations in, until `xlmig undrain` (it\n"
+      "holds across restarts), then evacuate it as `xlmig evacuate`",
+      drain_opts, true, true },
+    { "undrain", xlmig_cmd_undrain, "",
+      "take migrations in again", json_opt, true },
     { "status", xlmig_cmd_status, "", "the migrations of this host's xlmigd",
       json_opt, true },
     { "cancel", xlmig_cmd_cancel, "JOB",

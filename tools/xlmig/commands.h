@@ -57,6 +57,9 @@ void xlmig_usage(FILE *f);
 
 /* The handlers (xlmig.c, client.c, tunnel_cmd.c). */
 int xlmig_cmd_list(int argc, char **argv);
+int xlmig_cmd_evacuate(int argc, char **argv);
+int xlmig_cmd_drain(int argc, char **argv);
+int xlmig_cmd_undrain(int argc, char **argv);
 int xlmig_cmd_save(int argc, char **argv);
 int xlmig_cmd_restore(int argc, char **argv);
 int xlmig_cmd_dump(int argc, char **argv);

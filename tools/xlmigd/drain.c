@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -112,6 +113,9 @@ static int drain_store(bool on, uint64_t since, const char *reason,
         }
         return 0;
     }
+    if (mkdir(D.cfg.state_dir, 0700) < 0 && errno != EEXIST)
+        return xlmig_why(why, len, XLMIG_ERR_IO, "cannot make %s: %s",
+                         D.cfg.state_dir, strerror(errno));
     snprintf(tmp, sizeof(tmp), "%s.tmp", path);
     n = snprintf(text, sizeof(text), "since=%" PRIu64 "\nreason=%s\n", since,
                  reason);
