@@ -75,5 +75,7 @@ _bench: all $(BUILD)/tests/integration/netprobe
 	@BUILD=$(BUILD) sh tests/bench/storage.sh
 	@echo
 	@BUILD=$(BUILD) sh tests/bench/storage_copy.sh
+	@echo
+	@BUILD=$(BUILD) sh tests/bench/orchestration.sh
 
 .PHONY: fuzz _check _demo _bench _lab lab-check lab-bench

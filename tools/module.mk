@@ -62,6 +62,13 @@ install: all
 	install -m 644 docs/man/xlmigd.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/
 	install -m 644 docs/man/xlmig-certs.8 docs/man/xlmigd.8 \
 		$(DESTDIR)$(PREFIX)/share/man/man8/
-	install -m 644 dom0/xlmigd.service $(DESTDIR)/lib/systemd/system/
+	install -m 644 dom0/xlmigd.service dom0/xlmig-drain.service \
+		$(DESTDIR)/lib/systemd/system/
+	install -m 755 dom0/xlmig-drain-on-shutdown $(DESTDIR)$(PREFIX)/lib/xlmig/
+	install -d $(DESTDIR)$(PREFIX)/share/doc/xlmig/examples
+	install -m 644 dom0/examples/cron \
+		$(DESTDIR)$(PREFIX)/share/doc/xlmig/examples/
+	install -m 755 dom0/examples/maintenance-runbook \
+		$(DESTDIR)$(PREFIX)/share/doc/xlmig/examples/
 	[ -e $(DESTDIR)/etc/xlmig/xlmigd.conf ] || \
 		install -m 600 dom0/xlmigd.conf $(DESTDIR)/etc/xlmig/

@@ -197,4 +197,38 @@ on hosta "$XLMIG_BIN" undrain >/dev/null 2>&1
 on hostb "$XLMIG_BIN" migrate e01 hosta >"$T_WORK/back2.out" 2>&1
 check "undrained: it takes e01 back" both $? 0 on hosta $SIMDOM verify e01
 
+# ---- dom0/xlmig-drain-on-shutdown, as xlmig-drain.service runs it ----
+# hostb shuts down: drained with the script's reason, its domains go to
+# hosta (hostc is unreachable from hostb: no link between them).
+onb() { on hostb env XLMIG="$XLMIG_BIN" "$@"; }
+onb dom0/xlmig-drain-on-shutdown stop >"$T_WORK/shut.out" 2>&1
+check "drain-on-shutdown stop exits 0" [ $? -eq 0 ]
+check "it says hostc is unreachable from hostb" \
+    grep -q "^hostc  *unreachable" "$T_WORK/shut.out"
+left=0
+for d in $DOMS; do
+    on hostb $SIMDOM info $d >/dev/null 2>&1 && left=$((left + 1))
+done
+check "hostb is empty after its shutdown drain ($left left)" [ $left -eq 0 ]
+intact_all=0
+for d in $DOMS; do
+    if on hosta $SIMDOM info $d >/dev/null 2>&1; then
+        nothing_on hostc $d && on hosta $SIMDOM verify $d >/dev/null 2>&1 &&
+            intact_all=$((intact_all + 1))
+    elif on hostc $SIMDOM verify $d >/dev/null 2>&1; then
+        intact_all=$((intact_all + 1))
+    fi
+done
+check "every domain is intact, on one host ($intact_all of 12)" [ $intact_all -eq 12 ]
+check "status says drained by the script" onb dom0/xlmig-drain-on-shutdown status
+onb dom0/xlmig-drain-on-shutdown start >/dev/null 2>&1
+on hostb "$XLMIG_BIN" status --json >"$T_WORK/b-status" 2>&1
+check "at start it undrains its own drain" grep -q '"drained":false' "$T_WORK/b-status"
+on hostb "$XLMIG_BIN" drain --no-evacuate --reason "hardware fault" >/dev/null 2>&1
+onb dom0/xlmig-drain-on-shutdown start >/dev/null 2>&1
+on hostb "$XLMIG_BIN" status --json >"$T_WORK/b-status" 2>&1
+check "but leaves an administrator's drain in place" \
+    grep -q '"drained":true.*"drained_reason":"hardware fault"' "$T_WORK/b-status"
+check "no domain ever ran on two hosts, after it all" no_overlap
+
 exit $T_FAILED

@@ -206,6 +206,43 @@ static const struct {
       "\"xl\":true,\"channels\":2}", "not with \"quick\" or \"channels\"" },
 };
 
+static void test_drain(void **state)
+{
+    struct xlmig_ctl_req r, r2;
+    char why[256], line[XLMIG_CTL_LINE_MAX + 2], big[400];
+    int n;
+
+    (void)state;
+    assert_int_equal(parse("{\"cmd\":\"drain\",\"reason\":\"firmware, "
+                           "ticket 12\"}", &r, why), 0);
+    assert_int_equal(r.cmd, XLMIG_CTL_DRAIN);
+    assert_string_equal(r.reason, "firmware, ticket 12");
+    n = xlmig_ctl_format(&r, line, sizeof(line));
+    assert_true(n > 0);
+    assert_int_equal(xlmig_ctl_parse(line, (size_t)n, &r2, why, sizeof(why)),
+                     0);
+    assert_memory_equal(&r, &r2, sizeof(r));
+    assert_int_equal(parse("{\"cmd\":\"drain\"}", &r, why), 0);
+    assert_string_equal(r.reason, "");
+    assert_int_equal(parse("{\"cmd\":\"undrain\"}", &r, why), 0);
+    assert_int_equal(r.cmd, XLMIG_CTL_UNDRAIN);
+
+    assert_int_equal(parse("{\"cmd\":\"drain\",\"reason\":\"a\\tb\"}", &r,
+                           why), XLMIG_ERR_INVAL);
+    assert_non_null(strstr(why, "printable"));
+    assert_int_equal(parse("{\"cmd\":\"drain\",\"reason\":\"a\\u007fb\"}",
+                           &r, why), XLMIG_ERR_INVAL);
+    assert_int_equal(parse("{\"cmd\":\"undrain\",\"reason\":\"x\"}", &r,
+                           why), XLMIG_ERR_INVAL);
+    assert_non_null(strstr(why, "\"reason\" is not a key of \"undrain\""));
+    assert_int_equal(parse("{\"cmd\":\"drain\",\"reason\":7}", &r, why),
+                     XLMIG_ERR_INVAL);
+    snprintf(big, sizeof(big), "{\"cmd\":\"drain\",\"reason\":\"%0201d\"}",
+             0);
+    assert_int_equal(parse(big, &r, why), XLMIG_ERR_INVAL);
+    assert_non_null(strstr(why, "longer than 200"));
+}
+
 static void test_refusals(void **state)
 {
     struct xlmig_ctl_req r;
@@ -230,6 +267,7 @@ int main(void)
         cmocka_unit_test(test_migrate),
         cmocka_unit_test(test_others),
         cmocka_unit_test(test_storage_move),
+        cmocka_unit_test(test_drain),
         cmocka_unit_test(test_refusals),
     };
 
