@@ -191,7 +191,7 @@ static void test_capped_jobs_prefer_parallel(void **state)
 
     (void)state;
     for (int i = 0; i < 4; i++) {
-        char n[8];
+        char n[16];
         snprintf(n, sizeof(n), "d%d", i);
         dom(&d[i], n, 50, 1, 2);
     }
@@ -222,7 +222,7 @@ static void test_sharing_slows_convergence(void **state)
 
     (void)state;
     for (int i = 0; i < 4; i++) {
-        char n[8];
+        char n[16];
         snprintf(n, sizeof(n), "d%d", i);
         dom(&d[i], n, 100, 40, 1);
     }
