@@ -84,14 +84,16 @@ for w in 1 4; do
     rc=$?
     awk -v w=$w -v rc=$rc '
         /^Link:/ { link = $0 }
-        /^Chosen:/ { for (i = 1; i <= NF; i++) if ($i == "in") pm = $(i + 1) }
+        /^Chosen:/ { for (i = 1; i <= NF; i++) if ($i == "in" && pm == "") {
+                         pm = $(i + 1); sub(/s\.?$/, "", pm) } }
         /^v[0-9]+-[0-9]+ / && NF >= 6 { n++; p = $3; t = $4
             e = (t - p) / p; if (e < 0) e = -e; err += e
             if (e > worst) worst = e }
-        /domains moved in/ { for (i = 1; i <= NF; i++) if ($i == "in") took = $(i + 1) }
+        /domains moved in/ { for (i = 1; i <= NF; i++) if ($i == "in" && took == "")
+                                 took = $(i + 1) }
         END {
             printf "window %d: %s\n", w, link
-            printf "  whole evacuation: predicted %s, took %s s (exit %d)\n", pm, took, rc
+            printf "  whole evacuation: predicted %s s, took %s s (exit %d)\n", pm, took, rc
             if (n) printf "  per migration: mean error %.0f%%, worst %.0f%% (%d domains)\n",
                           100 * err / n, 100 * worst, n
         }' "$T_WORK/ev$w"
