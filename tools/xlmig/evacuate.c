@@ -862,8 +862,12 @@ static int evacuate(struct opts *o, const char *want_host)
         fprintf(stderr, "xlmig: checking %u domain%s against %u "
                 "destination%s\n", e->nd, e->nd == 1 ? "" : "s", e->nh,
                 e->nh == 1 ? "" : "s");
-    if (run_preflights(e))
+    if (run_preflights(e)) {
+        fprintf(stderr, "xlmig: %s before the plan was made: nothing "
+                "moved\n", interrupted ? "interrupted" :
+                "lost xlmigd");
         goto out;
+    }
     memset(&pp, 0, sizeof(pp));
     pp.cap = o->bandwidth_mib << 20;
     pp.link = e->link;
