@@ -100,6 +100,12 @@ on hosta "$XLMIG_BIN" evacuate hostb >"$T_WORK/bad1.out" 2>&1
 rc=$?
 check "evacuate HOST of another host: usage error (exit 2, was $rc)" \
     both $rc 2 grep -q "this is hosta, not hostb" "$T_WORK/bad1.out"
+on hosta "$XLMIG_BIN" drain hostb >"$T_WORK/bad5.out" 2>&1
+rc=$?
+on hosta "$XLMIG_BIN" status --json >"$T_WORK/a-status" 2>&1
+check "drain HOST of another host: usage error (exit 2, was $rc), hosta not drained" \
+    sh -c "[ $rc -eq 2 ] && grep -q 'this is hosta, not hostb' '$T_WORK/bad5.out' &&
+           grep -q '\"drained\":false' '$T_WORK/a-status'"
 on hosta "$XLMIG_BIN" evacuate --to hosta >"$T_WORK/bad2.out" 2>&1
 check "--to this host is refused" \
     both $? 2 grep -q "names this host" "$T_WORK/bad2.out"

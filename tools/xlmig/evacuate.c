@@ -977,6 +977,31 @@ static int drain_req(bool on, const char *reason, bool json)
     return rc;
 }
 
+/* This host's name, as its xlmigd says: 0, or -1 having said why. */
+static int self_name(char *buf, size_t len)
+{
+    struct xlmig_ctl_req r;
+    static char raw[1 << 18];
+    struct conn *c;
+    yajl_val v;
+
+    memset(&r, 0, sizeof(r));
+    r.cmd = XLMIG_CTL_STATUS;
+    c = conn_open(&r);
+    if (!c)
+        return -1;
+    v = conn_event(c, raw, sizeof(raw));
+    conn_close(c);
+    if (!v || strcmp(jstr(v, "event"), "status")) {
+        fprintf(stderr, "xlmig: no status from xlmigd\n");
+        yajl_tree_free(v);
+        return -1;
+    }
+    snprintf(buf, len, "%s", jstr(v, "host"));
+    yajl_tree_free(v);
+    return 0;
+}
+
 int xlmig_cmd_drain(int argc, char **argv)
 {
     const char *reason = "";
@@ -1022,6 +1047,18 @@ int xlmig_cmd_drain(int argc, char **argv)
         fprintf(stderr, "xlmig: drain --dry-run: use `xlmig evacuate "
                 "--dry-run` to see the plan (a drain changes the host)\n");
         return EXIT_USAGE;
+    }
+    if (optind < argc) {
+        /* Checked before the drain: a wrong name drains nothing. */
+        char self[XLMIG_NAME_MAX];
+        if (self_name(self, sizeof(self)))
+            return EXIT_ROLLEDBACK;
+        if (strcmp(self, argv[optind])) {
+            fprintf(stderr, "xlmig: drain acts on the host it runs on: "
+                    "this is %s, not %s (run it on %s)\n", self,
+                    argv[optind], argv[optind]);
+            return EXIT_USAGE;
+        }
     }
     rc = drain_req(true, reason, o.json);
     if (rc || no_evac)
