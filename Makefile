@@ -21,7 +21,7 @@ CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers \
 	  -MMD -MP -pthread -fPIC -fstack-protector-strong \
 	  -D_GNU_SOURCE -D_FORTIFY_SOURCE=2 -DXLMIG_VERSION='"$(VERSION)"' \
-	  -Ilibxl-ext/include -Ilibxl-ext -Itools $(PKG_CFLAGS)
+	  -Ilibxl-ext/include -Ilibxl-ext -Itools -I. $(PKG_CFLAGS)
 LDFLAGS += -pthread -Wl,-z,relro -Wl,-z,now
 ifeq ($(SANITIZE),1)
 CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all -O1

@@ -1,5 +1,6 @@
 UNIT_TESTS := test_crc32c test_l2 test_stream test_job test_log test_util test_simconfig test_simlayout test_preflight \
-	test_policy test_proto test_conf test_ctl test_qmp test_xl_send test_evac
+	test_policy test_proto test_conf test_ctl test_qmp test_xl_send test_evac \
+	test_xsreq
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/unit/%)
 
 $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o \
@@ -17,11 +18,11 @@ $(BUILD)/tests/integration/%: $(BUILD)/tests/integration/%.o $(LIBXLMIG_A)
 # libFuzzer targets, built with clang in their own tree.
 FUZZ_TARGETS := fuzz_stream fuzz_simconfig fuzz_proto fuzz_conf fuzz_ctl fuzz_qmp \
 	fuzz_simnic \
-	fuzz_preflight
+	fuzz_preflight fuzz_xsreq
 FUZZ_BUILD := build-fuzz
 FUZZ_CFLAGS := -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined \
 	-DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION -D_GNU_SOURCE -DXLMIG_VERSION='"$(VERSION)"' -Ilibxl-ext/include \
-	-Ilibxl-ext -Itools $(PKG_CFLAGS)
+	-Ilibxl-ext -Itools -I. $(PKG_CFLAGS)
 FUZZ_LIB_SRCS := $(PARSER_SRCS) $(DAEMON_PARSER_SRCS)
 
 $(FUZZ_BUILD)/%: tests/fuzz/%.c $(FUZZ_LIB_SRCS)

@@ -5,7 +5,8 @@ XLMIG_SIMDOM := $(BUILD)/xlmig-simdom
 XLMIGD := $(BUILD)/xlmigd
 
 XLMIGD_SRCS := $(addprefix tools/xlmigd/, xlmigd.c events.c jobs.c queue.c \
-	admission.c drain.c workers.c control.c listeners.c conf.c ctl.c)
+	admission.c drain.c workers.c control.c listeners.c conf.c ctl.c \
+	xsorch.c) xenstore/request.c xenstore/watcher.c
 XLMIG_SRCS := $(addprefix tools/xlmig/, xlmig.c commands.c client.c \
 	evacuate.c tunnel_cmd.c) \
 	tools/xlmigd/conf.c tools/xlmigd/ctl.c
@@ -13,7 +14,8 @@ XLMIG_SIMDOM_SRCS := $(addprefix tools/xlmig-simdom/, backends.c \
 	xlmig-simdom.c workload.c dirty.c server.c net.c disk.c \
 	mirror.c)
 # Linked into the unit tests and fuzz targets of the daemon's parsers.
-DAEMON_PARSER_SRCS := tools/xlmigd/conf.c tools/xlmigd/ctl.c
+DAEMON_PARSER_SRCS := tools/xlmigd/conf.c tools/xlmigd/ctl.c \
+	xenstore/request.c
 
 XLMIG_SAVE_HELPER := $(BUILD)/xlmig-save-helper
 

@@ -54,6 +54,8 @@ struct xlmigd_config {
     unsigned vcpu_overcommit_pct;       /* vCPUs per pCPU x 100; 0 none */
     unsigned tunnel;                    /* serve `xlmig tunnel`: 0 or 1 */
     char tunnel_xl[XLMIGD_PATH_MAX];    /* the xl it runs */
+    char xenstore[8];                   /* "auto", "on", "off": requests
+                                         * through XenStore */
     enum xlmig_log_level log_level;
     /* The announce after a migration in (docs/network.md) */
     unsigned announce;                  /* 0 or 1 */

@@ -118,6 +118,8 @@ for b in xlmig xlmigd xlmig-simdom xlmig-save-helper; do
     install -m755 "$BUILD/$b" "$R/usr/local/sbin/$b"
 done
 install -m755 "$TOP/dom0/xlmig-certs" "$R/usr/local/sbin/xlmig-certs"
+# an orchestrator's XenStore request, for lab-check's XenStore case
+install -m755 "$HERE/files/xsreq.sh" "$R/usr/local/sbin/xsreq"
 # the lab's cluster CA and host certificates, made once; xlmigd's
 # configuration for each host (dom0-rc.sh starts the one it is)
 if [ ! -f pki/hostb.crt ]; then

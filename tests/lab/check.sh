@@ -96,6 +96,7 @@ BASELINE_TYPES=${LAB_BASELINE_TYPES-$TYPES}
 DEADLINE=${LAB_DEADLINE-}
 SKIPPED=""
 HEAVY=${LAB_HEAVY-1}
+XENSTORE=${LAB_XENSTORE-1}
 HEAVY_MS=${LAB_HEAVY_MS:-6000}
 HEAVY_CAP=${LAB_HEAVY_CAP-}
 # Stock xl's write-heavy move, for comparison (make lab-bench; and
@@ -635,6 +636,209 @@ fault() {
     sleep 5         # hosta's link back up and learnt by the bridge
 }
 
+# xs_expect HOST ID TEXT: request ID on HOST was refused, its error
+# saying TEXT
+xs_expect() {
+    st=$(lab_run "$1" "xenstore-read /xlmig/request/$2/state")
+    er=$(lab_run "$1" "xenstore-read /xlmig/request/$2/error")
+    if [ "$st" = refused ] && echo "$er" | grep -qF -- "$3"; then
+        ok "xenstore: request $2 refused: $er"
+    else
+        not_ok "xenstore: request $2 refused saying '$3' (state '$st', error '$er')"
+    fi
+}
+
+# xs_job HOST N KEY: job N's KEY in HOST's XenStore
+xs_job() { lab_run "$1" "xenstore-read /xlmig/job/$2/$3 2>/dev/null"; }
+
+# xenstore_case: orchestration through each dom0's real xenstored
+# (docs/specs/xenstore.md), the PV guest: the tree is dom0's alone;
+# malformed requests are refused with an error node and xlmigd runs on;
+# a migration asked through XenStore moves the guest (checked as every
+# move is), its job node showing progress that never goes back, written
+# at most once a second, and the destination's incoming job; removing
+# the request removes its job's node; removing a job's cancel node
+# cancels it mid-pre-copy, the guest running on unchanged; a drain
+# through XenStore shows in /xlmig/host, and a request written while
+# xlmigd is down is taken when it starts.
+xenstore_case() {
+    g=guest-pv
+    line=$(lab_run hosta "xenstore-ls -p / | grep '^xlmig '")
+    sub=$(lab_run hosta "xenstore-ls -p /xlmig | grep -E '^ ?(host|job|request) '")
+    if echo "$line" | grep -q '(n0)$' &&
+       [ "$(echo "$sub" | grep -c '(n0)$')" -eq 3 ]; then
+        ok "xenstore: /xlmig and its host, job and request nodes are dom0's alone (n0)"
+    else
+        not_ok "xenstore: /xlmig is dom0's alone ($line; $sub)"
+    fi
+    hn=$(lab_run hosta "xenstore-read /xlmig/host/name /xlmig/host/schema /xlmig/host/drained" | tr '\n' ' ')
+    if [ "$hn" = "hosta 1 0 " ]; then
+        ok "xenstore: /xlmig/host says hosta, schema 1, not drained"
+    else
+        not_ok "xenstore: /xlmig/host (name, schema, drained: $hn)"
+    fi
+
+    # Malformed requests, and one for a domain that is not there.
+    lab_run hosta "xsreq -n bad-num cmd=migrate domain=$g host=hostb max_rounds=lots
+        xsreq -n bad-key cmd=migrate domain=$g host=hostb colour=blue
+        xsreq -n bad-cmd cmd=reboot
+        xsreq -n 'x@y' cmd=undrain
+        xsreq -n bad-status cmd=status
+        xsreq -n bad-dom cmd=migrate domain=nosuch host=hostb
+        for r in bad-num bad-key bad-cmd x@y bad-status bad-dom; do
+            XSREQ_WAIT=60 xsreq -w \$r; done" >"$LAB_RUN/xs-bad.log" 2>&1
+    sed 's/^/#   /' "$LAB_RUN/xs-bad.log"
+    xs_expect hosta bad-num '"max_rounds" must be a decimal integer'
+    xs_expect hosta bad-key '"colour" is not a key of "migrate"'
+    xs_expect hosta bad-cmd 'unknown command "reboot"'
+    xs_expect hosta 'x@y' "a request's id is"
+    xs_expect hosta bad-status 'is not a XenStore request'
+    j=$(lab_run hosta "xenstore-read /xlmig/request/bad-dom/job")
+    st=$(lab_run hosta "xenstore-read /xlmig/request/bad-dom/state")
+    res=$(xs_job hosta "$j" result)
+    er=$(xs_job hosta "$j" error)
+    if [ "$st" = done ] && [ -n "$j" ] && [ "$res" != ok ] &&
+       echo "$er" | grep -q nosuch; then
+        ok "xenstore: a request for a domain that is not here: job $j ended '$res': $er"
+    else
+        not_ok "xenstore: a request for a missing domain (state '$st', job '$j', result '$res', error '$er')"
+    fi
+    if lab_run hosta "pgrep -x xlmigd" >/dev/null; then
+        ok "xenstore: xlmigd runs on after the malformed requests"
+    else
+        not_ok "xenstore: xlmigd runs on after the malformed requests"
+    fi
+
+    # A migration asked through XenStore, watched as an orchestrator would.
+    fresh pv hosta || return
+    lab_run hosta "pkill -f '[x]enstore-watch'; rm -f /root/xs-watch.out /root/xs-poll.out
+        nohup sh -c 'xenstore-watch /xlmig/job | while read p; do
+            echo \"\$(date +%s.%N) \$p\"; done' >/root/xs-watch.out 2>&1 &
+        nohup sh -c 'while :; do j=\$(xenstore-read /xlmig/request/xs-good/job 2>/dev/null) &&
+            echo \"\$(xenstore-read /xlmig/job/\$j/phase) \$(xenstore-read /xlmig/job/\$j/progress)\";
+            sleep 0.3; done' >/root/xs-poll.out 2>&1 &"
+    timed hosta hostb xs-good "xsreq xs-good cmd=migrate domain=$g host=hostb max_rounds=4"
+    lab_run hosta "pkill -f '[x]enstore-watch'; pkill -f '[x]s-good/job'"
+    sed 's/^/#   /' "$LAB_RUN/xs-good.log"
+    what="pv xlmig through XenStore hosta->hostb"
+    if [ $rc -ne 0 ]; then
+        not_ok "$what: the request is done and its job ended ok (exit $rc)"
+        lab_run hosta "grep XenStore /var/log/xlmigd.log | tail -10" | sed 's/^/#   /'
+        return 1
+    fi
+    ok "$what: the request is done and its job ended ok in $wall s"
+    verdict "$what" hostb "$before"
+    no_copy "$what" hosta
+    j=$(lab_run hosta "xenstore-read /xlmig/request/xs-good/job")
+    total=$(xs_job hosta "$j" total_ms)
+    writes=$(lab_run hosta "grep -c ' /xlmig/job/$j/progress\$' /root/xs-watch.out")
+    phases=$(lab_run hosta "cat /root/xs-poll.out" | awk '{ print $1 }' | uniq | wc -l)
+    lab_run hosta "cat /root/xs-poll.out" >"$LAB_RUN/xs-poll.out"
+    back=$(awk 'NF == 2 && $2 != "" { if (p != "" && $2 + 0 < p + 0) b++; p = $2 } END { print b + 0 }' "$LAB_RUN/xs-poll.out")
+    last=$(awk 'NF == 2 { p = $2 } END { print p }' "$LAB_RUN/xs-poll.out")
+    samples=$(grep -c . "$LAB_RUN/xs-poll.out")
+    note "$what: job $j took ${total:-?} ms; its progress node was written $writes times; $samples samples of phase and progress, $phases phases seen, last progress $last"
+    # Once a second, plus once at each phase change and at the end.
+    if [ -n "$total" ] && [ "${writes:-0}" -ge 3 ] &&
+       [ "$writes" -le $((total / 1000 + 12)) ]; then
+        ok "$what: progress written $writes times in $((total / 1000)) s: at most once a second beside the phase changes"
+    else
+        not_ok "$what: progress written at most once a second ($writes times in ${total:-?} ms)"
+    fi
+    if [ "$back" -eq 0 ] && [ "$last" = 1000 ] && [ "$samples" -ge 5 ]; then
+        ok "$what: progress never went back and ended at 1000 (permille)"
+    else
+        not_ok "$what: progress never goes back and ends at 1000 ($back times back, last '$last', $samples samples)"
+    fi
+    inj=$(lab_run hostb "for n in \$(xenstore-list /xlmig/job); do
+        [ \"\$(xenstore-read /xlmig/job/\$n/direction)\" = in ] &&
+        [ \"\$(xenstore-read /xlmig/job/\$n/domain)\" = $g ] &&
+        echo \"\$n \$(xenstore-read /xlmig/job/\$n/result) \$(xenstore-read /xlmig/job/\$n/peer)\"; done | tail -1")
+    if echo "$inj" | grep -q ' ok hosta$'; then
+        ok "xenstore: hostb shows the incoming job (job ${inj%% *}, ok, from hosta)"
+    else
+        not_ok "xenstore: hostb shows the incoming job ok from hosta ('$inj')"
+    fi
+    lab_run hosta "xenstore-rm /xlmig/request/xs-good"
+    n=0
+    while [ $n -lt 10 ] && lab_run hosta "xenstore-exists /xlmig/job/$j"; do
+        sleep 1; n=$((n + 1))
+    done
+    if lab_run hosta "xenstore-exists /xlmig/job/$j"; then
+        not_ok "xenstore: removing the request removes its finished job's node"
+    else
+        ok "xenstore: removing the request removed its finished job's node (within $n s)"
+    fi
+
+    # Cancel: the guest is on hostb; its move back, slowed to 1 MiB/s,
+    # is cancelled mid-pre-copy by removing the job's cancel node.
+    what="pv xlmig through XenStore, cancelled"
+    sleep 3
+    before=$(lab_ask hostb)
+    lab_run hostb "xsreq -n xs-cancel cmd=migrate domain=$g host=hosta bandwidth_mib=1 max_rounds=4"
+    n=0 j="" sent=0
+    while [ $n -lt 120 ]; do
+        j=$(lab_run hostb "xenstore-read /xlmig/request/xs-cancel/job 2>/dev/null")
+        [ -n "$j" ] && sent=$(xs_job hostb "$j" bytes_sent) &&
+            [ "$(xs_job hostb "$j" phase)" = precopy ] && [ "${sent:-0}" -gt 4000000 ] && break
+        sleep 1; n=$((n + 1))
+    done
+    note "$what: job $j in $(xs_job hostb "$j" phase) with ${sent:-0} bytes sent, progress $(xs_job hostb "$j" progress), after $n s"
+    lab_run hostb "xenstore-rm /xlmig/job/$j/cancel"
+    lab_run hostb "XSREQ_WAIT=120 xsreq -w xs-cancel" >"$LAB_RUN/xs-cancel.log" 2>&1
+    rc=$?
+    sed 's/^/#   /' "$LAB_RUN/xs-cancel.log"
+    res=$(xs_job hostb "$j" result)
+    st=$(lab_run hostb "xenstore-read /xlmig/request/xs-cancel/state")
+    if [ $rc -ne 0 ] && [ "$res" = cancelled ] && [ "$st" = done ]; then
+        ok "$what: removing job $j's cancel node cancelled it ($(xs_job hostb "$j" error))"
+    else
+        not_ok "$what: removing the cancel node cancels the job (result '$res', request '$st')"
+    fi
+    n=0
+    while [ $n -lt 60 ] && lab_run hosta "xl list" | grep -q "^$g "; do
+        sleep 2; n=$((n + 2))
+    done
+    no_copy "$what" hosta
+    st=$(lab_run hostb "xl list" | awk -v g="$g" '$1 == g { print $5 }')
+    after=$(lab_ask hostb)
+    note "$what: on hostb: state $st; $after"
+    if [ -n "$st" ] && ! echo "$st" | grep -q p &&
+       [ "$(field bad "$after")" = 0 ] && [ "$(field stale "$after")" = 0 ] &&
+       [ "$(field counter "$after")" -gt "$(field counter "$before")" ]; then
+        ok "$what: the guest runs on hostb, unpaused; its own check is clean and its heartbeat went on"
+    else
+        not_ok "$what: the guest runs on hostb unchanged (state '$st')"
+    fi
+
+    # Drain through XenStore; then a request written while xlmigd is
+    # down, taken when it starts again.
+    lab_run hosta "xsreq xs-drain cmd=drain 'reason=lab maintenance'" >"$LAB_RUN/xs-drain.log" 2>&1
+    rc=$?
+    hd=$(lab_run hosta "xenstore-read /xlmig/host/drained /xlmig/host/drained_reason" | tr '\n' ';')
+    if [ $rc -eq 0 ] && [ "$hd" = "1;lab maintenance;" ] &&
+       lab_run hosta "xlmig status" | grep -q "lab maintenance"; then
+        ok "xenstore: a drain request drained hosta: /xlmig/host says $hd and so does xlmig status"
+    else
+        not_ok "xenstore: a drain request drains hosta (exit $rc, /xlmig/host: $hd)"
+    fi
+    lab_run hosta "pkill -TERM -x xlmigd; n=0
+        while pgrep -x xlmigd >/dev/null && [ \$n -lt 50 ]; do sleep 0.2; n=\$((n + 1)); done
+        xsreq -n xs-undrain cmd=undrain
+        setsid xlmigd </dev/null >>/var/log/xlmigd.log 2>&1 &
+        XSREQ_WAIT=60 xsreq -w xs-undrain" >"$LAB_RUN/xs-undrain.log" 2>&1
+    rc=$?
+    sed 's/^/#   /' "$LAB_RUN/xs-undrain.log"
+    hd=$(lab_run hosta "xenstore-read /xlmig/host/drained")
+    if [ $rc -eq 0 ] && [ "$hd" = 0 ]; then
+        ok "xenstore: an undrain request written while xlmigd was stopped was taken when it started"
+    else
+        not_ok "xenstore: a request written while xlmigd was stopped is taken at start (exit $rc, drained '$hd')"
+    fi
+    lab_run hosta "xl destroy $g" >/dev/null 2>&1
+    lab_run hostb "xl destroy $g" >/dev/null 2>&1
+}
+
 # The CPU models differ where the defaults say they do: dom0 (a PV
 # guest of Xen) sees the features Xen offers on that host.
 has_avx2() { lab_run "$1" "grep -qw avx2 /proc/cpuinfo"; }
@@ -741,6 +945,9 @@ for t in $TYPES; do
     lab_run hosta "xl destroy $g" >/dev/null 2>&1
     lab_run hostb "xl destroy $g" >/dev/null 2>&1
 done
+if [ -n "$XLMIG_CASES" ] && [ -n "$XENSTORE" ] && budget xenstore 330; then
+    xenstore_case
+fi
 if [ -n "$XLMIG_CASES" ] && [ -n "$HEAVY" ] && budget heavy 480; then
     heavy
 fi

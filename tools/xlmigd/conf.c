@@ -253,6 +253,7 @@ void xlmigd_config_default(struct xlmigd_config *c)
     c->channels = 1;
     c->tunnel = 1;
     snprintf(c->tunnel_xl, sizeof(c->tunnel_xl), "%s", "/usr/sbin/xl");
+    snprintf(c->xenstore, sizeof(c->xenstore), "%s", "auto");
     c->log_level = XLMIG_LOG_INFO;
     c->announce = 1;            /* QEMU's announce-self defaults */
     c->announce_rounds = 5;
@@ -306,6 +307,7 @@ static const struct key_rule rules[] = {
     NUM("announce_step_ms", announce_step_ms, 0, 100000),
     NUM("announce_max_ms", announce_max_ms, 1, 100000),
     STR("tunnel_xl", K_PATH, tunnel_xl),
+    STR("xenstore", K_STR, xenstore),
     { "domain_memory", K_SIZE, offsetof(struct xlmigd_config, domain_memory),
       8, 0, 0 },
     { "log_level", K_LEVEL, 0, 0, 0, 0 },
@@ -342,6 +344,11 @@ static int apply(struct lexer *lx, const struct setting *s,
             strcmp(s->str, "sim") && strcmp(s->str, "xen"))
             return fail(lx, "backend: '%s' is neither \"sim\" nor \"xen\"",
                         s->str);
+        if (r->kind == K_STR && !strcmp(s->key, "xenstore") &&
+            strcmp(s->str, "auto") && strcmp(s->str, "on") &&
+            strcmp(s->str, "off"))
+            return fail(lx, "xenstore: '%s' is not \"auto\", \"on\" or "
+                        "\"off\"", s->str);
         memcpy(field, s->str, strlen(s->str) + 1);
         return 0;
     case K_NUM:

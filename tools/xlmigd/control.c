@@ -35,6 +35,21 @@ void reply_error(struct client *cl, const char *fmt, ...)
     gen_send(g, cl);
 }
 
+/* The request failed: tell its client, keep the reason for XenStore. */
+static void fail_reply(struct reply *rp, const char *fmt, ...)
+    XLMIG_PRINTF(2, 3);
+static void fail_reply(struct reply *rp, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(rp->error, sizeof(rp->error), fmt, ap);
+    va_end(ap);
+    rp->failed = true;
+    if (rp->cl)
+        reply_error(rp->cl, "%s", rp->error);
+}
+
 /* Run @fn for @dj in a thread of its own; a job that cannot have one
  * fails at once. */
 void start(struct djob *dj, void *(*fn)(void *))
@@ -48,7 +63,7 @@ void start(struct djob *dj, void *(*fn)(void *))
     job_finish(dj, XLMIG_ERR_NOMEM);
 }
 
-static void do_migrate(struct client *cl, const struct xlmig_ctl_req *r)
+static void do_migrate(struct reply *rp, const struct xlmig_ctl_req *r)
 {
     const struct xlmigd_peer *known;
     struct djob *dj;
@@ -62,7 +77,7 @@ static void do_migrate(struct client *cl, const struct xlmig_ctl_req *r)
         if (!j->m.done && j->m.dir == XLMIG_JOB_LOCAL &&
             !strcmp(j->so.domain, r->domain)) {
             pthread_mutex_unlock(&D.lock);
-            reply_error(cl, "%s has a storage move running (job %u): "
+            fail_reply(rp, "%s has a storage move running (job %u): "
                         "migrate it once that ends, or cancel it",
                         r->domain, j->m.job.id);
             return;
@@ -72,7 +87,7 @@ static void do_migrate(struct client *cl, const struct xlmig_ctl_req *r)
             continue;
         if (!strcmp(j->oo.domain ? j->oo.domain : "", r->domain)) {
             pthread_mutex_unlock(&D.lock);
-            reply_error(cl, "%s is already being migrated (job %u)",
+            fail_reply(rp, "%s is already being migrated (job %u)",
                         r->domain, j->m.job.id);
             return;
         }
@@ -80,11 +95,11 @@ static void do_migrate(struct client *cl, const struct xlmig_ctl_req *r)
     pthread_mutex_unlock(&D.lock);
     dj = job_new(XLMIG_JOB_OUT, r->domain);
     if (!dj) {
-        reply_error(cl, "out of memory");
+        fail_reply(rp, "out of memory");
         return;
     }
     if (xlmigd_peer_parse(r->host, &dj->oo.dest)) {
-        reply_error(cl, "bad host %s", r->host);   /* checked by parser */
+        fail_reply(rp, "bad host %s", r->host);   /* checked by parser */
         dj->m.done = dj->hidden = true;
         return;
     }
@@ -123,10 +138,17 @@ static void do_migrate(struct client *cl, const struct xlmig_ctl_req *r)
     if (check)
         snprintf(dj->m.mode, sizeof(dj->m.mode), "preflight");
     dj->priority = r->priority;
+    pthread_mutex_lock(&D.lock);
+    if (rp->xs_request)
+        snprintf(dj->xs_request, sizeof(dj->xs_request), "%s",
+                 rp->xs_request);
+    pthread_mutex_unlock(&D.lock);
+    rp->job = dj->m.job.id;
     /* Beyond max_outgoing the job waits its turn (queue.c). */
     now = check || queue_admit(dj);
+    xsorch_note(dj, XLMIG_EV_PHASE);
     pthread_mutex_lock(&D.lock);
-    subscribe(dj, cl);
+    subscribe(dj, rp->cl);
     g = gen_open("accepted");
     if (g) {
         xlmig_json_int(g, "job", dj->m.job.id);
@@ -138,7 +160,7 @@ static void do_migrate(struct client *cl, const struct xlmig_ctl_req *r)
             xlmig_json_int(g, "queue_length", queue_length());
         }
     }
-    gen_send(g, cl);
+    gen_send(g, rp->cl);
     pthread_mutex_unlock(&D.lock);
     if (now)
         start(dj, outgoing_worker);
@@ -147,7 +169,7 @@ static void do_migrate(struct client *cl, const struct xlmig_ctl_req *r)
         queue_dispatch();
 }
 
-static void do_storage_move(struct client *cl, const struct xlmig_ctl_req *r)
+static void do_storage_move(struct reply *rp, const struct xlmig_ctl_req *r)
 {
     struct djob *dj;
     yajl_gen g;
@@ -160,7 +182,7 @@ static void do_storage_move(struct client *cl, const struct xlmig_ctl_req *r)
         if (j->m.done || !dom || strcmp(dom, r->domain))
             continue;
         pthread_mutex_unlock(&D.lock);
-        reply_error(cl, "%s is already %s (job %u): one storage move or "
+        fail_reply(rp, "%s is already %s (job %u): one storage move or "
                     "migration of a domain at a time", r->domain,
                     j->m.dir == XLMIG_JOB_LOCAL ? "having a disk moved" :
                     "being migrated", j->m.job.id);
@@ -169,7 +191,7 @@ static void do_storage_move(struct client *cl, const struct xlmig_ctl_req *r)
     pthread_mutex_unlock(&D.lock);
     dj = job_new(XLMIG_JOB_LOCAL, r->domain);
     if (!dj) {
-        reply_error(cl, "out of memory");
+        fail_reply(rp, "out of memory");
         return;
     }
     snprintf(dj->so_disk, sizeof(dj->so_disk), "%s", r->disk);
@@ -181,8 +203,15 @@ static void do_storage_move(struct client *cl, const struct xlmig_ctl_req *r)
     dj->so.rate = r->bandwidth_mib << 20;
     snprintf(dj->m.mode, sizeof(dj->m.mode), "storage");
     snprintf(dj->m.peer, sizeof(dj->m.peer), "%s", D.cfg.host_name);
+    rp->job = dj->m.job.id;
     pthread_mutex_lock(&D.lock);
-    subscribe(dj, cl);
+    if (rp->xs_request)
+        snprintf(dj->xs_request, sizeof(dj->xs_request), "%s",
+                 rp->xs_request);
+    pthread_mutex_unlock(&D.lock);
+    xsorch_note(dj, XLMIG_EV_PHASE);
+    pthread_mutex_lock(&D.lock);
+    subscribe(dj, rp->cl);
     g = gen_open("accepted");
     if (g) {
         xlmig_json_int(g, "job", dj->m.job.id);
@@ -190,13 +219,13 @@ static void do_storage_move(struct client *cl, const struct xlmig_ctl_req *r)
         xlmig_json_str(g, "disk", r->disk);
         xlmig_json_str(g, "path", r->path);
     }
-    gen_send(g, cl);
+    gen_send(g, rp->cl);
     pthread_mutex_unlock(&D.lock);
     start(dj, storage_worker);
 }
 
 /* Drain or undrain: the mark is on disk before the answer. */
-static void do_drain(struct client *cl, const struct xlmig_ctl_req *r)
+static void do_drain(struct reply *rp, const struct xlmig_ctl_req *r)
 {
     bool on = r->cmd == XLMIG_CTL_DRAIN;
     char why[512], reason[XLMIG_CTL_REASON_MAX + 1];
@@ -208,9 +237,10 @@ static void do_drain(struct client *cl, const struct xlmig_ctl_req *r)
     was = drain_state(NULL, NULL, 0);
     pthread_mutex_unlock(&D.lock);
     if (drain_set(on, r->reason, why, sizeof(why))) {
-        reply_error(cl, "%s", why);
+        fail_reply(rp, "%s", why);
         return;
     }
+    xsorch_note(NULL, XLMIG_EV_PHASE);
     g = gen_open(on ? "drained" : "undrained");
     if (!g)
         return;
@@ -222,11 +252,11 @@ static void do_drain(struct client *cl, const struct xlmig_ctl_req *r)
         xlmig_json_int(g, "since", (long long)since);
         xlmig_json_str(g, "reason", reason);
     }
-    gen_send(g, cl);
+    gen_send(g, rp->cl);
     pthread_mutex_unlock(&D.lock);
 }
 
-static void do_status(struct client *cl)
+static void do_status(struct reply *rp)
 {
     char reason[XLMIG_CTL_REASON_MAX + 1];
     yajl_gen g = gen_open("status");
@@ -242,6 +272,7 @@ static void do_status(struct client *cl)
         xlmig_json_int(g, "drained_since", (long long)since);
         xlmig_json_str(g, "drained_reason", reason);
     }
+    xlmig_json_bool(g, "xenstore", D.xs != NULL);
     xlmig_json_int(g, "max_outgoing", D.cfg.max_outgoing);
     xlmig_json_int(g, "max_outgoing_per_destination",
                    D.cfg.max_outgoing_per_destination);
@@ -263,11 +294,11 @@ static void do_status(struct client *cl)
         yajl_gen_map_close(g);
     }
     yajl_gen_array_close(g);
-    gen_send(g, cl);
+    gen_send(g, rp->cl);
     pthread_mutex_unlock(&D.lock);
 }
 
-static void do_cancel(struct client *cl, uint32_t id)
+static void do_cancel(struct reply *rp, uint32_t id)
 {
     char why[256];
     struct djob *dj;
@@ -278,7 +309,7 @@ static void do_cancel(struct client *cl, uint32_t id)
     dj = job_find(id);
     if (!dj) {
         pthread_mutex_unlock(&D.lock);
-        reply_error(cl, "no job %u on this host", id);
+        fail_reply(rp, "no job %u on this host", id);
         return;
     }
     if (dj->queued) {
@@ -291,7 +322,7 @@ static void do_cancel(struct client *cl, uint32_t id)
     if (!unqueued) {
         if (xlmig_mjob_cancel(&dj->m, why, sizeof(why))) {
             pthread_mutex_unlock(&D.lock);
-            reply_error(cl, "%s", why);
+            fail_reply(rp, "%s", why);
             return;
         }
         xlmig_mjob_fail(&dj->m, XLMIG_ERR_CANCELLED, "cancelled by the "
@@ -304,32 +335,68 @@ static void do_cancel(struct client *cl, uint32_t id)
         if (unqueued)
             xlmig_json_bool(g, "queued", true);
     }
-    gen_send(g, cl);
+    gen_send(g, rp->cl);
     /* The canceller sees the job end, too (a queued one has ended). */
     if (!unqueued)
-        subscribe(dj, cl);
+        subscribe(dj, rp->cl);
     pthread_mutex_unlock(&D.lock);
 }
 
-static void do_recover(struct client *cl, uint32_t id)
+static void do_recover(struct reply *rp, uint32_t id)
 {
     struct djob *dj = job_new(XLMIG_JOB_OUT, "");
 
     if (!dj) {
-        reply_error(cl, "out of memory");
+        fail_reply(rp, "out of memory");
         return;
     }
     dj->is_recover = true;
     dj->hidden = true;
     dj->recover_job = id;
     pthread_mutex_lock(&D.lock);
-    subscribe(dj, cl);
+    subscribe(dj, rp->cl);
     pthread_mutex_unlock(&D.lock);
     start(dj, recover_worker);
 }
 
+void dispatch(struct reply *rp, const struct xlmig_ctl_req *r)
+{
+    pthread_mutex_lock(&D.req_lock);
+    if (stopping && (r->cmd == XLMIG_CTL_MIGRATE ||
+                     r->cmd == XLMIG_CTL_PREFLIGHT ||
+                     r->cmd == XLMIG_CTL_STORAGE_MOVE)) {
+        fail_reply(rp, "xlmigd is shutting down");
+        pthread_mutex_unlock(&D.req_lock);
+        return;
+    }
+    switch (r->cmd) {
+    case XLMIG_CTL_MIGRATE:
+    case XLMIG_CTL_PREFLIGHT:
+        do_migrate(rp, r);
+        break;
+    case XLMIG_CTL_STATUS:
+        do_status(rp);
+        break;
+    case XLMIG_CTL_CANCEL:
+        do_cancel(rp, r->job);
+        break;
+    case XLMIG_CTL_RECOVER:
+        do_recover(rp, r->job);
+        break;
+    case XLMIG_CTL_STORAGE_MOVE:
+        do_storage_move(rp, r);
+        break;
+    case XLMIG_CTL_DRAIN:
+    case XLMIG_CTL_UNDRAIN:
+        do_drain(rp, r);
+        break;
+    }
+    pthread_mutex_unlock(&D.req_lock);
+}
+
 void handle_request(struct client *cl, const char *line, size_t len)
 {
+    struct reply rp = { .cl = cl };
     struct xlmig_ctl_req r;
     char why[256];
 
@@ -337,33 +404,5 @@ void handle_request(struct client *cl, const char *line, size_t len)
         reply_error(cl, "bad request: %s", why);
         return;
     }
-    if (stopping && (r.cmd == XLMIG_CTL_MIGRATE ||
-                     r.cmd == XLMIG_CTL_PREFLIGHT ||
-                     r.cmd == XLMIG_CTL_STORAGE_MOVE)) {
-        reply_error(cl, "xlmigd is shutting down");
-        return;
-    }
-    switch (r.cmd) {
-    case XLMIG_CTL_MIGRATE:
-    case XLMIG_CTL_PREFLIGHT:
-        do_migrate(cl, &r);
-        break;
-    case XLMIG_CTL_STATUS:
-        do_status(cl);
-        break;
-    case XLMIG_CTL_CANCEL:
-        do_cancel(cl, r.job);
-        break;
-    case XLMIG_CTL_RECOVER:
-        do_recover(cl, r.job);
-        break;
-    case XLMIG_CTL_STORAGE_MOVE:
-        do_storage_move(cl, &r);
-        break;
-    case XLMIG_CTL_DRAIN:
-    case XLMIG_CTL_UNDRAIN:
-        do_drain(cl, &r);
-        break;
-    }
+    dispatch(&rp, &r);
 }
-

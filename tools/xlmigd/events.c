@@ -69,13 +69,13 @@ void gen_send(yajl_gen g, struct client *cl)
     gen_send_to(g, &cl, 1);
 }
 
-static const char *dir_name(enum xlmig_job_dir d)
+const char *job_dir_name(enum xlmig_job_dir d)
 {
     return d == XLMIG_JOB_OUT ? "out" : d == XLMIG_JOB_LOCAL ? "local" :
                                                          "in";
 }
 
-static const char *result_name(const struct xlmig_mjob *m)
+const char *job_result_name(const struct xlmig_mjob *m)
 {
     if (!m->done)
         return m->in_doubt ? "in-doubt" : "running";
@@ -97,13 +97,13 @@ void gen_job(yajl_gen g, const struct djob *dj)
     const struct xlmig_progress *p = &m->prog;
 
     xlmig_json_int(g, "job", m->job.id);
-    xlmig_json_str(g, "direction", dir_name(m->dir));
+    xlmig_json_str(g, "direction", job_dir_name(m->dir));
     xlmig_json_str(g, "domain", m->job.domain);
     xlmig_json_str(g, "peer", m->peer);
     xlmig_json_str(g, "mode", m->mode);
     xlmig_json_str(g, "phase", dj->queued ? "queued" :
                    xlmig_phase_name(m->job.phase));
-    xlmig_json_str(g, "result", result_name(m));
+    xlmig_json_str(g, "result", job_result_name(m));
     xlmig_json_bool(g, "in_doubt", m->in_doubt);
     if (dj->queued) {
         xlmig_json_int(g, "position", queue_position(dj));
@@ -219,6 +219,8 @@ void publish(struct xlmig_mjob *m, enum xlmig_job_event ev)
     struct djob *dj = (struct djob *)m;
     yajl_gen g;
 
+    /* The same event for XenStore (xsorch.c). */
+    xsorch_note(dj, ev);
     pthread_mutex_lock(&D.lock);
     if (!dj->nsubs) {
         pthread_mutex_unlock(&D.lock);

@@ -46,7 +46,14 @@ void jobs_prune(void)
     for (struct djob **pp = &D.jobs; *pp;) {
         struct djob *dj = *pp;
         bool finished = dj->m.done && !dj->m.in_doubt;
+        /* Not before XenStore has its last state (xsorch.c). */
+        if (finished && dj->xs_dirty && !dj->hidden && D.xs) {
+            pp = &dj->next;
+            continue;
+        }
         if (finished && (dj->hidden || ++kept > HISTORY_MAX)) {
+            if (!dj->hidden && D.xs && D.nxs_forgot < XS_FORGOT_MAX)
+                D.xs_forgot[D.nxs_forgot++] = dj->m.job.id;
             *pp = dj->next;
             xlmig_mjob_dispose(&dj->m);
             free(dj);
@@ -66,7 +73,7 @@ struct djob *job_find(uint32_t id)
 
 void subscribe(struct djob *dj, struct client *cl)
 {
-    if (dj->nsubs < SUBS_MAX)
+    if (cl && dj->nsubs < SUBS_MAX)
         dj->subs[dj->nsubs++] = cl;
 }
 

@@ -32,6 +32,7 @@
 
 struct xlmigd_state D = {
     .lock = PTHREAD_MUTEX_INITIALIZER, .lfd = -1, .ufd = -1,
+    .req_lock = PTHREAD_MUTEX_INITIALIZER,
 };
 
 volatile sig_atomic_t stopping;
@@ -166,6 +167,8 @@ int main(int argc, char **argv)
     xlmig_storage_reconcile(D.ctx, &D.cfg);
     load_in_doubt();
     drain_load();
+    if (xsorch_start())
+        goto out;
     D.lfd = listen_tcp();
     if (D.lfd < 0)
         goto out;
@@ -231,6 +234,9 @@ int main(int argc, char **argv)
     }
     rc = 0;
 out:
+    /* The jobs' last states reach XenStore. */
+    if (D.workers == 0)
+        xsorch_stop();
     if (D.ufd >= 0) {
         close(D.ufd);
         unlink(D.cfg.socket_path);

@@ -2,7 +2,8 @@
  * xlmigd's internals, shared by its files: events.c (JSON events to
  * watchers), jobs.c (the job table, workers' contexts), admission.c
  * (memory and max_incoming, the destination's side of preflight),
- * drain.c (a drained host refuses incoming migrations),
+ * drain.c (a drained host refuses incoming migrations), xsorch.c
+ * (requests and job state through XenStore, xenstore/watcher.h),
  * workers.c (one thread per job), control.c (the control socket's
  * requests), listeners.c (sockets) and xlmigd.c (start-up, the main loop).
  *
@@ -34,6 +35,7 @@
 #include "engine/storage.h"
 #include "xlmigd/conf.h"
 #include "xlmigd/ctl.h"
+#include "xenstore/watcher.h"
 
 
 #define CLIENTS_MAX 64
@@ -74,7 +76,27 @@ struct djob {
     unsigned priority;          /* 0..9: higher leaves the queue first */
     uint64_t qseq;              /* the order asked in */
     uint64_t queued_ns;         /* time spent queued */
+    /* XenStore (xsorch.c; D.lock) */
+    unsigned xs_dirty;          /* 0; 1: progress to write; 2: a phase,
+                                 * a result */
+    uint64_t xs_last_ns;        /* written then */
+    unsigned xs_progress;       /* permille shown: never goes back */
+    const char *xs_phase, *xs_result;   /* as last written */
+    unsigned xs_position;
+    char xs_request[XLMIG_XS_ID_MAX + 1];      /* "" unless asked there */
 };
+
+/* Where a request came from and how it was answered: a control socket
+ * client (events go to it), or XenStore (the watcher writes the answer). */
+struct reply {
+    struct client *cl;          /* or NULL */
+    const char *xs_request;     /* the XenStore request's id, or NULL */
+    uint32_t job;               /* the job it started */
+    bool failed;
+    char error[512];
+};
+
+#define XS_FORGOT_MAX 256
 
 struct xlmigd_state {
     struct xlmigd_config cfg;
@@ -87,6 +109,11 @@ struct xlmigd_state {
     unsigned workers;           /* running worker threads */
     int lfd, ufd;
     const char *allowed[XLMIGD_PEERS_MAX];
+    /* One request at a time, from the socket or XenStore. */
+    pthread_mutex_t req_lock;
+    struct xlmig_xs *xs;        /* XenStore orchestration, or NULL */
+    uint32_t xs_forgot[XS_FORGOT_MAX];  /* jobs pruned: nodes to remove */
+    unsigned nxs_forgot;
 };
 extern struct xlmigd_state D;
 
@@ -99,6 +126,8 @@ void gen_send(yajl_gen g, struct client *cl);
 void gen_job(yajl_gen g, const struct djob *dj);
 void send_to_watchers(yajl_gen g, struct djob *dj);
 void publish(struct xlmig_mjob *m, enum xlmig_job_event ev);
+const char *job_dir_name(enum xlmig_job_dir d);
+const char *job_result_name(const struct xlmig_mjob *m);
 
 /* jobs.c */
 struct djob *job_new(enum xlmig_job_dir dir, const char *domain);
@@ -157,6 +186,16 @@ bool drained(void *opaque, char *why, size_t len);
 void reply_error(struct client *cl, const char *fmt, ...)
     XLMIG_PRINTF(2, 3);
 void handle_request(struct client *cl, const char *line, size_t len);
+/* Run a parsed request (D.req_lock taken here); a failure is in rp. */
+void dispatch(struct reply *rp, const struct xlmig_ctl_req *r);
+
+/* xsorch.c: XenStore orchestration (docs/specs/xenstore.md) */
+/* Start it unless configured off: 0, or -1 when it must run and
+ * cannot. */
+int xsorch_start(void);
+void xsorch_stop(void);
+/* Something shown in XenStore changed (a job: @dj; the host: NULL). */
+void xsorch_note(struct djob *dj, enum xlmig_job_event ev);
 
 /* listeners.c */
 int listen_tcp(void);
