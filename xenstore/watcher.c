@@ -32,6 +32,7 @@ struct jent {
     bool done;
     bool orphan;                /* its request was removed: the node goes
                                  * once the job is done */
+    bool old;                   /* left by xlmigd's last run */
 };
 
 struct xlmig_xs {
@@ -42,6 +43,7 @@ struct xlmig_xs {
     int wake[2];
     pthread_mutex_t lock;
     bool stop;                  /* lock */
+    bool running;               /* lock: the thread works */
     struct jent *jobs;
     size_t njobs, cap;
     struct xlmig_xs_host host;  /* as last written */
@@ -214,7 +216,7 @@ static void settle_previous(struct xlmig_xs *x)
             struct jent *e = jadd(x, (uint32_t)id);
             if (e) {
                 snprintf(e->request, sizeof(e->request), "%s", req);
-                e->written = e->done = true;
+                e->written = e->done = e->old = true;
             }
             snprintf(q, sizeof(q), XLMIG_XS_REQUESTS "/%s/state", req);
             if (holds(x, XBT_NULL, q, XLMIG_XS_ACCEPTED))
@@ -575,11 +577,19 @@ static void write_job(struct xlmig_xs *x, const struct xlmig_xs_job *s)
     struct xlmig_xs_field f[XLMIG_XS_JOB_FIELDS];
     size_t nf = xlmig_xs_job_fields(s, f);
     struct jent *e = jadd(x, s->id);
-    bool want = s->cancellable && !s->done, first;
+    bool want = s->cancellable && !s->done, first, fresh = false;
+    bool had = true;            /* the cancel node, when it was to go */
     char p[96];
 
     if (!e)
         return;
+    if (e->old) {
+        /* A number the last run used (its state directory was reset):
+         * this job starts a node of its own. */
+        memset(e, 0, sizeof(*e));
+        e->id = s->id;
+        fresh = true;
+    }
     if (!e->request[0] && s->request[0])
         snprintf(e->request, sizeof(e->request), "%s", s->request);
     first = !e->written;
@@ -587,6 +597,10 @@ static void write_job(struct xlmig_xs *x, const struct xlmig_xs_job *s)
         xs_transaction_t t = xs_transaction_start(x->h);
         if (t == XBT_NULL)
             goto fail;
+        if (fresh) {
+            snprintf(p, sizeof(p), XLMIG_XS_JOBS "/%" PRIu32, s->id);
+            xs_rm(x->h, t, p);
+        }
         for (size_t i = 0; i < nf; i++) {
             snprintf(p, sizeof(p), XLMIG_XS_JOBS "/%" PRIu32 "/%s", s->id,
                      f[i].key);
@@ -604,7 +618,9 @@ static void write_job(struct xlmig_xs *x, const struct xlmig_xs_job *s)
         } else if (!want && e->cancel) {
             snprintf(p, sizeof(p), XLMIG_XS_JOBS "/%" PRIu32 "/cancel",
                      s->id);
-            xs_rm(x->h, t, p);
+            had = exists(x, t, p);
+            if (had)
+                xs_rm(x->h, t, p);
         }
         if (s->done && e->request[0]) {
             char q[sizeof(XLMIG_XS_REQUESTS) + XLMIG_XS_ID_MAX + 16];
@@ -617,6 +633,16 @@ static void write_job(struct xlmig_xs *x, const struct xlmig_xs_job *s)
             break;
         if (errno != EAGAIN || tries >= TX_TRIES)
             goto fail;
+    }
+    if (!first && !want && e->cancel && !had && !s->done) {
+        /* Removed by the requester just as the job passed COMMIT: too
+         * late, and it is told why. */
+        char why[256] = "";
+        if (x->ops.cancel(x->ops.opaque, s->id, why, sizeof(why))) {
+            snprintf(p, sizeof(p), XLMIG_XS_JOBS "/%" PRIu32
+                     "/cancel_error", s->id);
+            xwrite(x, XBT_NULL, p, why);
+        }
     }
     e->cancel = first ? want : e->cancel && want;
     e->written = true;
@@ -779,7 +805,7 @@ static void *run(void *arg)
     if (fd < 0) {
         LOG_ERR(x->ctx, "XenStore: no watch descriptor: %s",
                 strerror(errno));
-        return NULL;
+        goto out;
     }
     for (;;) {
         struct pollfd p[2] = {
@@ -816,7 +842,23 @@ static void *run(void *arg)
             }
         }
     }
+out:
+    pthread_mutex_lock(&x->lock);
+    x->running = false;
+    pthread_mutex_unlock(&x->lock);
     return NULL;
+}
+
+bool xlmig_xs_running(struct xlmig_xs *x)
+{
+    bool r;
+
+    if (!x)
+        return false;
+    pthread_mutex_lock(&x->lock);
+    r = x->running;
+    pthread_mutex_unlock(&x->lock);
+    return r;
 }
 
 int xlmig_xs_start(xlmig_ctx *ctx, const struct xlmig_xs_ops *ops,
@@ -853,6 +895,7 @@ int xlmig_xs_start(xlmig_ctx *ctx, const struct xlmig_xs_ops *ops,
                        XLMIG_XS_ROOT ": %s", strerror(errno));
         goto fail;
     }
+    x->running = true;
     if (pthread_create(&x->thr, NULL, run, x)) {
         rc = xlmig_why(why, len, XLMIG_ERR_NOMEM, "cannot start the "
                        "XenStore thread");

@@ -65,12 +65,14 @@ struct xlmig_xs;
 /*
  * Connect to XenStore, set /xlmig up, settle what an earlier run left
  * (jobs and requests it did not finish are marked interrupted) and start
- * the thread.  XLMIG_ERR_UNSUPPORTED when XenStore cannot be reached (no
+ * the thread.  XLMIG_ERR_UNAVAIL when XenStore cannot be reached (no
  * Xen here), with why.
  */
 int xlmig_xs_start(xlmig_ctx *ctx, const struct xlmig_xs_ops *ops,
                    struct xlmig_xs **out, char *why, size_t len)
     XLMIG_MUST_CHECK;
+/* Is the thread still at work (its connection did not break)? */
+bool xlmig_xs_running(struct xlmig_xs *x);
 /* Something changed: a job, the host's state. */
 void xlmig_xs_wake(struct xlmig_xs *x);
 /* Write what is left, stop the thread, close. */

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -806,6 +807,22 @@ static int show_status(yajl_val e, const char *raw, bool json)
         printf("%s\n", raw);
         return 0;
     }
+    /* The host first: whether it takes migrations in, and from where
+     * requests come. */
+    if (jbool(e, "drained")) {
+        time_t since = (time_t)jnum(e, "drained_since");
+        char when[32] = "?";
+        struct tm tm;
+        if (since && gmtime_r(&since, &tm))
+            strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
+        printf("%s: drained since %s: %s\n", jstr(e, "host"), when,
+               jstr(e, "drained_reason")[0] ? jstr(e, "drained_reason") :
+                                              "(no reason given)");
+    } else {
+        printf("%s: takes migrations in\n", jstr(e, "host"));
+    }
+    printf("max_outgoing %.0f; requests through XenStore: %s\n",
+           jnum(e, "max_outgoing"), jbool(e, "xenstore") ? "on" : "off");
     printf("%-5s %-4s %-16s %-16s %-10s %-14s %-11s %6s %10s\n", "Job",
            "Dir", "Domain", "Peer", "Mode", "Phase", "Result", "Rounds",
            "Sent(MiB)");

@@ -47,7 +47,8 @@ void jobs_prune(void)
         struct djob *dj = *pp;
         bool finished = dj->m.done && !dj->m.in_doubt;
         /* Not before XenStore has its last state (xsorch.c). */
-        if (finished && dj->xs_dirty && !dj->hidden && D.xs) {
+        if (finished && dj->xs_dirty && !dj->hidden &&
+            xlmig_xs_running(D.xs)) {
             pp = &dj->next;
             continue;
         }
