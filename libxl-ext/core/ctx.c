@@ -127,8 +127,7 @@ int xlmig_dirty_rates(xlmig_ctx *ctx, const char *const *idents, unsigned n,
             continue;
         shift[i] = info.page_shift;
         if (ctx->ops->dirty_sample(ctx, dom[i], XLMIG_DIRTY_START, NULL)) {
-            LOG_INFO(ctx, "%s: no dirty-rate sample (log-dirty is taken)",
-                     idents[i]);
+            LOG_INFO(ctx, "%s: no dirty-rate sample", idents[i]);
             ctx->ops->detach(ctx, dom[i]);
             dom[i] = NULL;
             continue;

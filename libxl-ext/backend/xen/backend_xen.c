@@ -28,6 +28,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -158,6 +159,7 @@ static int xen_attach(xlmig_ctx *ctx, const struct xlmig_dominfo *info,
         return XLMIG_ERR_NOMEM;
     d->info = *info;
     d->wfd = d->rfd = -1;
+    d->logdirty_fd = -1;
     snprintf(id, sizeof(id), "%" PRIu32, info->domid);
     libxl_dominfo_init(&di);
     rc = xen_lookup(ctx, id, &di);
@@ -208,6 +210,8 @@ static void xen_detach(xlmig_ctx *ctx, struct xlmig_dom *d)
     (void)ctx;
     if (!d)
         return;
+    xen_logdirty_unlock(d->logdirty_fd);
+    d->logdirty_fd = -1;
     xen_restore_join(d);
     if (d->cfg_init)
         libxl_domain_config_dispose(&d->cfg);
@@ -323,6 +327,128 @@ static int xen_host_free(xlmig_ctx *ctx, uint64_t *bytes)
     return 0;
 }
 
+/*
+ * A dirty-rate sample outside any migration (xlmig_dirty_rates): Xen's
+ * log-dirty mode on, the count of pages dirtied since, off again.  PV
+ * and PVH only: an HVM domain's device model may hold log-dirty for its
+ * VRAM, which turning it off would break.  When log-dirty is on already
+ * (a migration's, or the device model's), Xen refuses to enable it again
+ * and nothing changes.
+ */
+static int xen_dirty_sample(xlmig_ctx *ctx, struct xlmig_dom *d, int what,
+                            uint64_t *pages)
+{
+    struct xen_priv *x = ctx->backend_priv;
+    xc_shadow_op_stats_t st;
+    xen_pfn_t max_gpfn = 0;
+    xc_interface *xch;
+    int rc = 0;
+
+    if (d->type == LIBXL_DOMAIN_TYPE_HVM) {
+        if (what == XLMIG_DIRTY_START)
+            LOG_INFO(ctx, "%s: not sampled: an HVM domain's log-dirty may "
+                     "be its device model's", d->info.name);
+        return XLMIG_ERR_NOTIMPL;
+    }
+    if (what == XLMIG_DIRTY_START) {
+        /* Not while a save of it runs, nor one starting meanwhile. */
+        d->logdirty_fd = xen_logdirty_lock(ctx, d->info.domid, 0);
+        if (d->logdirty_fd < 0) {
+            LOG_INFO(ctx, "%s: not sampled: %s", d->info.name,
+                     errno == EWOULDBLOCK ? "it is being saved or "
+                     "migrated" : strerror(errno));
+            return XLMIG_ERR_BUSY;
+        }
+    }
+    xch = xc_interface_open(x->logger, x->logger, 0);
+    if (!xch) {
+        LOG_ERR(ctx, "xc_interface_open failed");
+        rc = XLMIG_ERR_BACKEND;
+        goto out;
+    }
+    switch (what) {
+    case XLMIG_DIRTY_START:
+        if (xc_shadow_control(xch, d->info.domid,
+                              XEN_DOMCTL_SHADOW_OP_ENABLE_LOGDIRTY, NULL,
+                              0) < 0) {
+            rc = errno == EINVAL ? XLMIG_ERR_BUSY : XLMIG_ERR_BACKEND;
+            LOG_INFO(ctx, "%s: log-dirty cannot be enabled (%s)%s",
+                     d->info.name, strerror(errno), errno == EINVAL ?
+                     ": it is on already" : "");
+        }
+        break;
+    case XLMIG_DIRTY_COUNT:
+        /* The count and a clean; no bitmap is copied out. */
+        memset(&st, 0, sizeof(st));
+        if (xc_domain_maximum_gpfn(xch, d->info.domid, &max_gpfn) < 0 ||
+            xc_logdirty_control(xch, d->info.domid,
+                                XEN_DOMCTL_SHADOW_OP_CLEAN, NULL,
+                                (unsigned long)max_gpfn + 1, 0, &st) < 0) {
+            LOG_ERR(ctx, "%s: reading the log-dirty count: %s",
+                    d->info.name, strerror(errno));
+            rc = XLMIG_ERR_BACKEND;
+        } else {
+            *pages = st.dirty_count;
+        }
+        break;
+    case XLMIG_DIRTY_STOP:
+        if (xc_shadow_control(xch, d->info.domid, XEN_DOMCTL_SHADOW_OP_OFF,
+                              NULL, 0) < 0) {
+            LOG_ERR(ctx, "%s: turning log-dirty off: %s", d->info.name,
+                    strerror(errno));
+            rc = XLMIG_ERR_BACKEND;
+        }
+        break;
+    default:
+        rc = XLMIG_ERR_INVAL;
+    }
+    xc_interface_close(xch);
+out:
+    if ((what == XLMIG_DIRTY_START && rc) || what == XLMIG_DIRTY_STOP) {
+        xen_logdirty_unlock(d->logdirty_fd);
+        d->logdirty_fd = -1;
+    }
+    return rc;
+}
+
+int xen_logdirty_lock(xlmig_ctx *ctx, uint32_t domid, unsigned wait_s)
+{
+    char path[64];
+    int fd, e;
+
+    if (mkdir("/run/xlmig", 0700) && errno != EEXIST) {
+        LOG_ERR(ctx, "cannot make /run/xlmig: %s", strerror(errno));
+        return -1;
+    }
+    snprintf(path, sizeof(path), "/run/xlmig/logdirty.%" PRIu32, domid);
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+        LOG_ERR(ctx, "cannot open %s: %s", path, strerror(errno));
+        return -1;
+    }
+    for (unsigned i = 0;; i++) {
+        if (!flock(fd, LOCK_EX | LOCK_NB))
+            return fd;
+        if (errno != EWOULDBLOCK && errno != EINTR)
+            break;
+        if (i >= wait_s * 10) {
+            errno = EWOULDBLOCK;
+            break;
+        }
+        usleep(100000);
+    }
+    e = errno;
+    close(fd);
+    errno = e;
+    return -1;
+}
+
+void xen_logdirty_unlock(int fd)
+{
+    if (fd >= 0)
+        close(fd);              /* the lock goes with it */
+}
+
 const struct xlmig_backend_ops xlmig_backend_xen = {
     .name = "xen",
     .stream_id = XLMIG_STREAM_BACKEND_XEN,
@@ -348,5 +474,6 @@ const struct xlmig_backend_ops xlmig_backend_xen = {
     .offer = xen_offer,
     .vifs = xen_vifs,
     .dm_announce = xen_dm_announce,
+    .dirty_sample = xen_dirty_sample,
 };
 

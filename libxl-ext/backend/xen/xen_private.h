@@ -47,7 +47,20 @@ struct xlmig_dom {
     bool cfg_init;
     bool claim_tried;           /* restore: memory claimed (or tried) */
     uint32_t claim_domid;       /* the domain holding the claim, or 0 */
+    int logdirty_fd;            /* the log-dirty lock held, or -1 */
 };
+
+/*
+ * Log-dirty belongs to one user at a time: a save (xc_domain_save turns
+ * it on, and off again, in its helper) or a dirty-rate sample (which
+ * may run in another process, xlmig evacuate).  Xen cannot tell them
+ * apart, and libxc takes log-dirty over when it finds it on, so they
+ * exclude each other with a lock (flock) on a file per domain under
+ * /run/xlmig.  @wait_s: how long to wait for it (0: not at all).  The
+ * lock's descriptor, or -1 with errno (EWOULDBLOCK: someone holds it).
+ */
+int xen_logdirty_lock(xlmig_ctx *ctx, uint32_t domid, unsigned wait_s);
+void xen_logdirty_unlock(int fd);
 
 /* Lifecycle (backend_xen.c). */
 int xen_lookup(xlmig_ctx *ctx, const char *ident, libxl_dominfo *di);

@@ -598,7 +598,7 @@ static int xen_save_common(xlmig_ctx *ctx, struct xlmig_dom *d,
 {
     struct xen_priv *x = ctx->backend_priv;
     struct xsave s;
-    int fds[2], rc, hrc, xrc, saved_errno;
+    int fds[2], rc, hrc, xrc, saved_errno, lockfd = -1;
 
     memset(&s, 0, sizeof(s));
     memset(st, 0, sizeof(*st));
@@ -615,6 +615,15 @@ static int xen_save_common(xlmig_ctx *ctx, struct xlmig_dom *d,
     pthread_mutex_init(&s.lock, NULL);
     pthread_cond_init(&s.cond, NULL);
 
+    /* A dirty-rate sample of the domain ends within its second. */
+    lockfd = xen_logdirty_lock(ctx, d->info.domid, 10);
+    if (lockfd < 0) {
+        LOG_ERR(ctx, "domain %u's log-dirty is held by a dirty-rate "
+                "sample (xlmig evacuate) for more than 10 s: not saved",
+                d->info.domid);
+        rc = XLMIG_ERR_BUSY;
+        goto out;
+    }
     rc = send_config(ctx, d, w);
     if (rc)
         goto out;
@@ -705,6 +714,7 @@ out:
             LOG_ERR(ctx, "domain %u stays suspended: resume it with xl "
                     "(or destroy it)", d->info.domid);
     }
+    xen_logdirty_unlock(lockfd);
     pthread_cond_destroy(&s.cond);
     pthread_mutex_destroy(&s.lock);
     return rc;
