@@ -743,11 +743,12 @@ xenstore_case() {
             not_ok "evacuate --dry-run on Xen ($k): $g's dirty rate sampled (exit $rc, rate '${rate:-none}' MiB/s)"
         fi
     done
-    # Every write to a job node, timed; the job's phase and progress
-    # sampled every second (one xenstore-read: each process started
+    # Every write to a job's progress node, timed; the job's phase and
+    # progress sampled every second (few processes: each one started
     # costs a TCG dom0 dearly, and the migration runs there too).
     lab_run hosta "cat >/root/xs-watch.sh <<'EOF'
-xenstore-watch /xlmig/job | while read p; do echo \"\$(date +%s.%N) \$p\"; done
+xenstore-watch /xlmig/job | grep --line-buffered '/progress\$' |
+    while read p; do echo \"\$(date +%s.%N) \$p\"; done
 EOF
 cat >/root/xs-poll.sh <<'EOF'
 while :; do

@@ -523,6 +523,10 @@ static void print_plan(const struct evac *e, const struct xlmig_evac_plan *p,
            p->window == 1 ? "one at a time finishes domains soonest" :
                             "finishes domains soonest on average",
            secs(p->makespan_s, c, sizeof(c)));
+    if (!e->link)
+        printf("The times take the link as no limit, and so are the least "
+               "they can be: give --link MiB/s (or migrate one domain "
+               "first) for times to go by.\n");
 }
 
 static void json_plan(const struct evac *e, const struct xlmig_evac_plan *p)
