@@ -48,7 +48,7 @@ check demo bench lab: deps
 # The Xen lab (docs/lab.md): images built once into $(LAB_DIR), then two
 # Xen hosts under QEMU.
 LAB_DIR ?= /var/tmp/xlmig-lab
-_lab: all
+_lab: all $(XLMIGD_TEST)
 	@BUILD=$(BUILD) LAB_DIR=$(LAB_DIR) sh tests/lab/build.sh
 
 lab-check: lab

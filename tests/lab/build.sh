@@ -118,6 +118,10 @@ for b in xlmig xlmigd xlmig-simdom xlmig-save-helper; do
     install -m755 "$BUILD/$b" "$R/usr/local/sbin/$b"
 done
 install -m755 "$TOP/dom0/xlmig-certs" "$R/usr/local/sbin/xlmig-certs"
+# the test build of xlmigd with its fault hooks (tests/hooks/fault_hooks.c),
+# for lab-check's jobs in doubt; never started unless a case asks
+[ -x "$BUILD/tests/xlmigd" ] || die "$BUILD/tests/xlmigd missing: run make first"
+install -m755 "$BUILD/tests/xlmigd" "$R/usr/local/sbin/xlmigd-faults"
 # an orchestrator's XenStore request, for lab-check's XenStore case
 install -m755 "$HERE/files/xsreq.sh" "$R/usr/local/sbin/xsreq"
 # the lab's cluster CA and host certificates, made once; xlmigd's

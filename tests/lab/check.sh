@@ -37,6 +37,16 @@
 # source sending to a stock `xl migrate-receive` through the tunnel
 # (`xlmig migrate --xl`) hosta -> hostb, with the same checks.
 #
+# Then, for LAB_INDOUBT_TYPES (default pv), jobs in doubt on real Xen:
+# hosta's xlmigd swapped for the fault-injecting test build, which dies
+# on COMMIT (recover resumes the guest on hostb) and then just after
+# recording it (recover destroys hostb's copy; the guest runs on hosta),
+# each daemon restarted before recover.
+#
+# Then the XenStore case (LAB_XENSTORE=, empty, leaves it out): requests,
+# job nodes, cancel, drain through each dom0's xenstored, and evacuate's
+# dirty-rate sample on Xen (xenstore_case, below).
+#
 # HVM guests (LAB_FRESH_TYPES, default hvm) take each xlmig direction
 # as a fresh guest: here an HVM guest's second migration, with stock xl
 # as with xlmig, leaves it stalled (netback reports its receive ring
@@ -89,6 +99,7 @@ XLMIG_ARGS=${LAB_XLMIG_ARGS:---max-rounds 4}
 FAULT_TYPES=${LAB_FAULT_TYPES-pv}
 TUNNEL_TYPES=${LAB_TUNNEL_TYPES-pv}
 XL_TYPES=${LAB_XL_TYPES-pv}
+INDOUBT_TYPES=${LAB_INDOUBT_TYPES-pv}
 FRESH_TYPES=${LAB_FRESH_TYPES-hvm}
 # The types stock xl's baseline runs for (the guest starts on hosta and
 # stock xl moves it to hostb); for the others xlmig alone moves it.
@@ -421,6 +432,7 @@ type_cost() {
     in_list "$FAULT_TYPES" "$1" && c=$((c + 360))
     in_list "$TUNNEL_TYPES" "$1" && c=$((c + 90))
     in_list "$XL_TYPES" "$1" && c=$((c + 90))
+    in_list "$INDOUBT_TYPES" "$1" && c=$((c + 240))
     echo "$c"
 }
 
@@ -650,6 +662,134 @@ xs_expect() {
 
 # xs_job HOST N KEY: job N's KEY in HOST's XenStore
 xs_job() { lab_run "$1" "xenstore-read /xlmig/job/$2/$3 2>/dev/null"; }
+
+# daemon_swap HOST [VAR]: HOST's xlmigd stopped (SIGTERM) and started
+# again: the shipped one, or with VAR the fault-injecting test build
+# (xlmigd-faults, tests/hooks/fault_hooks.c) with VAR=1; returns once
+# its control socket answers.
+daemon_swap() {
+    bin=xlmigd env=""
+    [ -z "${2:-}" ] || { bin=xlmigd-faults env="$2=1"; }
+    lab_run "$1" "pkill -TERM -x xlmigd; pkill -TERM -x xlmigd-faults; n=0
+        while pgrep -x 'xlmigd|xlmigd-faults' >/dev/null && [ \$n -lt 150 ]; do
+            sleep 0.2; n=\$((n + 1)); done
+        $env setsid $bin </dev/null >>/var/log/xlmigd.log 2>&1 &
+        n=0; until xlmig status >/dev/null 2>&1 || [ \$n -ge 100 ]; do
+            sleep 0.2; n=\$((n + 1)); done"
+}
+
+# dom_state HOST: the guest's xl state letters on HOST ("" when absent)
+dom_state() { lab_run "$1" "xl list" | awk -v g="$g" '$1 == g { print $5 }'; }
+
+# indoubt_case: jobs in doubt on real Xen (docs/user-guide.md), the
+# guest starting on hostb and hosta's xlmigd the fault-injecting build.
+# First it dies on COMMIT before recording it: hostb's `xlmig migrate`
+# exits 4 (in doubt) with the guest suspended; hosta's restarted daemon
+# destroys its partial copy; hostb's restarted daemon finds the job in
+# its records, in doubt; `xlmig recover` resumes the guest on hostb
+# ("resumed here"), its own check clean.  Then it dies right after
+# recording COMMIT: in doubt again; hosta's restarted daemon starts the
+# guest (committed there); hostb's restarted daemon leaves its copy
+# suspended; recover destroys it ("runs on hosta"); the guest answers
+# on hosta, intact, and hostb keeps no copy.
+indoubt_case() {
+    what="$1 in doubt, never ran on hosta"
+    sleep 3
+    before=$(lab_ask hostb)
+    daemon_swap hosta XLMIG_TEST_DIE_AT_COMMIT
+    lab_run hostb "xlmig migrate $XLMIG_ARGS $g hosta" >"$LAB_RUN/indoubt-at.log" 2>&1
+    rc=$?
+    grep -v '^xlmig: job' "$LAB_RUN/indoubt-at.log" | sed 's/^/#   /'
+    st=$(dom_state hostb)
+    if [ $rc -eq 4 ] && echo "$st" | grep -q s; then
+        ok "$what: xlmig migrate says in doubt (exit 4), the guest suspended on hostb ($st)"
+    else
+        not_ok "$what: xlmig migrate in doubt (exit $rc), the guest suspended on hostb (state '$st')"
+    fi
+    jb=$(sed -n 's/^xlmig: job \([0-9]*\): migrating.*/\1/p' "$LAB_RUN/indoubt-at.log")
+    daemon_swap hosta
+    n=0
+    while [ $n -lt 60 ] && lab_run hosta "xl list" | grep -q "^$g "; do
+        sleep 2; n=$((n + 2))
+    done
+    no_copy "$what: hosta's restarted xlmigd destroyed the copy it never committed" hosta
+    daemon_swap hostb
+    lab_run hostb "xlmig status" >"$LAB_RUN/indoubt-status.log" 2>&1
+    if grep -qE "^$jb +out +$g +hosta .*in-doubt" "$LAB_RUN/indoubt-status.log" &&
+       echo "$(dom_state hostb)" | grep -q s; then
+        ok "$what: hostb's restarted xlmigd lists job $jb in doubt, the guest still suspended"
+    else
+        sed 's/^/#   /' "$LAB_RUN/indoubt-status.log"
+        not_ok "$what: hostb's restarted xlmigd lists job ${jb:-?} in doubt"
+    fi
+    lab_run hostb "xlmig recover" >"$LAB_RUN/indoubt-recover-1.log" 2>&1
+    sed 's/^/#   /' "$LAB_RUN/indoubt-recover-1.log"
+    if grep -q "never ran on hosta (.*): resumed here" "$LAB_RUN/indoubt-recover-1.log"; then
+        ok "$what: xlmig recover resumed the guest on hostb"
+    else
+        not_ok "$what: xlmig recover resumes the guest on hostb"
+    fi
+    lab_wait_guest hostb 60
+    after=$(lab_ask hostb)
+    st=$(dom_state hostb)
+    note "$what: on hostb: state $st; $after"
+    if [ -n "$st" ] && ! echo "$st" | grep -q '[ps]' &&
+       [ "$(field bad "$after")" = 0 ] && [ "$(field stale "$after")" = 0 ] &&
+       [ "$(field counter "$after")" -gt "$(field counter "$before")" ]; then
+        ok "$what: the guest runs on hostb; its own check is clean and its heartbeat went on"
+    else
+        not_ok "$what: the guest runs on hostb unchanged (state '$st')"
+    fi
+    no_copy "$what" hosta
+
+    what="$1 in doubt, committed on hosta"
+    sleep 3
+    before=$(lab_ask hostb)
+    daemon_swap hosta XLMIG_TEST_DIE_AFTER_COMMIT
+    lab_run hostb "xlmig migrate $XLMIG_ARGS $g hosta" >"$LAB_RUN/indoubt-after.log" 2>&1
+    rc=$?
+    grep -v '^xlmig: job' "$LAB_RUN/indoubt-after.log" | sed 's/^/#   /'
+    if [ $rc -eq 4 ]; then
+        ok "$what: xlmig migrate says in doubt (exit 4)"
+    else
+        not_ok "$what: xlmig migrate in doubt (exit $rc)"
+    fi
+    daemon_swap hosta
+    n=0
+    while [ $n -lt 60 ] && ! dom_state hosta | grep -q '^-*[rb]'; do
+        sleep 2; n=$((n + 2))
+    done
+    st=$(dom_state hosta)
+    if echo "$st" | grep -q '^-*[rb]' && ! echo "$st" | grep -q '[ps]'; then
+        ok "$what: hosta's restarted xlmigd started the guest it had committed ($st)"
+    else
+        not_ok "$what: hosta's restarted xlmigd starts the committed guest (state '$st')"
+    fi
+    daemon_swap hostb
+    st=$(dom_state hostb)
+    if echo "$st" | grep -q s; then
+        ok "$what: hostb's restarted xlmigd leaves its copy suspended ($st)"
+    else
+        not_ok "$what: hostb's restarted xlmigd leaves its copy suspended (state '$st')"
+    fi
+    lab_run hostb "xlmig recover" >"$LAB_RUN/indoubt-recover-2.log" 2>&1
+    sed 's/^/#   /' "$LAB_RUN/indoubt-recover-2.log"
+    if grep -q "runs on hosta: source copy destroyed" "$LAB_RUN/indoubt-recover-2.log"; then
+        ok "$what: xlmig recover destroyed hostb's copy: the guest runs on hosta"
+    else
+        not_ok "$what: xlmig recover settles the job: runs on hosta"
+    fi
+    lab_wait_guest hosta 60
+    after=$(lab_ask hosta)
+    note "$what: on hosta: $after"
+    if [ "$(field bad "$after")" = 0 ] && [ "$(field stale "$after")" = 0 ] &&
+       [ "$(field counter "$after")" -gt "$(field counter "$before")" ]; then
+        ok "$what: the guest answers on hosta; its own check is clean and its heartbeat went on"
+    else
+        not_ok "$what: the guest answers on hosta, intact"
+    fi
+    no_copy "$what" hostb
+}
 
 # xenstore_case: orchestration through each dom0's real xenstored
 # (docs/specs/xenstore.md), the PV guest: the tree is dom0's alone;
@@ -987,6 +1127,10 @@ for t in $TYPES; do
     if [ -n "$XLMIG_CASES" ] && lab_run hosta "xl list" | grep -q "^$g " &&
        echo " $XL_TYPES " | grep -q " $t "; then
         xl_move "$t" hosta hostb
+    fi
+    if [ -n "$XLMIG_CASES" ] && lab_run hostb "xl list" | grep -q "^$g " &&
+       in_list "$INDOUBT_TYPES" "$t"; then
+        indoubt_case "$t"
     fi
     lab_run hosta "xl destroy $g" >/dev/null 2>&1
     lab_run hostb "xl destroy $g" >/dev/null 2>&1
