@@ -112,6 +112,7 @@ struct xlmigd_state {
     /* One request at a time, from the socket or XenStore. */
     pthread_mutex_t req_lock;
     struct xlmig_xs *xs;        /* XenStore orchestration, or NULL */
+    xlmig_ctx *xs_ctx;          /* its thread's */
     uint32_t xs_forgot[XS_FORGOT_MAX];  /* jobs pruned: nodes to remove */
     unsigned nxs_forgot;
 };

@@ -189,6 +189,7 @@ int xsorch_start(void)
         .host = xs_host,
     };
     struct xlmig_xs *xs;
+    xlmig_ctx *ctx = NULL;
     char why[256];
     int rc;
 
@@ -202,8 +203,16 @@ int xsorch_start(void)
     for (struct djob *dj = D.jobs; dj; dj = dj->next)
         dj->xs_dirty = 2;
     pthread_mutex_unlock(&D.lock);
-    rc = xlmig_xs_start(D.ctx, &ops, &xs, why, sizeof(why));
+    /* The watcher's thread logs through a context of its own (no
+     * backend), as every worker does. */
+    if (xlmig_ctx_new(&ctx, D.cfg.backend[0] ? D.cfg.backend : NULL,
+                      D.cfg.log_level, stderr, NULL, false)) {
+        LOG_ERR(D.ctx, "XenStore orchestration: no library context");
+        return strcmp(D.cfg.xenstore, "on") ? 0 : -1;
+    }
+    rc = xlmig_xs_start(ctx, &ops, &xs, why, sizeof(why));
     if (rc) {
+        xlmig_ctx_free(ctx);
         if (!strcmp(D.cfg.xenstore, "on")) {
             LOG_ERR(D.ctx, "XenStore orchestration (xenstore = \"on\"): "
                     "%s", why);
@@ -213,6 +222,7 @@ int xsorch_start(void)
         return 0;
     }
     D.xs = xs;
+    D.xs_ctx = ctx;
     LOG_INFO(D.ctx, "XenStore orchestration on: requests under "
              XLMIG_XS_REQUESTS ", jobs under " XLMIG_XS_JOBS);
     return 0;
@@ -226,4 +236,6 @@ void xsorch_stop(void)
         return;
     xlmig_xs_stop(xs);
     D.xs = NULL;
+    xlmig_ctx_free(D.xs_ctx);
+    D.xs_ctx = NULL;
 }
