@@ -746,6 +746,9 @@ indoubt_case() {
     sleep 3
     before=$(lab_ask hostb)
     daemon_swap hosta XLMIG_TEST_DIE_AFTER_COMMIT
+    # Two copies running would answer with two counters: the probe
+    # listens from before the move until recover has settled it.
+    probe_start hostb
     lab_run hostb "xlmig migrate $XLMIG_ARGS $g hosta" >"$LAB_RUN/indoubt-after.log" 2>&1
     rc=$?
     grep -v '^xlmig: job' "$LAB_RUN/indoubt-after.log" | sed 's/^/#   /'
@@ -781,7 +784,16 @@ indoubt_case() {
     fi
     lab_wait_guest hosta 60
     after=$(lab_ask hosta)
+    sleep 2
+    probe=$(probe_stop hostb "probe-indoubt.out")
     note "$what: on hosta: $after"
+    note "$what: outside probe: $probe"
+    if [ -n "$probe" ] && [ "$(field backwards " $probe")" = 0 ] &&
+       [ "$(field counter " $probe")" -ge "$(field counter "$after")" ]; then
+        ok "$what: the outside probe heard one guest throughout, its counter never going back, and heard it after recover"
+    else
+        not_ok "$what: the outside probe heard one guest throughout (${probe:-no output})"
+    fi
     if [ "$(field bad "$after")" = 0 ] && [ "$(field stale "$after")" = 0 ] &&
        [ "$(field counter "$after")" -gt "$(field counter "$before")" ]; then
         ok "$what: the guest answers on hosta; its own check is clean and its heartbeat went on"
