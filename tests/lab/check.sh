@@ -671,7 +671,8 @@ daemon_swap() {
     bin=xlmigd env=""
     [ -z "${2:-}" ] || { bin=xlmigd-faults env="$2=1"; }
     lab_run "$1" "pkill -TERM -x xlmigd; pkill -TERM -x xlmigd-faults; n=0
-        while pgrep -x 'xlmigd|xlmigd-faults' >/dev/null && [ \$n -lt 150 ]; do
+        while { pgrep -x xlmigd || pgrep -x xlmigd-faults; } >/dev/null &&
+              [ \$n -lt 150 ]; do
             sleep 0.2; n=\$((n + 1)); done
         $env setsid $bin </dev/null >>/var/log/xlmigd.log 2>&1 &
         n=0; until xlmig status >/dev/null 2>&1 || [ \$n -ge 100 ]; do
