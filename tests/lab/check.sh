@@ -223,6 +223,22 @@ verdict() {
     mid=""                      # this move's: never the next one's
 }
 
+# unchanged_on WHAT HOST BEFORE: after a move that did not happen, the
+# guest runs on HOST, neither paused nor suspended, its own check clean
+# and its heartbeat past BEFORE's
+unchanged_on() {
+    st=$(lab_run "$2" "xl list" | awk -v g="$g" '$1 == g { print $5 }')
+    after=$(lab_ask "$2")
+    note "$1: on $2: state $st; $after"
+    if [ -n "$st" ] && ! echo "$st" | grep -q '[ps]' &&
+       [ "$(field bad "$after")" = 0 ] && [ "$(field stale "$after")" = 0 ] &&
+       [ "$(field counter "$after")" -gt "$(field counter "$3")" ]; then
+        ok "$1: the guest runs on $2, unpaused; its own check is clean and its heartbeat went on"
+    else
+        not_ok "$1: the guest runs on $2 unchanged (state '$st')"
+    fi
+}
+
 # no_copy WHAT HOST: HOST kept no copy of the guest
 no_copy() {
     if lab_run "$2" "xl list" | grep -q "^$g "; then
@@ -635,16 +651,7 @@ fault() {
         sleep 2; n=$((n + 2))
     done
     no_copy "$what" hosta
-    st=$(lab_run hostb "xl list" | awk -v g="$g" '$1 == g { print $5 }')
-    after=$(lab_ask hostb)
-    note "$what: on hostb: state $st; $after"
-    if [ -n "$st" ] && ! echo "$st" | grep -q p &&
-       [ "$(field bad "$after")" = 0 ] && [ "$(field stale "$after")" = 0 ] &&
-       [ "$(field counter "$after")" -gt "$(field counter "$before")" ]; then
-        ok "$what: the guest runs on hostb, unpaused; its own check is clean and its heartbeat went on"
-    else
-        not_ok "$what: the guest runs on hostb unchanged (state '$st')"
-    fi
+    unchanged_on "$what" hostb "$before"
     sleep 5         # hosta's link back up and learnt by the bridge
 }
 
@@ -731,16 +738,7 @@ indoubt_case() {
         not_ok "$what: xlmig recover resumes the guest on hostb"
     fi
     lab_wait_guest hostb 60
-    after=$(lab_ask hostb)
-    st=$(dom_state hostb)
-    note "$what: on hostb: state $st; $after"
-    if [ -n "$st" ] && ! echo "$st" | grep -q '[ps]' &&
-       [ "$(field bad "$after")" = 0 ] && [ "$(field stale "$after")" = 0 ] &&
-       [ "$(field counter "$after")" -gt "$(field counter "$before")" ]; then
-        ok "$what: the guest runs on hostb; its own check is clean and its heartbeat went on"
-    else
-        not_ok "$what: the guest runs on hostb unchanged (state '$st')"
-    fi
+    unchanged_on "$what" hostb "$before"
     no_copy "$what" hosta
 
     what="$1 in doubt, committed on hosta"
@@ -999,16 +997,7 @@ rm -f /root/xs-watch.out /root/xs-poll.out"
         sleep 2; n=$((n + 2))
     done
     no_copy "$what" hosta
-    st=$(lab_run hostb "xl list" | awk -v g="$g" '$1 == g { print $5 }')
-    after=$(lab_ask hostb)
-    note "$what: on hostb: state $st; $after"
-    if [ -n "$st" ] && ! echo "$st" | grep -q p &&
-       [ "$(field bad "$after")" = 0 ] && [ "$(field stale "$after")" = 0 ] &&
-       [ "$(field counter "$after")" -gt "$(field counter "$before")" ]; then
-        ok "$what: the guest runs on hostb, unpaused; its own check is clean and its heartbeat went on"
-    else
-        not_ok "$what: the guest runs on hostb unchanged (state '$st')"
-    fi
+    unchanged_on "$what" hostb "$before"
 
     # Drain through XenStore; then a request written while xlmigd is
     # down, taken when it starts again.
