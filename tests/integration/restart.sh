@@ -106,4 +106,29 @@ check "job D: web1 hosta -> hostb (exit $?)" intact hostb web1
 n1=$(ls "$T_WORK/hostb-state/in" | wc -l)
 check "job D: the source said DONE, hostb retired its record ($n0 records before, $n1 after)" \
     [ "$n1" -eq "$n0" ]
+
+# ---- XenStore orchestration where there is no XenStore ----
+# This machine runs no xenstored: with xenstore = "auto" xlmigd says
+# so once and runs on; with "on" it must not start (the lab tests the
+# XenStore side, docs/lab.md).
+check "xlmigd says requests through XenStore are off here" \
+    grep -q "XenStore orchestration is off: no XenStore here" "$T_WORK/hosta.log"
+check "status --json says xenstore false" \
+    sh -c "XLMIG_SOCKET=$T_WORK/hosta.sock $XLMIG_BIN status --json | grep -q '\"xenstore\":false'"
+daemon_kill hosta
+daemon_conf hosta 'xenstore = "on"'
+ip netns exec "$(ns_of hosta)" $XLMIGD -f "$T_WORK/hosta.conf" \
+    >"$T_WORK/hosta-xs.log" 2>&1 &
+xpid=$!
+for _ in $(seq 50); do kill -0 $xpid 2>/dev/null || break; sleep 0.1; done
+if kill -0 $xpid 2>/dev/null; then
+    kill $xpid
+    not_ok "with xenstore = \"on\" and no XenStore, xlmigd does not start"
+else
+    wait $xpid
+    xrc=$?
+    sed 's/^/#   /' "$T_WORK/hosta-xs.log" | tail -2
+    check "with xenstore = \"on\" and no XenStore, xlmigd does not start (exit $xrc), saying why" \
+        grep -q 'XenStore orchestration (xenstore = "on"): no XenStore here' "$T_WORK/hosta-xs.log"
+fi
 exit $T_FAILED
