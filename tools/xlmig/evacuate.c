@@ -129,23 +129,38 @@ static yajl_val job_of(yajl_val jobs, unsigned id)
     return NULL;
 }
 
-static int read_status(struct evac *e)
+/* xlmigd's status event (in @raw), or NULL when there is none (*@got:
+ * what came instead, for its error; freed by the caller). */
+static yajl_val ask_status(char *raw, size_t len, yajl_val *got)
 {
     struct xlmig_ctl_req r;
     struct conn *c;
-    static char raw[1 << 18];
-    yajl_val v, a;
-    const char *peers[] = { "peers", NULL }, *jobs[] = { "jobs", NULL };
-    int rc = -1;
+    yajl_val v;
 
+    *got = NULL;
     memset(&r, 0, sizeof(r));
     r.cmd = XLMIG_CTL_STATUS;
     c = conn_open(&r);
     if (!c)
-        return -1;
-    v = conn_event(c, raw, sizeof(raw));
+        return NULL;
+    v = conn_event(c, raw, len);
     conn_close(c);
-    if (!v || strcmp(jstr(v, "event"), "status")) {
+    if (v && !strcmp(jstr(v, "event"), "status"))
+        return v;
+    *got = v;
+    return NULL;
+}
+
+static int read_status(struct evac *e)
+{
+    static char raw[1 << 18];
+    yajl_val v, a, got;
+    const char *peers[] = { "peers", NULL }, *jobs[] = { "jobs", NULL };
+    int rc = -1;
+
+    v = ask_status(raw, sizeof(raw), &got);
+    if (!v) {
+        v = got;
         fprintf(stderr, "xlmig: no status from xlmigd%s%s\n",
                 v ? ": " : "", v ? jstr(v, "error") : "");
         yajl_tree_free(v);
@@ -984,21 +999,13 @@ static int drain_req(bool on, const char *reason, bool json)
 /* This host's name, as its xlmigd says: 0, or -1 having said why. */
 static int self_name(char *buf, size_t len)
 {
-    struct xlmig_ctl_req r;
     static char raw[1 << 18];
-    struct conn *c;
-    yajl_val v;
+    yajl_val v, got;
 
-    memset(&r, 0, sizeof(r));
-    r.cmd = XLMIG_CTL_STATUS;
-    c = conn_open(&r);
-    if (!c)
-        return -1;
-    v = conn_event(c, raw, sizeof(raw));
-    conn_close(c);
-    if (!v || strcmp(jstr(v, "event"), "status")) {
+    v = ask_status(raw, sizeof(raw), &got);
+    if (!v) {
         fprintf(stderr, "xlmig: no status from xlmigd\n");
-        yajl_tree_free(v);
+        yajl_tree_free(got);
         return -1;
     }
     snprintf(buf, len, "%s", jstr(v, "host"));
